@@ -1,0 +1,35 @@
+using Keys.AppHost.Infrastructure;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+var settings = KeysSettings.From(builder.Configuration);
+var infrastructure = builder.AddKeysInfrastructure(settings);
+var adminToken = builder.AddAdminToken(settings);
+
+var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
+    .WithEndpoint("http", e => e.Port = settings.KeyAdminPort)
+    .WithEndpoint("grpc", e => e.Port = null)
+    .WithReference(infrastructure.Database).WaitFor(infrastructure.Database)
+    .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
+    .WithEnvironment("KeyAdmin__AdminToken", adminToken)
+    .WithHttpHealthCheck("/health", endpointName: "http");
+
+var keyValidation = builder.AddProject<Projects.Keys_KeyValidation>("key-validation")
+    .WithEndpoint("http", e => e.Port = null)
+    .WithEndpoint("grpc", e => e.Port = null)
+    .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
+    .WithReference(keyAdmin).WaitFor(keyAdmin)
+    .WithEnvironment("KeyValidation__AdminToken", adminToken)
+    .WithHttpHealthCheck("/health", endpointName: "http");
+
+var demoApi = builder.AddProject<Projects.Keys_DemoApi>("demo-api")
+    .WithHttpEndpoint()
+    .WithHttpHealthCheck("/health");
+
+builder.AddProject<Projects.Keys_Gateway>("gateway")
+    .WithEndpoint("http", e => e.Port = settings.GatewayPort)
+    .WithReference(keyValidation).WaitFor(keyValidation)
+    .WithReference(demoApi).WaitFor(demoApi)
+    .WithHttpHealthCheck("/health");
+
+builder.Build().Run();

@@ -1,0 +1,225 @@
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace Keys.AppHost.Infrastructure;
+
+public sealed record KeysInfrastructure(
+    InfrastructureMode Mode,
+    IResourceBuilder<IResourceWithConnectionString> Database,
+    IResourceBuilder<IResourceWithConnectionString> Redis);
+
+public static class KeysInfrastructureExtensions
+{
+    public const string DatabaseName = "keysdb";
+
+    /// <summary>Adds Postgres (database <c>keysdb</c>) and Redis from wherever this machine can provide them.</summary>
+    public static KeysInfrastructure AddKeysInfrastructure(this IDistributedApplicationBuilder builder, KeysSettings settings)
+    {
+        var configuration = builder.Configuration;
+        var probe = new InfrastructureProbe(
+            ExternalConnectionStringsConfigured:
+                !string.IsNullOrWhiteSpace(configuration.GetConnectionString(DatabaseName))
+                && !string.IsNullOrWhiteSpace(configuration.GetConnectionString("redis")),
+            ContainerRuntimeAnswers: ContainerRuntime.Answers,
+            FindLocalBinaries: () => LocalBinaries.Find(
+                configuration[LocalBinaries.PostgresBinConfigKey], configuration[LocalBinaries.RedisServerConfigKey]));
+
+        var mode = InfrastructureSelector.Choose(configuration[InfrastructureSelector.ConfigKey], probe);
+        return mode switch
+        {
+            InfrastructureMode.External => new KeysInfrastructure(
+                mode, builder.AddConnectionString(DatabaseName), builder.AddConnectionString("redis")),
+            InfrastructureMode.Containers => new KeysInfrastructure(
+                mode,
+                builder.AddPostgres("postgres").WithDataVolume("keys-postgres-data").AddDatabase(DatabaseName),
+                builder.AddRedis("redis")),
+            _ when OperatingSystem.IsWindows() => throw new PlatformNotSupportedException("Local infrastructure runs the Debian server binaries; on Windows use containers or external servers."),
+            _ => builder.AddLocalInfrastructure(settings, probe.FindLocalBinaries()!),
+        };
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static KeysInfrastructure AddLocalInfrastructure(this IDistributedApplicationBuilder builder, KeysSettings settings, LocalBinaries binaries)
+    {
+        PrepareDataDirectory(settings.DataDirectory);
+        return new KeysInfrastructure(
+            InfrastructureMode.Local,
+            builder.AddLocalPostgres(settings.DataDirectory, binaries.PostgresBinDirectory),
+            builder.AddLocalRedis(settings.DataDirectory, binaries.RedisServer));
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static void PrepareDataDirectory(string dataDirectory)
+    {
+        Directory.CreateDirectory(dataDirectory);
+        if (Environment.IsPrivilegedProcess)
+        {
+            // The postgres user must be able to pass through to its own data directory inside.
+            File.SetUnixFileMode(dataDirectory, File.GetUnixFileMode(dataDirectory) | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        }
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static IResourceBuilder<IResourceWithConnectionString> AddLocalPostgres(
+        this IDistributedApplicationBuilder builder, string dataDirectory, string binDirectory)
+    {
+        var pgData = Path.Combine(dataDirectory, "postgres");
+        var password = builder.AddParameter(
+            "postgres-password", LocalSecrets.GetOrCreate(Path.Combine(dataDirectory, "postgres-password")), secret: true);
+
+        // postgres and initdb refuse to run as root: as root they run as the postgres user the Debian package created.
+        var runAs = Environment.IsPrivilegedProcess ? "postgres" : "";
+
+        var init = builder.AddExecutable("postgres-init", "/bin/bash", dataDirectory, "-c", PostgresInitScript)
+            .WithEnvironment("PGBIN", binDirectory)
+            .WithEnvironment("PGDATA", pgData)
+            .WithEnvironment("PGPASSWORD", password)
+            .WithEnvironment("KEYS_RUN_AS", runAs);
+
+        var postgresBinary = Path.Combine(binDirectory, "postgres");
+        string[] serverArgs = ["-D", pgData, "-k", "", "-c", "listen_addresses=localhost"];
+        var server = (runAs.Length > 0
+                ? builder.AddExecutable("postgres", "setpriv", dataDirectory,
+                    ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", postgresBinary, .. serverArgs])
+                : builder.AddExecutable("postgres", postgresBinary, dataDirectory, serverArgs))
+            .WithEndpoint(name: "tcp", scheme: "tcp", env: "PGPORT")
+            .WaitForCompletion(init);
+
+        var endpoint = server.GetEndpoint("tcp");
+        ReferenceExpression ConnectionString(string database) => ReferenceExpression.Create(
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={password};Database={database}");
+
+        var serverHealthKey = "postgres-accepts-logins";
+        builder.Services.AddHealthChecks().AddAsyncCheck(serverHealthKey, ct => CanQueryAsync(ConnectionString("postgres"), ct));
+        server.WithHealthCheck(serverHealthKey);
+
+        // Like Aspire's own Postgres integration: the database is created once the server is ready.
+        builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, async (_, ct) =>
+            await CreateDatabaseIfMissingAsync(await ConnectionString("postgres").GetValueAsync(ct), DatabaseName, ct));
+
+        var databaseHealthKey = $"{DatabaseName}-accepts-logins";
+        builder.Services.AddHealthChecks().AddAsyncCheck(databaseHealthKey, ct => CanQueryAsync(ConnectionString(DatabaseName), ct));
+        return builder.AddConnectionString(DatabaseName, ConnectionString(DatabaseName))
+            .WithParentRelationship(server)
+            .WithHealthCheck(databaseHealthKey);
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static IResourceBuilder<IResourceWithConnectionString> AddLocalRedis(
+        this IDistributedApplicationBuilder builder, string dataDirectory, string redisServer)
+    {
+        var passwordValue = LocalSecrets.GetOrCreate(Path.Combine(dataDirectory, "redis-password"));
+        var password = builder.AddParameter("redis-password", passwordValue, secret: true);
+
+        // The password goes in a file only root can read, not on the command line where every process can see it.
+        var configPath = Path.Combine(dataDirectory, "redis.conf");
+        File.WriteAllText(configPath, $"""
+            bind 127.0.0.1 ::1
+            requirepass {passwordValue}
+            save ""
+            appendonly no
+            """);
+        File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var redis = builder.AddResource(new LocalRedisResource("redis", redisServer, dataDirectory, password.Resource))
+            .WithEndpoint(name: LocalRedisResource.EndpointName, scheme: "tcp");
+        var endpoint = redis.Resource.Endpoint;
+        redis.WithArgs(context =>
+        {
+            context.Args.Add(configPath);
+            context.Args.Add("--port");
+            context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
+        });
+
+        var healthKey = "redis-answers-ping";
+        builder.Services.AddHealthChecks().AddAsyncCheck(healthKey, ct => RedisPingAsync(endpoint, passwordValue, ct));
+        return redis.WithHealthCheck(healthKey);
+    }
+
+    private static async Task<HealthCheckResult> CanQueryAsync(ReferenceExpression connectionString, CancellationToken cancellationToken)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(await connectionString.GetValueAsync(cancellationToken))
+        {
+            Pooling = false,
+            Timeout = 5,
+        };
+        await using var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT 1", connection);
+        await command.ExecuteScalarAsync(cancellationToken);
+        return HealthCheckResult.Healthy();
+    }
+
+    private static async Task CreateDatabaseIfMissingAsync(string? serverConnectionString, string database, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(serverConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
+        exists.Parameters.AddWithValue("name", database);
+        if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+        {
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    // A bare TCP connect would pass through DCP's proxy even with the server down: speak the protocol.
+    private static async Task<HealthCheckResult> RedisPingAsync(EndpointReference endpoint, string password, CancellationToken cancellationToken)
+    {
+        if (!endpoint.IsAllocated)
+        {
+            return HealthCheckResult.Unhealthy("Redis has no port yet.");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        using var client = new TcpClient();
+        await client.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"AUTH {password}\r\nPING\r\n"), timeout.Token);
+
+        var received = new StringBuilder();
+        var buffer = new byte[256];
+        while (!received.ToString().Contains("+PONG", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            if (read == 0)
+            {
+                return HealthCheckResult.Unhealthy("Redis closed the connection.");
+            }
+
+            received.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            if (received.ToString().StartsWith('-'))
+            {
+                return HealthCheckResult.Unhealthy("Redis refused the health check.");
+            }
+        }
+
+        return HealthCheckResult.Healthy();
+    }
+
+    private const string PostgresInitScript = """
+        set -euo pipefail
+        if [ -s "$PGDATA/PG_VERSION" ]; then
+          echo "PostgreSQL data directory $PGDATA is initialized."
+          exit 0
+        fi
+        as_owner() { if [ -n "$KEYS_RUN_AS" ]; then setpriv --reuid="$KEYS_RUN_AS" --regid="$KEYS_RUN_AS" --init-groups -- "$@"; else "$@"; fi; }
+        staging="$PGDATA.init"
+        pwfile="$PGDATA.pwfile"
+        trap 'rm -rf "$staging" "$pwfile"' EXIT
+        rm -rf "$staging"
+        mkdir -m 700 "$staging"
+        (umask 077; printf '%s' "$PGPASSWORD" > "$pwfile")
+        if [ -n "$KEYS_RUN_AS" ]; then chown "$KEYS_RUN_AS:" "$staging" "$pwfile"; fi
+        as_owner "$PGBIN/initdb" -D "$staging" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 --encoding=UTF8 --no-locale >/dev/null
+        # Initialize aside, then move into place: an interrupted init never leaves a half-made data directory behind.
+        mv "$staging" "$PGDATA"
+        echo "Initialized PostgreSQL data directory $PGDATA."
+        """;
+}

@@ -1,0 +1,50 @@
+using System.Security.Cryptography;
+using System.Text;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Options;
+
+namespace Keys.KeyAdmin.Grpc;
+
+/// <summary>
+/// Requires <c>Authorization: Bearer &lt;admin token&gt;</c> on every management call, gRPC and REST alike (REST
+/// calls pass through the same gRPC pipeline). The comparison takes the same time whatever the presented token.
+/// </summary>
+public sealed class AdminTokenInterceptor(IOptions<KeyAdminOptions> options) : Interceptor
+{
+    private const string Scheme = "Bearer ";
+
+    // Comparing digests keeps the comparison constant-time even when the lengths differ.
+    private readonly byte[] _expectedDigest = SHA256.HashData(Encoding.UTF8.GetBytes(options.Value.AdminToken));
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(request, context);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(request, responseStream, context);
+    }
+
+    private void Authenticate(ServerCallContext context)
+    {
+        var header = context.RequestHeaders.GetValue("authorization");
+        if (header is null || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            throw ApiErrors.Unauthenticated("Send the admin token as 'Authorization: Bearer <token>'.");
+        }
+
+        Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(header[Scheme.Length..].Trim()), presented);
+        if (!CryptographicOperations.FixedTimeEquals(presented, _expectedDigest))
+        {
+            throw ApiErrors.Unauthenticated("The admin token is not valid.");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Text.RegularExpressions;
+using Keys.ApiKeys;
+
+namespace Keys.KeyAdmin.Grpc;
+
+/// <summary>What a well-formed management request looks like. Each rule fails with its own stable code.</summary>
+public static partial class RequestRules
+{
+    public const int MaxNameLength = 64;
+    public const int MaxScopes = 50;
+
+    public static string ProjectName(string name)
+    {
+        var trimmed = name.Trim();
+        if (trimmed.Length is 0 or > MaxNameLength || trimmed.Any(char.IsControl))
+        {
+            throw ApiErrors.InvalidArgument("INVALID_PROJECT_NAME", $"A project name is 1 to {MaxNameLength} characters.");
+        }
+
+        return trimmed;
+    }
+
+    public static string KeyName(string name)
+    {
+        if (!KeyNamePattern().IsMatch(name))
+        {
+            throw ApiErrors.InvalidArgument(
+                "INVALID_KEY_NAME",
+                $"A key name is 1 to {MaxNameLength} characters: letters, digits, '-', '_', '.', and spaces inside (not at either end).");
+        }
+
+        return name;
+    }
+
+    public static ApiKeyType KeyType(string type) => ApiKeyTypes.TryParseName(type, out var parsed)
+        ? parsed
+        : throw ApiErrors.InvalidArgument("INVALID_KEY_TYPE", "A key type is 'publishable' or 'secret'.");
+
+    public static string[] KeyScopes(IReadOnlyCollection<string> scopes)
+    {
+        if (scopes.Count > MaxScopes)
+        {
+            throw ApiErrors.InvalidArgument("INVALID_SCOPE", $"A key has at most {MaxScopes} scopes.");
+        }
+
+        foreach (var scope in scopes)
+        {
+            if (!Scopes.IsValid(scope))
+            {
+                throw ApiErrors.InvalidArgument(
+                    "INVALID_SCOPE",
+                    $"Scope '{Truncate(scope)}' is not of the form '{{resource}}:{{operation}}', where resource is a name or '*' and operation is read, create, update, delete or '*'.");
+            }
+        }
+
+        return scopes.Distinct(StringComparer.Ordinal).ToArray();
+    }
+
+    public static DateTime? ExpiresAt(Google.Protobuf.WellKnownTypes.Timestamp? expiresAt, DateTimeOffset now)
+    {
+        if (expiresAt is null)
+        {
+            return null;
+        }
+
+        var value = expiresAt.ToDateTime();
+        if (value <= now.UtcDateTime)
+        {
+            throw ApiErrors.InvalidArgument("INVALID_EXPIRY", "expiresAt must be in the future.");
+        }
+
+        return value;
+    }
+
+    private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";
+
+    [GeneratedRegex(@"^[A-Za-z0-9_.\-](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?$")]
+    private static partial Regex KeyNamePattern();
+}

@@ -1,0 +1,43 @@
+using Keys.ApiKeys;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Keys.KeyValidation.Caching;
+
+/// <summary>Drops a key's cached record as soon as KeyAdmin announces that the key changed.</summary>
+public sealed partial class InvalidationSubscriber(
+    IConnectionMultiplexer redis,
+    KeyRecordCache cache,
+    IOptions<KeyValidationOptions> options,
+    ILogger<InvalidationSubscriber> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var channel = RedisChannel.Literal(options.Value.InvalidationChannel);
+        var queue = await redis.GetSubscriber().SubscribeAsync(channel);
+        try
+        {
+            await foreach (var message in queue.WithCancellation(stoppingToken))
+            {
+                var keyHash = (byte[]?)message.Message;
+                if (keyHash is not { Length: KeyString.HashLength })
+                {
+                    LogMalformed();
+                    continue;
+                }
+
+                await cache.RemoveAsync(keyHash);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await queue.UnsubscribeAsync();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored an invalidation message that is not a key hash")]
+    private partial void LogMalformed();
+}

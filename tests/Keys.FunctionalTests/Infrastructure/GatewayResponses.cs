@@ -1,0 +1,43 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Keys.FunctionalTests.Infrastructure;
+
+public sealed record ErrorBody(int StatusCode, string Error, string Message);
+
+public sealed record EchoBody(string Method, string Path, string Query, Dictionary<string, string> Headers)
+{
+    public bool HasHeader(string name) => Headers.Keys.Any(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));
+
+    public string? Header(string name) => Headers.FirstOrDefault(h => string.Equals(h.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
+}
+
+public static class GatewayResponses
+{
+    public static async Task<ErrorBody> ReadErrorAsync(this HttpResponseMessage response)
+    {
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadFromJsonAsync<ErrorBody>(JsonSerializerOptions.Web);
+        Assert.NotNull(body);
+        Assert.Equal((int)response.StatusCode, body.StatusCode);
+        Assert.False(string.IsNullOrWhiteSpace(body.Message));
+        return body;
+    }
+
+    public static async Task<EchoBody> ReadEchoAsync(this HttpResponseMessage response)
+    {
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return (await response.Content.ReadFromJsonAsync<EchoBody>(JsonSerializerOptions.Web))!;
+    }
+
+    public static HttpRequestMessage Get(string path, string? apiKey = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (apiKey is not null)
+        {
+            request.Headers.Add("X-API-Key", apiKey);
+        }
+
+        return request;
+    }
+}
