@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-
 namespace Keys.FunctionalTests.Infrastructure;
 
 public sealed record ProjectDto(string Id, string Name, IReadOnlyList<EnvironmentDto> Environments);
