@@ -1,4 +1,3 @@
-using Aspire.Hosting.Postgres;
 using Keys.AppHost.Infrastructure;
 
 namespace Keys.FunctionalTests;
