@@ -3,6 +3,7 @@ using Google.Rpc;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.Invalidation;
+using Microsoft.OpenApi.Models;
 
 namespace Keys.KeyAdmin;
 
@@ -16,7 +17,8 @@ public static class ApplicationServiceExtensions
             .ValidateOnStart();
 
         builder.AddNpgsqlDataSource("keysdb");
-        builder.AddRedisClient("redis");
+        // Fail fast while Redis is away rather than queue: the outbox keeps what could not be published and retries it.
+        builder.AddRedisClient("redis", configureOptions: options => options.BacklogPolicy = StackExchange.Redis.BacklogPolicy.FailFast);
 
         builder.Services.AddSingleton<DatabaseMigrator>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DatabaseMigrator>());
@@ -24,7 +26,8 @@ public static class ApplicationServiceExtensions
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<KeyStore>();
-        builder.Services.AddSingleton<InvalidationPublisher>();
+        builder.Services.AddSingleton<OutboxRelay>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         builder.Services.AddGrpc()
             // ErrorInfo rides in error details; the JSON writer must know the type to print it.
@@ -32,5 +35,24 @@ public static class ApplicationServiceExtensions
             .AddServiceOptions<KeyAdminService>(options => options.Interceptors.Add<AdminTokenInterceptor>());
         builder.Services.AddSingleton<AdminTokenInterceptor>();
         builder.Services.AddGrpcHealthChecks();
+
+        builder.Services.AddGrpcSwagger();
+        builder.Services.AddSwaggerGen(swagger =>
+        {
+            swagger.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "Keys management API",
+                Version = "v1",
+                Description = "Projects, environments and API keys. Every call needs 'Authorization: Bearer <admin token>'.",
+            });
+            var comments = Path.Combine(AppContext.BaseDirectory, $"{typeof(ApplicationServiceExtensions).Assembly.GetName().Name}.xml");
+            swagger.IncludeXmlComments(comments);
+            swagger.IncludeGrpcXmlComments(comments, includeControllerXmlComments: true);
+            swagger.AddSecurityDefinition("admin-token", new OpenApiSecurityScheme { Type = SecuritySchemeType.Http, Scheme = "bearer" });
+            swagger.AddSecurityRequirement(new OpenApiSecurityRequirement
+            {
+                [new OpenApiSecurityScheme { Reference = new OpenApiReference { Type = ReferenceType.SecurityScheme, Id = "admin-token" } }] = [],
+            });
+        });
     }
 }

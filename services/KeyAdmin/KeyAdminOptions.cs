@@ -13,4 +13,10 @@ public sealed class KeyAdminOptions
 
     /// <summary>The Redis channel KeyValidation listens on for invalidations.</summary>
     public string InvalidationChannel { get; set; } = "keys:invalidations";
+
+    /// <summary>How often the outbox is checked for invalidations that could not be published at once.</summary>
+    public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a delete or roll waits to publish its invalidation before leaving it to the relay.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }

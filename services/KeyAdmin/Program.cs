@@ -9,6 +9,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
 app.MapGrpcService<KeyAdminService>();
 app.MapGrpcHealthChecksService();
 

@@ -1,10 +1,13 @@
 using Keys.ApiKeys;
+using Keys.KeyAdmin.Grpc;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace Keys.KeyAdmin.Data;
 
-public sealed record ProjectRow(string Id, string Name, DateTime CreatedAt, IReadOnlyList<string> Environments);
+public sealed record EnvironmentRow(string Name, DateTime CreatedAt);
+
+public sealed record ProjectRow(string Id, string Name, DateTime CreatedAt, IReadOnlyList<EnvironmentRow> Environments);
 
 public sealed record KeyRow(
     string Id,
@@ -16,35 +19,35 @@ public sealed record KeyRow(
     string MaskedKey,
     string? PublishableValue,
     DateTime CreatedAt,
+    string? CreatedBy,
     DateTime? ExpiresAt,
     DateTime? LastUsedAt,
-    DateTime? DeletedAt);
+    DateTime? DeletedAt,
+    string? RolledFrom,
+    DateTime? GraceUntil);
 
-public sealed record NewKey(string ProjectId, string Environment, string Name, ApiKeyType Type, string[] Scopes, DateTime? ExpiresAt);
+public sealed record NewKey(string ProjectId, string Environment, string Name, ApiKeyType Type, string[] Scopes, DateTime? ExpiresAt, string Actor);
 
-public enum EnvironmentLookup
-{
-    Found,
-    ProjectNotFound,
-    EnvironmentNotFound,
-}
+public sealed record AuditRow(long Id, string Action, string KeyId, string KeyName, string Environment, string Actor, DateTime OccurredAt);
 
-public enum DeleteOutcome
-{
-    Deleted,
-    NotFound,
-    NameMismatch,
-}
-
-public sealed class KeyNameTakenException(string name) : Exception($"A live key named '{name}' already exists in this environment.");
-
-/// <summary>All of KeyAdmin's reads and writes of projects and keys. Only KeyAdmin writes keys.</summary>
+/// <summary>
+/// All of KeyAdmin's reads and writes. Every change to a key writes its audit event and, when caches must drop the
+/// key, its outbox row in the same transaction. Failures are the API's errors (<see cref="ApiErrors"/>), since this
+/// store serves only the KeyAdmin API.
+/// </summary>
 public sealed class KeyStore(NpgsqlDataSource dataSource)
 {
     public static readonly string[] DefaultEnvironments = ["dev", "staging", "prod"];
 
+    // Names the lock that orders outbox sequence numbers; held until commit.
+    private const long OutboxLockId = 0x4B657973_4F757462;
+
     private const string KeyColumns =
-        "id, project_id, environment, name, type, scopes, masked_key, publishable_value, created_at, expires_at, last_used_at, deleted_at";
+        "id, project_id, environment, name, type, scopes, masked_key, publishable_value, created_at, created_by, " +
+        "expires_at, last_used_at, deleted_at, rolled_from, grace_until";
+
+    // Live keys, and rolled keys still in their grace period.
+    private const string UsableKey = "(deleted_at IS NULL OR deleted_at > now())";
 
     public async Task<ProjectRow> CreateProjectAsync(string name, CancellationToken cancellationToken)
     {
@@ -52,26 +55,65 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        DateTime createdAt;
-        await using (var command = new NpgsqlCommand("INSERT INTO project (id, name) VALUES (@id, @name) RETURNING created_at", connection, transaction))
+        await using (var command = new NpgsqlCommand("INSERT INTO project (id, name) VALUES (@id, @name)", connection, transaction))
         {
             command.Parameters.AddWithValue("id", id);
             command.Parameters.AddWithValue("name", name);
-            createdAt = (DateTime)(await command.ExecuteScalarAsync(cancellationToken))!;
+            await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using (var command = new NpgsqlCommand("INSERT INTO environment (project_id, name) SELECT @id, unnest(@names)", connection, transaction))
+        // Spaced by a microsecond so that they list in the order given: dev, staging, prod.
+        await using (var command = new NpgsqlCommand(
+            """
+            INSERT INTO environment (project_id, name, created_at)
+            SELECT @id, name, now() + make_interval(secs => ordinal / 1e6) FROM unnest(@names) WITH ORDINALITY AS t(name, ordinal)
+            """, connection, transaction))
         {
             command.Parameters.AddWithValue("id", id);
             command.Parameters.AddWithValue("names", DefaultEnvironments);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        var project = (await ReadProjectsAsync(connection, transaction, id, cancellationToken)).Single();
         await transaction.CommitAsync(cancellationToken);
-        return new ProjectRow(id, name, createdAt, DefaultEnvironments);
+        return project;
     }
 
-    public async Task<EnvironmentLookup> FindEnvironmentAsync(string projectId, string environment, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ProjectRow>> ListProjectsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await ReadProjectsAsync(connection, null, null, cancellationToken);
+    }
+
+    public async Task<ProjectRow> GetProjectAsync(string projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return (await ReadProjectsAsync(connection, null, projectId, cancellationToken)).SingleOrDefault()
+            ?? throw ApiErrors.ProjectNotFound(projectId);
+    }
+
+    public async Task<EnvironmentRow> CreateEnvironmentAsync(string projectId, string name, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO environment (project_id, name)
+            SELECT id, @name FROM project WHERE id = @project
+            ON CONFLICT DO NOTHING
+            RETURNING created_at
+            """);
+        command.Parameters.AddWithValue("project", projectId);
+        command.Parameters.AddWithValue("name", name);
+        if (await command.ExecuteScalarAsync(cancellationToken) is DateTime createdAt)
+        {
+            return new EnvironmentRow(name, createdAt);
+        }
+
+        await RequireEnvironmentAsync(projectId, name, cancellationToken);
+        throw ApiErrors.AlreadyExists("ENVIRONMENT_EXISTS", $"Project '{projectId}' already has an environment '{name}'.");
+    }
+
+    /// <summary>Throws PROJECT_NOT_FOUND or ENVIRONMENT_NOT_FOUND unless both exist.</summary>
+    public async Task RequireEnvironmentAsync(string projectId, string environment, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
@@ -82,51 +124,47 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("environment", environment);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return !reader.GetBoolean(0) ? EnvironmentLookup.ProjectNotFound
-            : !reader.GetBoolean(1) ? EnvironmentLookup.EnvironmentNotFound
-            : EnvironmentLookup.Found;
+        if (!reader.GetBoolean(0))
+        {
+            throw ApiErrors.ProjectNotFound(projectId);
+        }
+
+        if (!reader.GetBoolean(1))
+        {
+            throw ApiErrors.EnvironmentNotFound(projectId, environment);
+        }
+    }
+
+    public async Task RequireProjectAsync(string projectId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM project WHERE id = @project)");
+        command.Parameters.AddWithValue("project", projectId);
+        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
+        {
+            throw ApiErrors.ProjectNotFound(projectId);
+        }
     }
 
     /// <summary>Creates the key and returns its row with the full value, which exists only in this call's result.</summary>
     public async Task<(KeyRow Row, string Value)> CreateKeyAsync(NewKey key, CancellationToken cancellationToken)
     {
-        var value = KeyString.Generate(key.Type);
-        await using var command = dataSource.CreateCommand(
-            $"""
-            INSERT INTO api_key (id, project_id, environment, name, type, scopes, key_hash, masked_key, publishable_value, expires_at)
-            VALUES (@id, @project, @environment, @name, @type, @scopes, @hash, @masked, @publishable, @expires)
-            RETURNING {KeyColumns}
-            """);
-        command.Parameters.AddWithValue("id", ResourceId.NewKeyId());
-        command.Parameters.AddWithValue("project", key.ProjectId);
-        command.Parameters.AddWithValue("environment", key.Environment);
-        command.Parameters.AddWithValue("name", key.Name);
-        command.Parameters.AddWithValue("type", key.Type.ToName());
-        command.Parameters.AddWithValue("scopes", key.Scopes);
-        command.Parameters.AddWithValue("hash", KeyString.Hash(value));
-        command.Parameters.AddWithValue("masked", KeyString.Mask(value));
-        command.Parameters.AddWithValue("publishable", NpgsqlDbType.Text, key.Type == ApiKeyType.Publishable ? value : DBNull.Value);
-        command.Parameters.AddWithValue("expires", NpgsqlDbType.TimestampTz, key.ExpiresAt is { } expires ? expires : DBNull.Value);
-
-        try
-        {
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            return (ReadKey(reader), value);
-        }
-        catch (PostgresException ex) when (ex is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "api_key_live_name" })
-        {
-            throw new KeyNameTakenException(key.Name);
-        }
+        await RequireEnvironmentAsync(key.ProjectId, key.Environment, cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var created = await InsertKeyAsync(connection, transaction, key, rolledFrom: null, cancellationToken);
+        await AuditAsync(connection, transaction, created.Row, "key.created", key.Actor, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return created;
     }
 
-    /// <summary>Live keys of one environment, newest first.</summary>
+    /// <summary>Usable keys of one environment (live, or rolled and still in grace), newest first.</summary>
     public async Task<IReadOnlyList<KeyRow>> ListKeysAsync(string projectId, string environment, CancellationToken cancellationToken)
     {
+        await RequireEnvironmentAsync(projectId, environment, cancellationToken);
         await using var command = dataSource.CreateCommand(
             $"""
             SELECT {KeyColumns} FROM api_key
-            WHERE project_id = @project AND environment = @environment AND deleted_at IS NULL
+            WHERE project_id = @project AND environment = @environment AND {UsableKey}
             ORDER BY created_at DESC, id
             """);
         command.Parameters.AddWithValue("project", projectId);
@@ -142,59 +180,222 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Deletes a live key whose name matches <paramref name="confirmName"/>. The row stays as a tombstone. Returns the
-    /// key's hash so that caches can be told.
+    /// Deletes a usable key whose name is <paramref name="confirmName"/>; the row stays as a tombstone so validation
+    /// can answer "revoked". Concurrent deletes of one key serialize on the row: the second finds nothing to delete.
     /// </summary>
-    public async Task<(DeleteOutcome Outcome, byte[]? KeyHash)> DeleteKeyAsync(
-        string projectId, string environment, string keyId, string confirmName, CancellationToken cancellationToken)
+    public async Task<long> DeleteKeyAsync(
+        string projectId, string environment, string keyId, string confirmName, string actor, CancellationToken cancellationToken)
     {
+        await RequireEnvironmentAsync(projectId, environment, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        string name;
-        byte[] hash;
-        await using (var command = new NpgsqlCommand(
-            """
-            SELECT name, key_hash FROM api_key
-            WHERE id = @id AND project_id = @project AND environment = @environment AND deleted_at IS NULL
-            FOR UPDATE
-            """, connection, transaction))
+        var key = await LockUsableKeyAsync(connection, transaction, projectId, environment, keyId, cancellationToken);
+        if (!string.Equals(key.Name, confirmName, StringComparison.Ordinal))
         {
-            command.Parameters.AddWithValue("id", keyId);
-            command.Parameters.AddWithValue("project", projectId);
-            command.Parameters.AddWithValue("environment", environment);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                return (DeleteOutcome.NotFound, null);
-            }
-
-            name = reader.GetString(0);
-            hash = reader.GetFieldValue<byte[]>(1);
+            throw ApiErrors.InvalidArgument("CONFIRM_NAME_MISMATCH", "confirmName does not match the key's name; nothing was deleted.");
         }
 
-        if (!string.Equals(name, confirmName, StringComparison.Ordinal))
-        {
-            return (DeleteOutcome.NameMismatch, null);
-        }
-
-        await using (var command = new NpgsqlCommand("UPDATE api_key SET deleted_at = now() WHERE id = @id", connection, transaction))
+        await using (var command = new NpgsqlCommand("UPDATE api_key SET deleted_at = now(), grace_until = NULL WHERE id = @id", connection, transaction))
         {
             command.Parameters.AddWithValue("id", keyId);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await AuditAsync(connection, transaction, key, "key.deleted", actor, cancellationToken);
+        var sequence = await AppendOutboxAsync(connection, transaction, key.Id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (DeleteOutcome.Deleted, hash);
+        return sequence;
     }
 
-    /// <summary>The key, live or deleted, with this hash.</summary>
+    /// <summary>
+    /// Creates a key of the same name, type and scopes, and schedules the old one's revocation at the end of the grace
+    /// period (now when it is zero). Caches learn of the old key's new end through the outbox.
+    /// </summary>
+    public async Task<(KeyRow NewKey, string Value, KeyRow PreviousKey, long Sequence)> RollKeyAsync(
+        string projectId, string environment, string keyId, TimeSpan gracePeriod, string actor, CancellationToken cancellationToken)
+    {
+        await RequireEnvironmentAsync(projectId, environment, cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        var old = await LockUsableKeyAsync(connection, transaction, projectId, environment, keyId, cancellationToken);
+        if (old.DeletedAt is not null)
+        {
+            throw ApiErrors.FailedPrecondition(
+                "KEY_ALREADY_ROLLED", $"Key '{keyId}' was already rolled and stops working at {old.DeletedAt:O}; roll its replacement instead.");
+        }
+
+        KeyRow previous;
+        await using (var command = new NpgsqlCommand(
+            $"""
+            UPDATE api_key SET deleted_at = now() + @grace, grace_until = now() + @grace
+            WHERE id = @id
+            RETURNING {KeyColumns}
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue("id", keyId);
+            command.Parameters.AddWithValue("grace", gracePeriod);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            previous = ReadKey(reader);
+        }
+
+        var replacement = new NewKey(projectId, environment, old.Name, old.Type, old.Scopes, ExpiresAt: null, actor);
+        var (row, value) = await InsertKeyAsync(connection, transaction, replacement, rolledFrom: old.Id, cancellationToken);
+        await AuditAsync(connection, transaction, old, "key.rolled", actor, cancellationToken);
+        await AuditAsync(connection, transaction, row, "key.created", actor, cancellationToken);
+        var sequence = await AppendOutboxAsync(connection, transaction, old.Id, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (row, value, previous, sequence);
+    }
+
+    public async Task<IReadOnlyList<AuditRow>> ListAuditEventsAsync(string projectId, int limit, CancellationToken cancellationToken)
+    {
+        await RequireProjectAsync(projectId, cancellationToken);
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT id, action, key_id, key_name, environment, actor, occurred_at FROM audit_event
+            WHERE project_id = @project ORDER BY id DESC LIMIT @limit
+            """);
+        command.Parameters.AddWithValue("project", projectId);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var events = new List<AuditRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            events.Add(new AuditRow(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetString(5), reader.GetDateTime(6)));
+        }
+
+        return events;
+    }
+
+    /// <summary>The key, usable or not, with this hash.</summary>
     public async Task<KeyRow?> FindByHashAsync(byte[] keyHash, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"SELECT {KeyColumns} FROM api_key WHERE key_hash = @hash");
         command.Parameters.AddWithValue("hash", keyHash);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadKey(reader) : null;
+    }
+
+    private static async Task<KeyRow> LockUsableKeyAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string projectId, string environment, string keyId,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"""
+            SELECT {KeyColumns} FROM api_key
+            WHERE id = @id AND project_id = @project AND environment = @environment AND {UsableKey}
+            FOR UPDATE
+            """, connection, transaction);
+        command.Parameters.AddWithValue("id", keyId);
+        command.Parameters.AddWithValue("project", projectId);
+        command.Parameters.AddWithValue("environment", environment);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? ReadKey(reader)
+            : throw ApiErrors.NotFound("KEY_NOT_FOUND", $"Key '{keyId}' does not exist in environment '{environment}'.");
+    }
+
+    private static async Task<(KeyRow Row, string Value)> InsertKeyAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, NewKey key, string? rolledFrom, CancellationToken cancellationToken)
+    {
+        var value = KeyString.Generate(key.Type);
+        await using var command = new NpgsqlCommand(
+            $"""
+            INSERT INTO api_key (id, project_id, environment, name, type, scopes, key_hash, masked_key, publishable_value,
+                                 expires_at, created_by, rolled_from)
+            VALUES (@id, @project, @environment, @name, @type, @scopes, @hash, @masked, @publishable, @expires, @actor, @rolledFrom)
+            RETURNING {KeyColumns}
+            """, connection, transaction);
+        command.Parameters.AddWithValue("id", ResourceId.NewKeyId());
+        command.Parameters.AddWithValue("project", key.ProjectId);
+        command.Parameters.AddWithValue("environment", key.Environment);
+        command.Parameters.AddWithValue("name", key.Name);
+        command.Parameters.AddWithValue("type", key.Type.ToName());
+        command.Parameters.AddWithValue("scopes", key.Scopes);
+        command.Parameters.AddWithValue("hash", KeyString.Hash(value));
+        command.Parameters.AddWithValue("masked", KeyString.Mask(value));
+        command.Parameters.AddWithValue("publishable", NpgsqlDbType.Text, key.Type == ApiKeyType.Publishable ? value : DBNull.Value);
+        command.Parameters.AddWithValue("expires", NpgsqlDbType.TimestampTz, key.ExpiresAt is { } expires ? expires : DBNull.Value);
+        command.Parameters.AddWithValue("actor", key.Actor);
+        command.Parameters.AddWithValue("rolledFrom", NpgsqlDbType.Text, rolledFrom is null ? DBNull.Value : rolledFrom);
+
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            return (ReadKey(reader), value);
+        }
+        catch (PostgresException ex) when (ex is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "api_key_live_name" })
+        {
+            throw ApiErrors.AlreadyExists("KEY_NAME_TAKEN", $"A key named '{key.Name}' already exists in environment '{key.Environment}'.");
+        }
+    }
+
+    private static async Task AuditAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, KeyRow key, string action, string actor, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO audit_event (project_id, environment, action, key_id, key_name, actor)
+            VALUES (@project, @environment, @action, @key, @name, @actor)
+            """, connection, transaction);
+        command.Parameters.AddWithValue("project", key.ProjectId);
+        command.Parameters.AddWithValue("environment", key.Environment);
+        command.Parameters.AddWithValue("action", action);
+        command.Parameters.AddWithValue("key", key.Id);
+        command.Parameters.AddWithValue("name", key.Name);
+        command.Parameters.AddWithValue("actor", actor);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<long> AppendOutboxAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string keyId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT pg_advisory_xact_lock(@lock);
+            INSERT INTO outbox (sequence, key_hash)
+            SELECT coalesce((SELECT max(sequence) FROM outbox), 0) + 1, key_hash FROM api_key WHERE id = @key
+            RETURNING sequence;
+            """, connection, transaction);
+        command.Parameters.AddWithValue("lock", OutboxLockId);
+        command.Parameters.AddWithValue("key", keyId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetInt64(0);
+    }
+
+    private static async Task<IReadOnlyList<ProjectRow>> ReadProjectsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, string? projectId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT p.id, p.name, p.created_at, e.name, e.created_at
+            FROM project p JOIN environment e ON e.project_id = p.id
+            WHERE @id::text IS NULL OR p.id = @id
+            ORDER BY p.created_at DESC, p.id, e.created_at, e.name
+            """, connection, transaction);
+        command.Parameters.AddWithValue("id", NpgsqlDbType.Text, projectId is null ? DBNull.Value : projectId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var projects = new List<ProjectRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetString(0);
+            if (projects.Count == 0 || projects[^1].Id != id)
+            {
+                projects.Add(new ProjectRow(id, reader.GetString(1), reader.GetDateTime(2), new List<EnvironmentRow>()));
+            }
+
+            ((List<EnvironmentRow>)projects[^1].Environments).Add(new EnvironmentRow(reader.GetString(3), reader.GetDateTime(4)));
+        }
+
+        return projects;
     }
 
     private static KeyRow ReadKey(NpgsqlDataReader reader)
@@ -210,8 +411,11 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
             MaskedKey: reader.GetString(6),
             PublishableValue: reader.IsDBNull(7) ? null : reader.GetString(7),
             CreatedAt: reader.GetDateTime(8),
-            ExpiresAt: reader.IsDBNull(9) ? null : reader.GetDateTime(9),
-            LastUsedAt: reader.IsDBNull(10) ? null : reader.GetDateTime(10),
-            DeletedAt: reader.IsDBNull(11) ? null : reader.GetDateTime(11));
+            CreatedBy: reader.IsDBNull(9) ? null : reader.GetString(9),
+            ExpiresAt: reader.IsDBNull(10) ? null : reader.GetDateTime(10),
+            LastUsedAt: reader.IsDBNull(11) ? null : reader.GetDateTime(11),
+            DeletedAt: reader.IsDBNull(12) ? null : reader.GetDateTime(12),
+            RolledFrom: reader.IsDBNull(13) ? null : reader.GetString(13),
+            GraceUntil: reader.IsDBNull(14) ? null : reader.GetDateTime(14));
     }
 }

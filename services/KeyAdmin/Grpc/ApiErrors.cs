@@ -19,6 +19,8 @@ public static class ApiErrors
 
     public static RpcException AlreadyExists(string reason, string message) => Create(Code.AlreadyExists, reason, message);
 
+    public static RpcException FailedPrecondition(string reason, string message) => Create(Code.FailedPrecondition, reason, message);
+
     public static RpcException Unauthenticated(string message) => Create(Code.Unauthenticated, "UNAUTHORIZED", message);
 
     public static RpcException ProjectNotFound(string projectId) =>

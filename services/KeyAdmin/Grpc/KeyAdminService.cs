@@ -4,22 +4,32 @@ using Keys.ApiKeys;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Invalidation;
 using Keys.V1;
+using Microsoft.Extensions.Options;
 
 namespace Keys.KeyAdmin.Grpc;
 
-public sealed class KeyAdminService(KeyStore store, InvalidationPublisher invalidations, TimeProvider time) : V1.KeyAdmin.KeyAdminBase
+public sealed class KeyAdminService(
+    KeyStore store,
+    OutboxRelay outbox,
+    TimeProvider time,
+    IOptions<KeyAdminOptions> options) : V1.KeyAdmin.KeyAdminBase
 {
-    public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context)
-    {
-        var project = await store.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.CancellationToken);
-        return new Project
-        {
-            Id = project.Id,
-            Name = project.Name,
-            CreatedAt = Timestamp.FromDateTime(project.CreatedAt),
-            Environments = { project.Environments.Select(name => new V1.Environment { Name = name }) },
-        };
-    }
+    // The admin token is the only principal there is; audit records say it was used.
+    private const string Actor = "admin-token";
+
+    private readonly TimeSpan _publishTimeout = options.Value.PublishTimeout;
+
+    public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context) =>
+        ToMessage(await store.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.CancellationToken));
+
+    public override async Task<ListProjectsResponse> ListProjects(ListProjectsRequest request, ServerCallContext context) =>
+        new() { Projects = { (await store.ListProjectsAsync(context.CancellationToken)).Select(ToMessage) } };
+
+    public override async Task<Project> GetProject(GetProjectRequest request, ServerCallContext context) =>
+        ToMessage(await store.GetProjectAsync(request.ProjectId, context.CancellationToken));
+
+    public override async Task<V1.Environment> CreateEnvironment(CreateEnvironmentRequest request, ServerCallContext context) =>
+        ToMessage(await store.CreateEnvironmentAsync(request.ProjectId, RequestRules.EnvironmentName(request.Name), context.CancellationToken));
 
     public override async Task<CreateKeyResponse> CreateKey(CreateKeyRequest request, ServerCallContext context)
     {
@@ -29,47 +39,59 @@ public sealed class KeyAdminService(KeyStore store, InvalidationPublisher invali
             RequestRules.KeyName(request.Name),
             RequestRules.KeyType(request.Type),
             RequestRules.KeyScopes(request.Scopes),
-            RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()));
+            RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()),
+            Actor);
 
-        await RequireEnvironmentAsync(request.ProjectId, request.Environment, context.CancellationToken);
-        try
-        {
-            var (row, value) = await store.CreateKeyAsync(newKey, context.CancellationToken);
-            return new CreateKeyResponse { Key = ToMessage(row), Value = value };
-        }
-        catch (KeyNameTakenException ex)
-        {
-            throw ApiErrors.AlreadyExists("KEY_NAME_TAKEN", ex.Message);
-        }
+        var (row, value) = await store.CreateKeyAsync(newKey, context.CancellationToken);
+        return new CreateKeyResponse { Key = ToMessage(row), Value = value };
     }
 
     public override async Task<ListKeysResponse> ListKeys(ListKeysRequest request, ServerCallContext context)
     {
-        await RequireEnvironmentAsync(request.ProjectId, request.Environment, context.CancellationToken);
         var keys = await store.ListKeysAsync(request.ProjectId, request.Environment, context.CancellationToken);
         return new ListKeysResponse { Keys = { keys.Select(ToMessage) } };
     }
 
     public override async Task<DeleteKeyResponse> DeleteKey(DeleteKeyRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrEmpty(request.ConfirmName))
-        {
-            throw ApiErrors.InvalidArgument("CONFIRM_NAME_REQUIRED", "Type the key's name as confirmName to delete it.");
-        }
+        await store.DeleteKeyAsync(
+            request.ProjectId, request.Environment, request.KeyId, RequestRules.ConfirmName(request.ConfirmName), Actor,
+            context.CancellationToken);
 
-        await RequireEnvironmentAsync(request.ProjectId, request.Environment, context.CancellationToken);
-        var (outcome, keyHash) = await store.DeleteKeyAsync(
-            request.ProjectId, request.Environment, request.KeyId, request.ConfirmName, context.CancellationToken);
-        switch (outcome)
-        {
-            case DeleteOutcome.NotFound:
-                throw ApiErrors.NotFound("KEY_NOT_FOUND", $"Key '{request.KeyId}' does not exist in this environment.");
-            case DeleteOutcome.NameMismatch:
-                throw ApiErrors.InvalidArgument("CONFIRM_NAME_MISMATCH", "confirmName does not match the key's name; nothing was deleted.");
-        }
-
-        await invalidations.PublishAsync(keyHash!);
+        // Committed: the outbox guarantees delivery. Publishing now makes "deleted" mean "rejected everywhere" by the
+        // time this call returns, unless Redis is away, in which case the relay delivers as soon as it is back.
+        await outbox.TryFlushAsync(_publishTimeout);
         return new DeleteKeyResponse { Id = request.KeyId, Deleted = true };
+    }
+
+    public override async Task<RollKeyResponse> RollKey(RollKeyRequest request, ServerCallContext context)
+    {
+        var (row, value, previous, _) = await store.RollKeyAsync(
+            request.ProjectId, request.Environment, request.KeyId, RequestRules.GracePeriod(request.GracePeriodSeconds), Actor,
+            context.CancellationToken);
+        await outbox.TryFlushAsync(_publishTimeout);
+        return new RollKeyResponse { Key = ToMessage(row), Value = value, PreviousKey = ToMessage(previous) };
+    }
+
+    public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
+    {
+        var events = await store.ListAuditEventsAsync(request.ProjectId, RequestRules.AuditLimit(request.Limit), context.CancellationToken);
+        return new ListAuditEventsResponse
+        {
+            Events =
+            {
+                events.Select(e => new AuditEvent
+                {
+                    Id = e.Id,
+                    Action = e.Action,
+                    KeyId = e.KeyId,
+                    KeyName = e.KeyName,
+                    Environment = e.Environment,
+                    Actor = e.Actor,
+                    OccurredAt = Timestamp.FromDateTime(e.OccurredAt),
+                }),
+            },
+        };
     }
 
     public override async Task<LookupKeyResponse> LookupKey(LookupKeyRequest request, ServerCallContext context)
@@ -83,16 +105,19 @@ public sealed class KeyAdminService(KeyStore store, InvalidationPublisher invali
         return row is null ? new LookupKeyResponse() : new LookupKeyResponse { Record = ToRecord(row) };
     }
 
-    private async Task RequireEnvironmentAsync(string projectId, string environment, CancellationToken cancellationToken)
+    private static Project ToMessage(ProjectRow project) => new()
     {
-        switch (await store.FindEnvironmentAsync(projectId, environment, cancellationToken))
-        {
-            case EnvironmentLookup.ProjectNotFound:
-                throw ApiErrors.ProjectNotFound(projectId);
-            case EnvironmentLookup.EnvironmentNotFound:
-                throw ApiErrors.EnvironmentNotFound(projectId, environment);
-        }
-    }
+        Id = project.Id,
+        Name = project.Name,
+        CreatedAt = Timestamp.FromDateTime(project.CreatedAt),
+        Environments = { project.Environments.Select(ToMessage) },
+    };
+
+    private static V1.Environment ToMessage(EnvironmentRow environment) => new()
+    {
+        Name = environment.Name,
+        CreatedAt = Timestamp.FromDateTime(environment.CreatedAt),
+    };
 
     private static V1.ApiKey ToMessage(KeyRow row)
     {
@@ -101,15 +126,23 @@ public sealed class KeyAdminService(KeyStore store, InvalidationPublisher invali
             Id = row.Id,
             Name = row.Name,
             Type = row.Type.ToName(),
+            Environment = row.Environment,
             MaskedKey = row.MaskedKey,
             Scopes = { row.Scopes },
             CreatedAt = Timestamp.FromDateTime(row.CreatedAt),
+            CreatedBy = row.CreatedBy ?? "",
             ExpiresAt = ToTimestamp(row.ExpiresAt),
             LastUsedAt = ToTimestamp(row.LastUsedAt),
+            GraceUntil = ToTimestamp(row.GraceUntil),
         };
         if (row.PublishableValue is not null)
         {
             message.Value = row.PublishableValue;
+        }
+
+        if (row.RolledFrom is not null)
+        {
+            message.RolledFrom = row.RolledFrom;
         }
 
         return message;

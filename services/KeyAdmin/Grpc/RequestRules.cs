@@ -20,6 +20,38 @@ public static partial class RequestRules
         return trimmed;
     }
 
+    public const int MaxGracePeriodSeconds = 30 * 24 * 60 * 60;
+    public const int DefaultAuditLimit = 100;
+    public const int MaxAuditLimit = 1000;
+
+    public static string EnvironmentName(string name)
+    {
+        if (!EnvironmentNamePattern().IsMatch(name))
+        {
+            throw ApiErrors.InvalidArgument(
+                "INVALID_ENVIRONMENT_NAME",
+                "An environment name is 1 to 32 characters: lowercase letters, digits and '-', starting with a letter or digit.");
+        }
+
+        return name;
+    }
+
+    public static TimeSpan GracePeriod(int seconds) => seconds is >= 0 and <= MaxGracePeriodSeconds
+        ? TimeSpan.FromSeconds(seconds)
+        : throw ApiErrors.InvalidArgument(
+            "INVALID_GRACE_PERIOD", $"gracePeriodSeconds is from 0 (the old key stops now) to {MaxGracePeriodSeconds} (30 days).");
+
+    public static int AuditLimit(int limit) => limit switch
+    {
+        0 => DefaultAuditLimit,
+        > 0 and <= MaxAuditLimit => limit,
+        _ => throw ApiErrors.InvalidArgument("INVALID_LIMIT", $"limit is from 1 to {MaxAuditLimit}."),
+    };
+
+    public static string ConfirmName(string confirmName) => string.IsNullOrEmpty(confirmName)
+        ? throw ApiErrors.InvalidArgument("CONFIRM_NAME_REQUIRED", "Type the key's name as confirmName to delete it.")
+        : confirmName;
+
     public static string KeyName(string name)
     {
         if (!KeyNamePattern().IsMatch(name))
@@ -74,6 +106,9 @@ public static partial class RequestRules
 
     private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";
 
-    [GeneratedRegex(@"^[A-Za-z0-9_.\-](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.\-](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?\z")]
     private static partial Regex KeyNamePattern();
+
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,31}\z")]
+    private static partial Regex EnvironmentNamePattern();
 }

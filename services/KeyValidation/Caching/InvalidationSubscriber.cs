@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Keys.ApiKeys;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -19,14 +20,24 @@ public sealed partial class InvalidationSubscriber(
         {
             await foreach (var message in queue.WithCancellation(stoppingToken))
             {
-                var keyHash = (byte[]?)message.Message;
-                if (keyHash is not { Length: KeyString.HashLength })
+                V1.Invalidation invalidation;
+                try
+                {
+                    invalidation = V1.Invalidation.Parser.ParseFrom((byte[])message.Message!);
+                }
+                catch (InvalidProtocolBufferException)
                 {
                     LogMalformed();
                     continue;
                 }
 
-                await cache.RemoveAsync(keyHash);
+                if (invalidation.KeyHash.Length != KeyString.HashLength)
+                {
+                    LogMalformed();
+                    continue;
+                }
+
+                await cache.RemoveAsync(invalidation.KeyHash.Span);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -38,6 +49,6 @@ public sealed partial class InvalidationSubscriber(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored an invalidation message that is not a key hash")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored an invalidation message that is not an Invalidation")]
     private partial void LogMalformed();
 }

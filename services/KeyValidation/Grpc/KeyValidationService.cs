@@ -37,12 +37,15 @@ public sealed class KeyValidationService(KeyRecordCache cache, TimeProvider time
             return NotFound;
         }
 
-        if (record.RevokedAt is not null)
+        // Both ends are checked on every call, so a cached record turns at the exact second: a delete's revocation,
+        // the end of a roll's grace period, and expiry.
+        var now = time.GetUtcNow();
+        if (record.RevokedAt is not null && record.RevokedAt.ToDateTimeOffset() <= now)
         {
             return Revoked;
         }
 
-        if (record.ExpiresAt is not null && record.ExpiresAt.ToDateTimeOffset() <= time.GetUtcNow())
+        if (record.ExpiresAt is not null && record.ExpiresAt.ToDateTimeOffset() <= now)
         {
             return Expired;
         }

@@ -1,14 +1,40 @@
 namespace Keys.FunctionalTests.Infrastructure;
 
-public sealed record ProjectDto(string Id, string Name, IReadOnlyList<EnvironmentDto> Environments);
+public sealed record ProjectDto(string Id, string Name, IReadOnlyList<EnvironmentDto> Environments, DateTimeOffset CreatedAt);
 
-public sealed record EnvironmentDto(string Name);
+public sealed record EnvironmentDto(string Name, DateTimeOffset CreatedAt);
 
-public sealed record ApiKeyDto(string Id, string Name, string Type, string MaskedKey, IReadOnlyList<string> Scopes, string? Value);
+public sealed record ApiKeyDto(
+    string Id,
+    string Name,
+    string Type,
+    string Environment,
+    string MaskedKey,
+    IReadOnlyList<string> Scopes,
+    DateTimeOffset CreatedAt,
+    string? CreatedBy,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? LastUsedAt,
+    DateTimeOffset? GraceUntil,
+    string? RolledFrom,
+    string? Value);
 
 public sealed record CreatedKeyDto(ApiKeyDto Key, string Value);
 
+public sealed record RolledKeyDto(ApiKeyDto Key, string Value, ApiKeyDto PreviousKey);
+
 public sealed record KeyListDto(IReadOnlyList<ApiKeyDto> Keys);
+
+public sealed record AuditEventDto(long Id, string Action, string KeyId, string KeyName, string Environment, string Actor, DateTimeOffset OccurredAt);
+
+public sealed record AuditListDto(IReadOnlyList<AuditEventDto> Events);
+
+public sealed record ApiErrorDetail(string Reason, string Domain);
+
+public sealed record ApiErrorDto(int Code, string Message, IReadOnlyList<ApiErrorDetail> Details)
+{
+    public string Reason => Assert.Single(Details).Reason;
+}
 
 /// <summary>KeyAdmin's REST API as a test uses it: every call checks its status and returns the parsed body.</summary>
 public sealed class KeyAdminClient(HttpClient http)
@@ -21,11 +47,20 @@ public sealed class KeyAdminClient(HttpClient http)
         return await ReadAsync<ProjectDto>(response);
     }
 
-    public async Task<CreatedKeyDto> CreateKeyAsync(string projectId, string environment, string name, string type)
-    {
-        var response = await http.PostAsJsonAsync($"/v1/projects/{projectId}/environments/{environment}/keys", new { name, type });
-        return await ReadAsync<CreatedKeyDto>(response);
-    }
+    public async Task<CreatedKeyDto> CreateKeyAsync(string projectId, string environment, string name, string type) =>
+        await ReadAsync<CreatedKeyDto>(await PostKeyAsync(projectId, environment, new { name, type }));
+
+    public Task<HttpResponseMessage> PostKeyAsync(string projectId, string environment, object body) =>
+        http.PostAsJsonAsync($"/v1/projects/{projectId}/environments/{environment}/keys", body);
+
+    public async Task<RolledKeyDto> RollKeyAsync(string projectId, string environment, string keyId, int gracePeriodSeconds) =>
+        await ReadAsync<RolledKeyDto>(await PostRollAsync(projectId, environment, keyId, gracePeriodSeconds));
+
+    public Task<HttpResponseMessage> PostRollAsync(string projectId, string environment, string keyId, int gracePeriodSeconds) =>
+        http.PostAsJsonAsync($"/v1/projects/{projectId}/environments/{environment}/keys/{keyId}:roll", new { gracePeriodSeconds });
+
+    public async Task<AuditListDto> ListAuditEventsAsync(string projectId) =>
+        await ReadAsync<AuditListDto>(await http.GetAsync($"/v1/projects/{projectId}/audit"));
 
     public async Task<KeyListDto> ListKeysAsync(string projectId, string environment) =>
         await ReadAsync<KeyListDto>(await http.GetAsync($"/v1/projects/{projectId}/environments/{environment}/keys"));
@@ -33,7 +68,7 @@ public sealed class KeyAdminClient(HttpClient http)
     public Task<HttpResponseMessage> DeleteKeyAsync(string projectId, string environment, string keyId, string confirmName) =>
         http.DeleteAsync($"/v1/projects/{projectId}/environments/{environment}/keys/{keyId}?confirmName={Uri.EscapeDataString(confirmName)}");
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response)
+    public static async Task<T> ReadAsync<T>(HttpResponseMessage response)
     {
         if (!response.IsSuccessStatusCode)
         {
@@ -41,5 +76,16 @@ public sealed class KeyAdminClient(HttpClient http)
         }
 
         return (await response.Content.ReadFromJsonAsync<T>())!;
+    }
+
+    /// <summary>Asserts the status and the stable error code of a failed call.</summary>
+    public static async Task<ApiErrorDto> AssertErrorAsync(HttpResponseMessage response, System.Net.HttpStatusCode status, string reason)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"expected {(int)status} {reason}, got {(int)response.StatusCode}: {body}");
+        var error = System.Text.Json.JsonSerializer.Deserialize<ApiErrorDto>(body, System.Text.Json.JsonSerializerOptions.Web)!;
+        Assert.Equal(reason, error.Reason);
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
+        return error;
     }
 }

@@ -44,6 +44,26 @@ public sealed class KeysAppFixture : IAsyncLifetime
         return new KeyAdminClient(http);
     }
 
+    /// <summary>Every line that every resource has written so far (services, Postgres, Redis), joined.</summary>
+    public async Task<string> ReadAllLogsAsync()
+    {
+        var loggers = App.Services.GetRequiredService<ResourceLoggerService>();
+        var model = App.Services.GetRequiredService<DistributedApplicationModel>();
+        var text = new System.Text.StringBuilder();
+        foreach (var resource in model.Resources)
+        {
+            await foreach (var batch in loggers.GetAllAsync(resource))
+            {
+                foreach (var line in batch)
+                {
+                    text.AppendLine(line.Content);
+                }
+            }
+        }
+
+        return text.ToString();
+    }
+
     public async Task DisposeAsync()
     {
         if (App is not null)
