@@ -46,8 +46,9 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         "id, project_id, environment, name, type, scopes, masked_key, publishable_value, created_at, created_by, " +
         "expires_at, last_used_at, deleted_at, rolled_from, grace_until";
 
-    // Live keys, and rolled keys still in their grace period.
-    private const string UsableKey = "(deleted_at IS NULL OR deleted_at > now())";
+    // Live keys, and rolled keys still in their grace period. A delete clears grace_until, so a concurrent delete that
+    // re-reads the row after another committed never takes it for usable, whatever each transaction's now() was.
+    private const string UsableKey = "(deleted_at IS NULL OR (grace_until IS NOT NULL AND grace_until > now()))";
 
     public async Task<ProjectRow> CreateProjectAsync(string name, CancellationToken cancellationToken)
     {

@@ -27,7 +27,25 @@ public sealed class KeysAppFixture : IAsyncLifetime
                 $"Keys:DataDirectory={_dataDirectory.FullName}",
                 $"Parameters:admin-token={AdminToken}",
             ]);
-        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        // KEYS_TEST_LOGS=1 prints every resource's output, for a test run that needs explaining.
+        builder.Services.AddLogging(logging =>
+        {
+            if (Environment.GetEnvironmentVariable("KEYS_TEST_LOGS") == "1")
+            {
+                logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Information);
+            }
+            else
+            {
+                logging.SetMinimumLevel(LogLevel.Warning);
+            }
+        });
+
+        // Tests run without the dashboard, yet services are still pointed at its OTLP endpoint; exporting to nothing
+        // would hold every shutdown (and so every stop and restart a test makes) for the exporter's 10 s timeout.
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+        }
 
         App = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(StartTimeout);
@@ -62,6 +80,70 @@ public sealed class KeysAppFixture : IAsyncLifetime
         }
 
         return text.ToString();
+    }
+
+    public async Task StopResourceAsync(string name)
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var result = await App.ResourceCommands.ExecuteCommandAsync(name, KnownResourceCommands.StopCommand, timeout.Token);
+        Assert.True(result.Success, result.Message);
+        await App.ResourceNotifications.WaitForResourceAsync(name, KnownResourceStates.TerminalStates, timeout.Token);
+    }
+
+    /// <summary>Starts a stopped resource and returns once <paramref name="isReady"/> says it serves again.</summary>
+    public async Task StartResourceAsync(string name, Func<CancellationToken, Task<bool>> isReady)
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var result = await App.ResourceCommands.ExecuteCommandAsync(name, KnownResourceCommands.StartCommand, timeout.Token);
+        Assert.True(result.Success, result.Message);
+        await WaitUntilReadyAsync(isReady, timeout.Token);
+    }
+
+    /// <summary>Restarts a resource and returns once <paramref name="isReady"/> says it serves again.</summary>
+    public async Task RestartResourceAsync(string name, Func<CancellationToken, Task<bool>> isReady)
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var result = await App.ResourceCommands.ExecuteCommandAsync(name, KnownResourceCommands.RestartCommand, timeout.Token);
+        Assert.True(result.Success, result.Message);
+        await WaitUntilReadyAsync(isReady, timeout.Token);
+    }
+
+    /// <summary>True once Redis answers PING with the app's credentials.</summary>
+    public async Task<bool> RedisAnswersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync((await App.GetConnectionStringAsync("redis", cancellationToken))!);
+            await redis.GetDatabase().PingAsync();
+            return true;
+        }
+        catch (StackExchange.Redis.RedisConnectionException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>True once a resource's <c>/health</c> (every readiness check, migrations included) answers 200.</summary>
+    public async Task<bool> IsHealthyAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var http = App.CreateHttpClient(name, "http");
+            return (await http.GetAsync("/health", cancellationToken)).IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    // Aspire's own health status lags behind a restarted process, so readiness is asked of the service itself.
+    private static async Task WaitUntilReadyAsync(Func<CancellationToken, Task<bool>> isReady, CancellationToken cancellationToken)
+    {
+        while (!await isReady(cancellationToken))
+        {
+            await Task.Delay(200, cancellationToken);
+        }
     }
 
     public async Task DisposeAsync()

@@ -1,0 +1,41 @@
+using Keys.FunctionalTests.Infrastructure;
+using Npgsql;
+
+namespace Keys.FunctionalTests;
+
+[Collection(KeysCollection.Name)]
+public sealed class MigrationTests(KeysAppFixture fixture)
+{
+    [Fact]
+    public async Task MigrationsBuiltTheEmptyDatabaseAndRunAgainOnTheExistingOneChangingNothing()
+    {
+        // The fixture starts from an empty data directory, so KeyAdmin's start-up migrated an empty database.
+        var before = await AppliedMigrationsAsync();
+        Assert.Equal([1, 2], before.Select(m => m.Version));
+
+        var admin = fixture.CreateKeyAdminClient();
+        var project = await admin.CreateProjectAsync("Survives restarts");
+        var key = await admin.CreateKeyAsync(project.Id, "dev", "kept", "publishable");
+
+        await fixture.RestartResourceAsync("key-admin", ct => fixture.IsHealthyAsync("key-admin", ct));
+
+        Assert.Equal(before, await AppliedMigrationsAsync());
+        var keys = (await fixture.CreateKeyAdminClient().ListKeysAsync(project.Id, "dev")).Keys;
+        Assert.Equal(key.Key.Id, Assert.Single(keys).Id);
+    }
+
+    private async Task<List<(int Version, DateTime AppliedAt)>> AppliedMigrationsAsync()
+    {
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT version, applied_at FROM schema_migration ORDER BY version", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var applied = new List<(int, DateTime)>();
+        while (await reader.ReadAsync())
+        {
+            applied.Add((reader.GetInt32(0), reader.GetDateTime(1)));
+        }
+
+        return applied;
+    }
+}

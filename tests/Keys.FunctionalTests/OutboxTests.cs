@@ -1,0 +1,128 @@
+using System.Net;
+using System.Threading.Channels;
+using Keys.ApiKeys;
+using Keys.FunctionalTests.Infrastructure;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Keys.FunctionalTests;
+
+/// <summary>Invalidations are written with the change and relayed at least once, whatever Redis is doing.</summary>
+[Collection(KeysCollection.Name)]
+public sealed class OutboxTests(KeysAppFixture fixture)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
+
+    [Fact]
+    public async Task InvalidationWaitsInTheOutboxWhileRedisIsStoppedAndIsPublishedWhenItStartsAgain()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var key = await _admin.CreateKeyAsync(project.Id, "dev", "outlives-redis", "secret");
+        var hash = KeyString.Hash(key.Value);
+
+        await fixture.StopResourceAsync("redis");
+        try
+        {
+            var deleted = await _admin.DeleteKeyAsync(project.Id, "dev", key.Key.Id, "outlives-redis");
+
+            Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+            Assert.Equal(OutboxState.Unpublished, await OutboxStateAsync(hash));
+        }
+        finally
+        {
+            await fixture.StartResourceAsync("redis", fixture.RedisAnswersAsync);
+        }
+
+        var deadline = DateTime.UtcNow + Patience;
+        while (await OutboxStateAsync(hash) != OutboxState.Published && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.Equal(OutboxState.Published, await OutboxStateAsync(hash));
+    }
+
+    [Fact]
+    public async Task RefusedInvalidationsReachSubscribersInSequenceOnceRedisTakesThemAgain()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var keys = new List<CreatedKeyDto>();
+        for (var i = 0; i < 3; i++)
+        {
+            keys.Add(await _admin.CreateKeyAsync(project.Id, "dev", $"refused-{i}", "secret"));
+        }
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
+        // A message queue, not a handler: handlers may run concurrently and would reorder what Redis delivered.
+        var received = Channel.CreateUnbounded<V1.Invalidation>();
+        var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal("keys:invalidations"));
+        queue.OnMessage(message => received.Writer.TryWrite(V1.Invalidation.Parser.ParseFrom((byte[])message.Message!)));
+
+        // Redis refuses PUBLISH: KeyAdmin cannot deliver, and must keep the invalidations rather than drop them.
+        await redis.GetServer(redis.GetEndPoints()[0]).ExecuteAsync("ACL", "SETUSER", "default", "-publish");
+        try
+        {
+            foreach (var key in keys)
+            {
+                Assert.Equal(HttpStatusCode.OK, (await _admin.DeleteKeyAsync(project.Id, "dev", key.Key.Id, key.Key.Name)).StatusCode);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            Assert.DoesNotContain(await DrainAsync(received.Reader), i => keys.Any(k => i.KeyHash.Span.SequenceEqual(KeyString.Hash(k.Value))));
+        }
+        finally
+        {
+            await redis.GetServer(redis.GetEndPoints()[0]).ExecuteAsync("ACL", "SETUSER", "default", "+publish");
+        }
+
+        var wanted = keys.Select(k => Convert.ToHexString(KeyString.Hash(k.Value))).ToList();
+        var delivered = new List<V1.Invalidation>();
+        using var timeout = new CancellationTokenSource(Patience);
+        while (delivered.Count < wanted.Count)
+        {
+            var invalidation = await received.Reader.ReadAsync(timeout.Token);
+            if (wanted.Contains(Convert.ToHexString(invalidation.KeyHash.Span)))
+            {
+                delivered.Add(invalidation);
+            }
+        }
+
+        Assert.Equal(wanted, delivered.Select(i => Convert.ToHexString(i.KeyHash.Span)));
+        Assert.Equal([delivered[0].Sequence, delivered[0].Sequence + 1, delivered[0].Sequence + 2], delivered.Select(i => i.Sequence));
+    }
+
+    private enum OutboxState
+    {
+        Missing,
+        Unpublished,
+        Published,
+    }
+
+    private async Task<OutboxState> OutboxStateAsync(byte[] keyHash)
+    {
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT published_at IS NOT NULL FROM outbox WHERE key_hash = @hash", connection);
+        command.Parameters.AddWithValue("hash", keyHash);
+        return await command.ExecuteScalarAsync() switch
+        {
+            true => OutboxState.Published,
+            false => OutboxState.Unpublished,
+            _ => OutboxState.Missing,
+        };
+    }
+
+    private static async Task<List<V1.Invalidation>> DrainAsync(ChannelReader<V1.Invalidation> reader)
+    {
+        var items = new List<V1.Invalidation>();
+        while (reader.TryRead(out var item))
+        {
+            items.Add(item);
+        }
+
+        await Task.CompletedTask;
+        return items;
+    }
+}
