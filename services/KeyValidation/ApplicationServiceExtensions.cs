@@ -1,4 +1,6 @@
 using Keys.KeyValidation.Caching;
+using Keys.KeyValidation.Invalidation;
+using Keys.KeyValidation.Usage;
 using Microsoft.Extensions.Options;
 
 namespace Keys.KeyValidation;
@@ -25,8 +27,14 @@ public static class ApplicationServiceExtensions
             .ConfigureChannel(channel => channel.UnsafeUseInsecureChannelCallCredentials = true);
 
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<KeyRecordCache>();
-        builder.Services.AddHostedService<InvalidationSubscriber>();
+        builder.Services.AddSingleton<ValidationMetrics>();
+        builder.Services.AddSingleton<LocalRecordCache>();
+        builder.Services.AddSingleton<RedisRecordStore>();
+        builder.Services.AddSingleton<KeyRecordResolver>();
+        builder.Services.AddSingleton<InvalidationFeed>();
+        builder.Services.AddHostedService<InvalidationListener>();
+        builder.Services.AddSingleton<UsageRecorder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<UsageRecorder>());
 
         builder.Services.AddGrpc();
         builder.Services.AddGrpcHealthChecks();

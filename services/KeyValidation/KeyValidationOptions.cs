@@ -22,4 +22,25 @@ public sealed class KeyValidationOptions
 
     /// <summary>How long a lookup in KeyAdmin may take before Validate answers Unavailable.</summary>
     public TimeSpan LookupTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest a record stays in process memory, however quiet the invalidation channel is.</summary>
+    public TimeSpan MemoryMaxAge { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long "no such key" is remembered, in memory and in Redis.</summary>
+    public TimeSpan NotFoundMaxAge { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>At most this many records in process memory.</summary>
+    [Range(1, 10_000_000)]
+    public int MemoryMaxEntries { get; set; } = 100_000;
+
+    /// <summary>
+    /// How often KeyAdmin is asked for changes since the last applied one, which catches a lost last pub/sub message.
+    /// </summary>
+    public TimeSpan ChangesPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often last-used times are sent to KeyAdmin.</summary>
+    public TimeSpan UsageFlushInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often an idle Watch stream gets a heartbeat.</summary>
+    public TimeSpan WatchHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

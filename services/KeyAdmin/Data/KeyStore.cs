@@ -273,13 +273,64 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         return events;
     }
 
-    /// <summary>The key, usable or not, with this hash.</summary>
-    public async Task<KeyRow?> FindByHashAsync(byte[] keyHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// The key, usable or not, with this hash, and the outbox sequence the answer is as of. One statement, so both
+    /// come from one snapshot: an invalidation with a higher sequence is newer than this answer.
+    /// </summary>
+    public async Task<(KeyRow? Key, long AsOfSequence)> FindByHashAsync(byte[] keyHash, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {KeyColumns} FROM api_key WHERE key_hash = @hash");
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT coalesce((SELECT max(sequence) FROM outbox), 0), k.*
+            FROM (SELECT 1) AS one LEFT JOIN (SELECT {KeyColumns} FROM api_key WHERE key_hash = @hash) AS k ON true
+            """);
         command.Parameters.AddWithValue("hash", keyHash);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadKey(reader) : null;
+        await reader.ReadAsync(cancellationToken);
+        var asOf = reader.GetInt64(0);
+        return (reader.IsDBNull(1) ? null : ReadKey(reader, offset: 1), asOf);
+    }
+
+    /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
+    public async Task<(IReadOnlyList<(long Sequence, byte[] KeyHash)> Changes, long Head)> ChangesSinceAsync(
+        long sinceSequence, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT coalesce((SELECT max(sequence) FROM outbox), 0), o.sequence, o.key_hash
+            FROM (SELECT 1) AS one
+            LEFT JOIN (SELECT sequence, key_hash FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
+            ORDER BY o.sequence
+            """);
+        command.Parameters.AddWithValue("since", sinceSequence);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var changes = new List<(long, byte[])>();
+        long head = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            head = reader.GetInt64(0);
+            if (!reader.IsDBNull(1))
+            {
+                changes.Add((reader.GetInt64(1), reader.GetFieldValue<byte[]>(2)));
+            }
+        }
+
+        return (changes, head);
+    }
+
+    /// <summary>Moves last_used_at forward only: usage reports can arrive late and out of order.</summary>
+    public async Task RecordUsageAsync(IReadOnlyList<(string KeyId, DateTime LastUsedAt)> usages, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            UPDATE api_key AS k SET last_used_at = u.used_at
+            FROM unnest(@ids, @times) AS u(id, used_at)
+            WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.used_at)
+            """);
+        command.Parameters.AddWithValue("ids", usages.Select(u => u.KeyId).ToArray());
+        command.Parameters.AddWithValue("times", usages.Select(u => u.LastUsedAt).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task<KeyRow> LockUsableKeyAsync(
@@ -399,24 +450,24 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         return projects;
     }
 
-    private static KeyRow ReadKey(NpgsqlDataReader reader)
+    private static KeyRow ReadKey(NpgsqlDataReader reader, int offset = 0)
     {
-        ApiKeyTypes.TryParseName(reader.GetString(4), out var type);
+        ApiKeyTypes.TryParseName(reader.GetString(offset + 4), out var type);
         return new KeyRow(
-            Id: reader.GetString(0),
-            ProjectId: reader.GetString(1),
-            Environment: reader.GetString(2),
-            Name: reader.GetString(3),
+            Id: reader.GetString(offset),
+            ProjectId: reader.GetString(offset + 1),
+            Environment: reader.GetString(offset + 2),
+            Name: reader.GetString(offset + 3),
             Type: type,
-            Scopes: reader.GetFieldValue<string[]>(5),
-            MaskedKey: reader.GetString(6),
-            PublishableValue: reader.IsDBNull(7) ? null : reader.GetString(7),
-            CreatedAt: reader.GetDateTime(8),
-            CreatedBy: reader.IsDBNull(9) ? null : reader.GetString(9),
-            ExpiresAt: reader.IsDBNull(10) ? null : reader.GetDateTime(10),
-            LastUsedAt: reader.IsDBNull(11) ? null : reader.GetDateTime(11),
-            DeletedAt: reader.IsDBNull(12) ? null : reader.GetDateTime(12),
-            RolledFrom: reader.IsDBNull(13) ? null : reader.GetString(13),
-            GraceUntil: reader.IsDBNull(14) ? null : reader.GetDateTime(14));
+            Scopes: reader.GetFieldValue<string[]>(offset + 5),
+            MaskedKey: reader.GetString(offset + 6),
+            PublishableValue: reader.IsDBNull(offset + 7) ? null : reader.GetString(offset + 7),
+            CreatedAt: reader.GetDateTime(offset + 8),
+            CreatedBy: reader.IsDBNull(offset + 9) ? null : reader.GetString(offset + 9),
+            ExpiresAt: reader.IsDBNull(offset + 10) ? null : reader.GetDateTime(offset + 10),
+            LastUsedAt: reader.IsDBNull(offset + 11) ? null : reader.GetDateTime(offset + 11),
+            DeletedAt: reader.IsDBNull(offset + 12) ? null : reader.GetDateTime(offset + 12),
+            RolledFrom: reader.IsDBNull(offset + 13) ? null : reader.GetString(offset + 13),
+            GraceUntil: reader.IsDBNull(offset + 14) ? null : reader.GetDateTime(offset + 14));
     }
 }

@@ -101,8 +101,36 @@ public sealed class KeyAdminService(
             throw ApiErrors.InvalidArgument("INVALID_KEY_HASH", "key_hash is the 32-byte SHA-256 of a key.");
         }
 
-        var row = await store.FindByHashAsync(request.KeyHash.ToByteArray(), context.CancellationToken);
-        return row is null ? new LookupKeyResponse() : new LookupKeyResponse { Record = ToRecord(row) };
+        var (row, asOf) = await store.FindByHashAsync(request.KeyHash.ToByteArray(), context.CancellationToken);
+        return new LookupKeyResponse { Record = row is null ? null : ToRecord(row), AsOfSequence = asOf };
+    }
+
+    public override async Task<ChangesResponse> Changes(ChangesRequest request, ServerCallContext context)
+    {
+        const int maxChanges = 10_000;
+        if (request.SinceSequence < 0 || request.Limit is < 0 or > maxChanges)
+        {
+            throw ApiErrors.InvalidArgument("INVALID_CHANGES_REQUEST", $"since_sequence is 0 or more; limit is from 1 to {maxChanges}.");
+        }
+
+        var (changes, head) = await store.ChangesSinceAsync(
+            request.SinceSequence, request.Limit == 0 ? maxChanges : request.Limit, context.CancellationToken);
+        return new ChangesResponse
+        {
+            HeadSequence = head,
+            Changes = { changes.Select(c => new V1.Invalidation { Sequence = c.Sequence, KeyHash = Google.Protobuf.ByteString.CopyFrom(c.KeyHash) }) },
+        };
+    }
+
+    public override async Task<RecordUsageResponse> RecordUsage(RecordUsageRequest request, ServerCallContext context)
+    {
+        if (request.Usages.Count > 0)
+        {
+            await store.RecordUsageAsync(
+                request.Usages.Select(u => (u.KeyId, u.LastUsedAt.ToDateTime())).ToList(), context.CancellationToken);
+        }
+
+        return new RecordUsageResponse();
     }
 
     private static Project ToMessage(ProjectRow project) => new()

@@ -1,12 +1,21 @@
 using Grpc.Core;
 using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
+using Keys.KeyValidation.Invalidation;
+using Keys.KeyValidation.Usage;
 using Keys.V1;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Keys.KeyValidation.Grpc;
 
-public sealed class KeyValidationService(KeyRecordCache cache, TimeProvider time) : V1.KeyValidation.KeyValidationBase
+public sealed class KeyValidationService(
+    KeyRecordResolver resolver,
+    InvalidationFeed feed,
+    UsageRecorder usage,
+    ValidationMetrics metrics,
+    TimeProvider time,
+    IOptions<KeyValidationOptions> options) : V1.KeyValidation.KeyValidationBase
 {
     private static readonly ValidateResponse InvalidFormat = new() { Outcome = ValidationOutcome.InvalidFormat };
     private static readonly ValidateResponse NotFound = new() { Outcome = ValidationOutcome.NotFound };
@@ -18,13 +27,14 @@ public sealed class KeyValidationService(KeyRecordCache cache, TimeProvider time
         // Garbage is answered from the format and checksum alone: no Redis, KeyAdmin or Postgres work.
         if (!KeyString.TryParse(request.Key, out _))
         {
+            metrics.Validated(ValidationOutcome.InvalidFormat);
             return InvalidFormat;
         }
 
         KeyRecord? record;
         try
         {
-            record = await cache.GetAsync(KeyString.Hash(request.Key), context.CancellationToken);
+            record = await resolver.GetAsync(KeyHash.Of(request.Key));
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or RpcException { StatusCode: not StatusCode.Cancelled })
         {
@@ -32,14 +42,64 @@ public sealed class KeyValidationService(KeyRecordCache cache, TimeProvider time
             throw new RpcException(new Status(StatusCode.Unavailable, "Key records cannot be read right now."));
         }
 
+        var response = Evaluate(record, time.GetUtcNow());
+        metrics.Validated(response.Outcome);
+        if (response.Outcome == ValidationOutcome.Valid)
+        {
+            usage.Record(record!.KeyId);
+        }
+
+        return response;
+    }
+
+    public override async Task Watch(WatchRequest request, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context)
+    {
+        var events = feed.Subscribe(request.FromSequence, out var unsubscribe);
+        try
+        {
+            using var heartbeat = new PeriodicTimer(options.Value.WatchHeartbeatInterval);
+            var tick = heartbeat.WaitForNextTickAsync(context.CancellationToken).AsTask();
+            while (!context.CancellationToken.IsCancellationRequested)
+            {
+                var next = events.WaitToReadAsync(context.CancellationToken).AsTask();
+                if (await Task.WhenAny(next, tick) == tick)
+                {
+                    await tick;
+                    await responseStream.WriteAsync(feed.Heartbeat());
+                    tick = heartbeat.WaitForNextTickAsync(context.CancellationToken).AsTask();
+                    continue;
+                }
+
+                if (!await next)
+                {
+                    // The feed dropped this watcher (it fell behind): ending the call makes the client reconnect and flush.
+                    throw new RpcException(new Status(StatusCode.Unavailable, "The watcher fell behind; reconnect."));
+                }
+
+                while (events.TryRead(out var watchEvent))
+                {
+                    await responseStream.WriteAsync(watchEvent);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            unsubscribe();
+        }
+    }
+
+    // Both ends are checked on every call, so a cached record turns at the exact second: a delete's revocation, the
+    // end of a roll's grace period, and expiry.
+    private static ValidateResponse Evaluate(KeyRecord? record, DateTimeOffset now)
+    {
         if (record is null)
         {
             return NotFound;
         }
 
-        // Both ends are checked on every call, so a cached record turns at the exact second: a delete's revocation,
-        // the end of a roll's grace period, and expiry.
-        var now = time.GetUtcNow();
         if (record.RevokedAt is not null && record.RevokedAt.ToDateTimeOffset() <= now)
         {
             return Revoked;
