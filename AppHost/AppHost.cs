@@ -20,6 +20,7 @@ var keyValidation = builder.AddProject<Projects.Keys_KeyValidation>("key-validat
     .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
     .WithReference(keyAdmin).WaitFor(keyAdmin)
     .WithEnvironment("KeyValidation__AdminToken", adminToken)
+    .WithReplicas(settings.KeyValidationReplicas)
     .WithHttpHealthCheck("/health", endpointName: "http");
 
 var demoApi = builder.AddProject<Projects.Keys_DemoApi>("demo-api")
@@ -30,6 +31,7 @@ builder.AddProject<Projects.Keys_Gateway>("gateway")
     .WithEndpoint("http", e => e.Port = settings.GatewayPort)
     .WithReference(keyValidation).WaitFor(keyValidation)
     .WithReference(demoApi).WaitFor(demoApi)
+    .WithReplicas(settings.GatewayReplicas)
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();

@@ -41,6 +41,10 @@ public sealed class KeyValidationOptions
     /// <summary>How often last-used times are sent to KeyAdmin.</summary>
     public TimeSpan UsageFlushInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How many recent invalidations a reconnecting Watch client can be replayed; older means flush.</summary>
+    [Range(1, 1_000_000)]
+    public int WatchReplayCapacity { get; set; } = 4096;
+
     /// <summary>How often an idle Watch stream gets a heartbeat.</summary>
     public TimeSpan WatchHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

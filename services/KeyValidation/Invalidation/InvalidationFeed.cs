@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Keys.KeyValidation.Caching;
 using Keys.V1;
+using Microsoft.Extensions.Options;
 
 namespace Keys.KeyValidation.Invalidation;
 
@@ -9,9 +10,9 @@ namespace Keys.KeyValidation.Invalidation;
 /// is known to be current, and the recent invalidations for <c>Watch</c> clients. Invalidations are applied one at a
 /// time and in sequence order; whoever finds a gap must catch up before applying more.
 /// </summary>
-public sealed class InvalidationFeed(LocalRecordCache local)
+public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidationOptions> options)
 {
-    private const int ReplayCapacity = 4096;
+    private readonly int _replayCapacity = options.Value.WatchReplayCapacity;
 
     private readonly Lock _gate = new();
     private readonly Queue<V1.Invalidation> _recent = new();
@@ -49,7 +50,7 @@ public sealed class InvalidationFeed(LocalRecordCache local)
             local.Remove(KeyHash.From(invalidation.KeyHash.Span));
             Volatile.Write(ref _applied, invalidation.Sequence);
             _recent.Enqueue(invalidation);
-            if (_recent.Count > ReplayCapacity)
+            if (_recent.Count > _replayCapacity)
             {
                 _recent.Dequeue();
             }
@@ -89,7 +90,7 @@ public sealed class InvalidationFeed(LocalRecordCache local)
     /// </summary>
     public ChannelReader<WatchEvent> Subscribe(long fromSequence, out Action unsubscribe)
     {
-        var channel = Channel.CreateBounded<WatchEvent>(new BoundedChannelOptions(ReplayCapacity * 2)
+        var channel = Channel.CreateBounded<WatchEvent>(new BoundedChannelOptions(_replayCapacity + 10_000)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.DropWrite,

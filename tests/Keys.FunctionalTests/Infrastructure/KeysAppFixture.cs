@@ -15,6 +15,8 @@ public sealed class KeysAppFixture : IAsyncLifetime
 
     private readonly DirectoryInfo _dataDirectory = Directory.CreateTempSubdirectory("keys-test-");
 
+    public const int WatchReplayCapacity = 16;
+
     public DistributedApplication App { get; private set; } = null!;
 
     public string AdminToken { get; } = "test-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
@@ -24,6 +26,7 @@ public sealed class KeysAppFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Keys_AppHost>(
             [
                 "Keys:Infrastructure=local",
+                "Keys:Replicas:KeyValidation=2",
                 $"Keys:DataDirectory={_dataDirectory.FullName}",
                 $"Parameters:admin-token={AdminToken}",
             ]);
@@ -47,6 +50,12 @@ public sealed class KeysAppFixture : IAsyncLifetime
             builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         }
 
+        // Short intervals, so that tests of last-used and of Watch replay run in seconds.
+        var keyValidation = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "key-validation");
+        builder.CreateResourceBuilder(keyValidation)
+            .WithEnvironment("KeyValidation__UsageFlushInterval", "00:00:01")
+            .WithEnvironment("KeyValidation__WatchReplayCapacity", WatchReplayCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
         App = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(StartTimeout);
         await App.StartAsync(timeout.Token);
@@ -54,6 +63,30 @@ public sealed class KeysAppFixture : IAsyncLifetime
     }
 
     public HttpClient CreateGatewayClient() => App.CreateHttpClient("gateway");
+
+    /// <summary>
+    /// The gRPC address of each replica of a resource, bypassing the proxy that spreads connections over them, so a
+    /// test can ask every replica in turn.
+    /// </summary>
+    public async Task<IReadOnlyList<Uri>> GetReplicaAddressesAsync(string name, string endpoint, int replicas)
+    {
+        var addresses = new Dictionary<string, Uri>();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await App.ResourceNotifications.WaitForResourceAsync(
+            name,
+            e =>
+            {
+                var url = e.Snapshot.EnvironmentVariables.FirstOrDefault(v => v.Name == $"Kestrel__Endpoints__{endpoint}__Url")?.Value;
+                if (url is not null && e.Snapshot.State?.Text == KnownResourceStates.Running)
+                {
+                    addresses[e.ResourceId] = new Uri(url.Replace("://*", "://localhost", StringComparison.Ordinal));
+                }
+
+                return addresses.Count >= replicas;
+            },
+            timeout.Token);
+        return [.. addresses.Values];
+    }
 
     public KeyAdminClient CreateKeyAdminClient(string? token = null)
     {
