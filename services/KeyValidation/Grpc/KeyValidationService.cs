@@ -52,6 +52,10 @@ public sealed class KeyValidationService(
         return response;
     }
 
+    private static readonly Task<PingResponse> Pong = Task.FromResult(new PingResponse());
+
+    public override Task<PingResponse> Ping(PingRequest request, ServerCallContext context) => Pong;
+
     public override async Task Watch(WatchRequest request, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context)
     {
         var events = feed.Subscribe(request.FromSequence, out var unsubscribe);

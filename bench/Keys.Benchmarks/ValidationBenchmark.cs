@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using Aspire.Hosting.Testing;
+using Grpc.Net.Client;
+using Keys.V1;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Keys.Benchmarks;
+
+/// <summary>
+/// KeyValidation against its targets. The baseline is Ping on the same channel to the same process: an RPC that does
+/// no work, so the ratio is what Validate adds to a call. (The gRPC health check is no baseline: it runs the service's
+/// health checks, Redis included, on every call.)
+/// </summary>
+public static class ValidationBenchmark
+{
+    private const int Rounds = 6;
+    private const int LatencyCallsPerRound = 2_000;
+    private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(2);
+    private const int Concurrency = 32;
+
+    public static async Task<IEnumerable<Row>> RunAsync(KeysSystem system)
+    {
+        var address = await system.DirectAddressAsync("key-validation", "grpc");
+        using var channel = GrpcChannel.ForAddress(address);
+        var validation = new V1.KeyValidation.KeyValidationClient(channel);
+        var (_, _, key) = await system.CreateKeyAsync("secret");
+        var validRequest = new ValidateRequest { Key = key };
+        var ping = new PingRequest();
+
+        // Warm both paths (JIT, connection, and the key's record into process memory).
+        for (var i = 0; i < 2_000; i++)
+        {
+            await validation.PingAsync(ping);
+            await validation.ValidateAsync(validRequest);
+        }
+
+        // Interleaved rounds: this machine is shared and noisy, so both sides see the same conditions.
+        var baseLatency = new List<double>();
+        var validateLatency = new List<double>();
+        double baseCalls = 0, validateCalls = 0;
+        for (var round = 0; round < Rounds; round++)
+        {
+            baseLatency.AddRange(await LatencyAsync(() => validation.PingAsync(ping).ResponseAsync));
+            validateLatency.AddRange(await LatencyAsync(() => validation.ValidateAsync(validRequest).ResponseAsync));
+            baseCalls += await ThroughputAsync(() => validation.PingAsync(ping).ResponseAsync);
+            validateCalls += await ThroughputAsync(() => validation.ValidateAsync(validRequest).ResponseAsync);
+        }
+
+        var (baseP50, baseP99) = Percentiles(baseLatency);
+        var (validP50, validP99) = Percentiles(validateLatency);
+        var baseRate = baseCalls / (Rounds * ThroughputWindow.TotalSeconds);
+        var validRate = validateCalls / (Rounds * ThroughputWindow.TotalSeconds);
+
+        var (redisCommands, keyAdminLookups, controlLookups) = await GarbageAsync(system, validation);
+
+        return
+        [
+            new("Validate, cached key: p50 latency (concurrency 1)", $"{baseP50:F0} µs (Ping)", $"{validP50:F0} µs",
+                $"{validP50 / baseP50:F2}×", "≤ 1.3×", validP50 / baseP50 <= 1.3),
+            new("Validate, cached key: p99 latency (concurrency 1)", $"{baseP99:F0} µs (Ping)", $"{validP99:F0} µs",
+                $"{validP99 / baseP99:F2}×", "≤ 1.3×", validP99 / baseP99 <= 1.3),
+            new($"Validate, cached key: throughput (concurrency {Concurrency})", $"{baseRate:F0} calls/s (Ping)", $"{validRate:F0} calls/s",
+                $"{validRate / baseRate:F2}×", "≥ 0.9×", validRate / baseRate >= 0.9),
+            new("Validate of 10,000 garbage keys: Redis commands", "0", redisCommands.ToString(), "-", "0", redisCommands == 0),
+            new("Validate of 10,000 garbage keys: KeyAdmin lookups", $"{controlLookups} for 1 unknown well-formed key (the count works)",
+                keyAdminLookups.ToString(), "-", "0", keyAdminLookups == 0 && controlLookups > 0),
+        ];
+    }
+
+    private static async Task<List<double>> LatencyAsync<T>(Func<Task<T>> call)
+    {
+        var samples = new List<double>(LatencyCallsPerRound);
+        for (var i = 0; i < LatencyCallsPerRound; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await call();
+            samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+
+        return samples;
+    }
+
+    private static async Task<long> ThroughputAsync<T>(Func<Task<T>> call)
+    {
+        long calls = 0;
+        var stop = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(async _ =>
+        {
+            while (stop.Elapsed < ThroughputWindow)
+            {
+                await call();
+                Interlocked.Increment(ref calls);
+            }
+        }));
+        return calls;
+    }
+
+    private static (double P50, double P99) Percentiles(List<double> samples)
+    {
+        samples.Sort();
+        return (samples[samples.Count / 2], samples[(int)(samples.Count * 0.99)]);
+    }
+
+    /// <summary>Counts, not assumptions: Redis's own command statistics, and Postgres's scans of the key table.</summary>
+    private static async Task<(long RedisCommands, long KeyAdminLookups, long ControlLookups)> GarbageAsync(
+        KeysSystem system, V1.KeyValidation.KeyValidationClient validation)
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync((await system.App.GetConnectionStringAsync("redis")) + ",allowAdmin=true");
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        await using var postgres = new NpgsqlConnection(await system.App.GetConnectionStringAsync("keysdb"));
+        await postgres.OpenAsync();
+
+        var garbage = Enumerable.Range(0, 10_000).Select(i => $"sk_{i:D49}").ToList();
+        var redisBefore = await KeyCommandsAsync(server);
+        var scansBefore = await KeyTableScansAsync(postgres);
+        foreach (var batch in garbage.Chunk(Concurrency))
+        {
+            await Task.WhenAll(batch.Select(k => validation.ValidateAsync(new ValidateRequest { Key = k }).ResponseAsync));
+        }
+
+        var redisAfter = await KeyCommandsAsync(server);
+        var scansAfter = await KeyTableScansAsync(postgres);
+
+        // Control: one well-formed key that does not exist must be seen by the same count.
+        await validation.ValidateAsync(new ValidateRequest { Key = Keys.ApiKeys.KeyString.Generate(Keys.ApiKeys.ApiKeyType.Secret) });
+        var scansControl = await KeyTableScansAsync(postgres);
+
+        return (redisAfter - redisBefore, scansAfter - scansBefore, scansControl - scansAfter);
+    }
+
+    // Record reads and writes: GET, and the EVAL/EVALSHA scripts that write records and apply invalidations.
+    private static async Task<long> KeyCommandsAsync(IServer server)
+    {
+        var stats = (await server.InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
+        return new[] { "cmdstat_get", "cmdstat_evalsha", "cmdstat_eval", "cmdstat_set", "cmdstat_del" }
+            .Sum(name => stats.TryGetValue(name, out var value) ? long.Parse(value.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture) : 0);
+    }
+
+    // Postgres publishes other sessions' statistics about once a second.
+    private static async Task<long> KeyTableScansAsync(NpgsqlConnection postgres)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await using var command = new NpgsqlCommand(
+            "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE relname = 'api_key'", postgres);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
