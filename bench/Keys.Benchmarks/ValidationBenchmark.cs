@@ -41,8 +41,9 @@ public static class ValidationBenchmark
         double baseCalls = 0, validateCalls = 0;
         for (var round = 0; round < Rounds; round++)
         {
-            baseLatency.AddRange(await LatencyAsync(() => validation.PingAsync(ping).ResponseAsync));
-            validateLatency.AddRange(await LatencyAsync(() => validation.ValidateAsync(validRequest).ResponseAsync));
+            await LatencyAsync(
+                () => validation.PingAsync(ping).ResponseAsync, baseLatency,
+                () => validation.ValidateAsync(validRequest).ResponseAsync, validateLatency);
             baseCalls += await ThroughputAsync(() => validation.PingAsync(ping).ResponseAsync);
             validateCalls += await ThroughputAsync(() => validation.ValidateAsync(validRequest).ResponseAsync);
         }
@@ -68,17 +69,19 @@ public static class ValidationBenchmark
         ];
     }
 
-    private static async Task<List<double>> LatencyAsync<T>(Func<Task<T>> call)
+    // Call by call, alternating, so that neither side is the one that meets a GC pause or a noisy neighbour more often.
+    private static async Task LatencyAsync<TA, TB>(Func<Task<TA>> a, List<double> aSamples, Func<Task<TB>> b, List<double> bSamples)
     {
-        var samples = new List<double>(LatencyCallsPerRound);
         for (var i = 0; i < LatencyCallsPerRound; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            await call();
-            samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-        }
+            await a();
+            aSamples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
 
-        return samples;
+            start = Stopwatch.GetTimestamp();
+            await b();
+            bSamples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
     }
 
     private static async Task<long> ThroughputAsync<T>(Func<Task<T>> call)
