@@ -50,4 +50,50 @@ public static class Scopes
 
         return true;
     }
+
+    /// <summary>The operation an HTTP method performs: GET read, POST create, PUT and PATCH update, DELETE delete.</summary>
+    public static string? OperationOf(string httpMethod) => httpMethod switch
+    {
+        "GET" or "HEAD" => "read",
+        "POST" => "create",
+        "PUT" or "PATCH" => "update",
+        "DELETE" => "delete",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Whether a key's scopes allow <paramref name="operation"/> on <paramref name="resource"/>. A key without scopes is
+    /// limited only by its type; <c>*</c> is a wildcard on either side.
+    /// </summary>
+    public static bool Allow(IReadOnlyList<string> scopes, string resource, string? operation)
+    {
+        if (scopes.Count == 0)
+        {
+            return true;
+        }
+
+        if (operation is null)
+        {
+            return false;
+        }
+
+        foreach (var scope in scopes)
+        {
+            var colon = scope.IndexOf(':');
+            if (colon <= 0)
+            {
+                continue;
+            }
+
+            var scopeResource = scope.AsSpan(0, colon);
+            var scopeOperation = scope.AsSpan(colon + 1);
+            if ((scopeResource is "*" || scopeResource.SequenceEqual(resource))
+                && (scopeOperation is "*" || scopeOperation.SequenceEqual(operation)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -1,10 +1,13 @@
 using Keys.Gateway.Authentication;
+using Keys.Gateway.Caching;
 using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway;
 
 public static class ApplicationServiceExtensions
 {
+    public const string BrowserAppsCorsPolicy = "browser-apps";
+
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<GatewayOptions>()
@@ -15,7 +18,18 @@ public static class ApplicationServiceExtensions
         builder.Services.AddGrpcClient<V1.KeyValidation.KeyValidationClient>((sp, client) =>
             client.Address = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.KeyValidationAddress);
 
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<NearCache>();
+        builder.Services.AddHostedService<InvalidationWatcher>();
+        builder.Services.AddSingleton<InvalidKeyThrottle>();
         builder.Services.AddSingleton<KeyAuthenticationMiddleware>();
+
+        // Browser apps call routes whose config names this policy, with publishable keys; preflights are answered
+        // before any key check.
+        builder.Services.AddCors(cors => cors.AddPolicy(BrowserAppsCorsPolicy, policy => policy
+            .WithOrigins(builder.Configuration.GetSection($"{GatewayOptions.SectionName}:{nameof(GatewayOptions.CorsAllowedOrigins)}").Get<string[]>() ?? [])
+            .WithHeaders("X-API-Key", "Authorization", "Content-Type")
+            .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")));
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))

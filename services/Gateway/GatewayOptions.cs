@@ -12,4 +12,20 @@ public sealed class GatewayOptions
 
     /// <summary>Past this, a key check fails closed with 503.</summary>
     public TimeSpan ValidationTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest a valid key stays in gateway memory, however quiet the invalidation stream is.</summary>
+    public TimeSpan NearCacheMaxAge { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>At most this many keys in gateway memory.</summary>
+    [Range(1, 10_000_000)]
+    public int NearCacheMaxEntries { get; set; } = 100_000;
+
+    /// <summary>Invalid keys one client address may send per window before it gets 429.</summary>
+    [Range(1, int.MaxValue)]
+    public int InvalidKeyLimit { get; set; } = 30;
+
+    public TimeSpan InvalidKeyWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Origins whose browser apps may call routes that allow CORS (with publishable keys).</summary>
+    public string[] CorsAllowedOrigins { get; set; } = [];
 }

@@ -9,6 +9,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseCors();
 app.MapReverseProxy(proxy => proxy.UseMiddleware<KeyAuthenticationMiddleware>());
 
 app.Run();

@@ -26,3 +26,36 @@ public sealed class ScopesTests
     [Fact]
     public void OverlongResourceIsRejected() => Assert.False(Scopes.IsValid(new string('a', 65) + ":read"));
 }
+
+public sealed class ScopeCoverageTests
+{
+    [Theory]
+    [InlineData("GET", "read")]
+    [InlineData("HEAD", "read")]
+    [InlineData("POST", "create")]
+    [InlineData("PUT", "update")]
+    [InlineData("PATCH", "update")]
+    [InlineData("DELETE", "delete")]
+    [InlineData("OPTIONS", null)]
+    public void HttpMethodsMapToOperations(string method, string? operation) => Assert.Equal(operation, Scopes.OperationOf(method));
+
+    [Theory]
+    [InlineData("posts:read", "posts", "read", true)]
+    [InlineData("posts:read", "posts", "create", false)]
+    [InlineData("posts:read", "comments", "read", false)]
+    [InlineData("posts:*", "posts", "delete", true)]
+    [InlineData("*:read", "comments", "read", true)]
+    [InlineData("*:read", "comments", "update", false)]
+    [InlineData("*:*", "anything", "delete", true)]
+    public void OneScopeCoversWhatItNames(string scope, string resource, string operation, bool allowed) =>
+        Assert.Equal(allowed, Scopes.Allow([scope], resource, operation));
+
+    [Fact]
+    public void AnyOfSeveralScopesIsEnough() => Assert.True(Scopes.Allow(["posts:read", "comments:create"], "comments", "create"));
+
+    [Fact]
+    public void KeyWithoutScopesIsLimitedOnlyByItsType() => Assert.True(Scopes.Allow([], "posts", "delete"));
+
+    [Fact]
+    public void UnknownMethodIsNotCoveredByScopes() => Assert.False(Scopes.Allow(["*:*"], "posts", null));
+}

@@ -15,6 +15,9 @@ public sealed class ErrorResponse
     public static readonly ErrorResponse RevokedKey = new(401, "TOKEN_REVOKED", "The API key has been deleted. Create a new key in the API Keys console.");
     public static readonly ErrorResponse SecretKeyRequired = new(403, "PERMISSION_DENIED", "This route accepts only secret keys; a publishable key cannot call it.");
     public static readonly ErrorResponse PublishableKeyRequired = new(403, "PERMISSION_DENIED", "This route accepts only publishable keys.");
+    public static readonly ErrorResponse ScopeInsufficient = new(403, "SCOPE_INSUFFICIENT", "The key's scopes do not allow this operation on this resource.");
+    public static readonly ErrorResponse SecretKeyInBrowser = new(403, "SECRET_KEY_IN_BROWSER", "Secret keys must never be used from a browser. Use a publishable key (pk_…) in browser and mobile apps.");
+    public static readonly ErrorResponse TooManyInvalidKeys = new(429, "TOO_MANY_REQUESTS", "Too many invalid API keys from this address. Wait, then retry with a valid key.", retryAfterSeconds: 10);
     public static readonly ErrorResponse ValidationUnavailable = new(503, "SERVICE_UNAVAILABLE", "API keys cannot be checked right now. Retry shortly.", retryAfterSeconds: 1);
 
     private readonly byte[] _body;

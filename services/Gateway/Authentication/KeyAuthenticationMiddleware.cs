@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Keys.ApiKeys;
+using Keys.Gateway.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -9,9 +10,14 @@ namespace Keys.Gateway.Authentication;
 /// <summary>
 /// Runs in YARP's pipeline, after the route is chosen and before the request is proxied. It checks <c>X-API-Key</c>
 /// against the route's policy and replaces whatever identity headers the client sent with the ones the key proves.
+/// Everything that the header alone decides (presence, format, checksum, type, browser use) costs no network call;
+/// a key seen recently is answered from the near cache.
 /// </summary>
 public sealed class KeyAuthenticationMiddleware(
     V1.KeyValidation.KeyValidationClient validation,
+    NearCache nearCache,
+    InvalidKeyThrottle throttle,
+    TimeProvider time,
     IOptions<GatewayOptions> options) : IMiddleware
 {
     public const string ApiKeyHeader = "X-API-Key";
@@ -43,53 +49,97 @@ public sealed class KeyAuthenticationMiddleware(
             return;
         }
 
-        var rejection = Precheck(presented, out var key, out var type);
-        if (rejection is null && !policy.Accepts(type))
+        var client = context.Connection.RemoteIpAddress;
+        if (!throttle.IsAllowed(client))
         {
-            rejection = type == ApiKeyType.Publishable ? ErrorResponse.SecretKeyRequired : ErrorResponse.PublishableKeyRequired;
+            await ErrorResponse.TooManyInvalidKeys.WriteAsync(context);
+            return;
         }
 
+        var rejection = Precheck(presented, out var key, out var type);
         if (rejection is not null)
         {
+            if (rejection != ErrorResponse.MissingKey)
+            {
+                throttle.RecordInvalid(client);
+            }
+
             await rejection.WriteAsync(context);
             return;
         }
 
-        ValidateResponse result;
-        try
+        if (type == ApiKeyType.Secret && IsFromBrowser(headers))
         {
-            result = await validation.ValidateAsync(
-                new ValidateRequest { Key = key },
-                deadline: DateTime.UtcNow + _timeout,
-                cancellationToken: context.RequestAborted);
-        }
-        catch (RpcException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            // Fail closed, and say so: a dependency failure is never a pass, nor a 401 that blames a good key.
-            await ErrorResponse.ValidationUnavailable.WriteAsync(context);
+            await ErrorResponse.SecretKeyInBrowser.WriteAsync(context);
             return;
         }
 
-        switch (result.Outcome)
+        if (!policy.Accepts(type))
         {
-            case ValidationOutcome.Valid:
-                headers[KeyIdHeader] = result.KeyId;
-                headers[KeyTypeHeader] = type.ToName();
-                headers[ProjectIdHeader] = result.ProjectId;
-                headers[EnvironmentHeader] = result.Environment;
-                headers[KeyScopesHeader] = string.Join(',', result.Scopes);
-                await next(context);
-                return;
-            case ValidationOutcome.Expired:
-                await ErrorResponse.ExpiredKey.WriteAsync(context);
-                return;
-            case ValidationOutcome.Revoked:
-                await ErrorResponse.RevokedKey.WriteAsync(context);
-                return;
-            default:
-                await ErrorResponse.InvalidKey.WriteAsync(context);
-                return;
+            await (type == ApiKeyType.Publishable ? ErrorResponse.SecretKeyRequired : ErrorResponse.PublishableKeyRequired).WriteAsync(context);
+            return;
         }
+
+        if (!nearCache.TryGet(key, out var known))
+        {
+            ValidateResponse result;
+            try
+            {
+                result = await validation.ValidateAsync(
+                    new ValidateRequest { Key = key },
+                    deadline: DateTime.UtcNow + _timeout,
+                    cancellationToken: context.RequestAborted);
+            }
+            catch (RpcException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                // Fail closed, and say so: a dependency failure is never a pass, nor a 401 that blames a good key.
+                await ErrorResponse.ValidationUnavailable.WriteAsync(context);
+                return;
+            }
+
+            if (result.Outcome != ValidationOutcome.Valid)
+            {
+                throttle.RecordInvalid(client);
+                await (result.Outcome switch
+                {
+                    ValidationOutcome.Expired => ErrorResponse.ExpiredKey,
+                    ValidationOutcome.Revoked => ErrorResponse.RevokedKey,
+                    _ => ErrorResponse.InvalidKey,
+                }).WriteAsync(context);
+                return;
+            }
+
+            nearCache.Add(key, result, type);
+            known = new KnownKey(result, type, time.GetUtcNow().UtcTicks);
+        }
+
+        // Checked on every request, cached or not, so that a key stops at the exact second.
+        var now = time.GetUtcNow().UtcTicks;
+        if (now >= known.RevokesAtTicks)
+        {
+            await ErrorResponse.RevokedKey.WriteAsync(context);
+            return;
+        }
+
+        if (now >= known.ExpiresAtTicks)
+        {
+            await ErrorResponse.ExpiredKey.WriteAsync(context);
+            return;
+        }
+
+        if (policy.ScopeResourceFrom is { } from
+            && !Scopes.Allow(known.Scopes, context.GetRouteValue(from)?.ToString() ?? "", Scopes.OperationOf(context.Request.Method)))
+        {
+            await ErrorResponse.ScopeInsufficient.WriteAsync(context);
+            return;
+        }
+
+        headers[KeyIdHeader] = known.KeyId;
+        headers[KeyTypeHeader] = known.KeyType;
+        headers[ProjectIdHeader] = known.ProjectId;
+        headers[EnvironmentHeader] = known.Environment;
+        headers[KeyScopesHeader] = known.KeyScopes;
+        await next(context);
     }
 
     /// <summary>Everything that can be decided from the header alone: presence, uniqueness, format and checksum.</summary>
@@ -109,5 +159,24 @@ public sealed class KeyAuthenticationMiddleware(
 
         key = presented[0]!;
         return KeyString.TryParse(key, out type) ? null : ErrorResponse.InvalidKey;
+    }
+
+    // Browsers add Origin to cross-origin and non-GET requests, and Sec-Fetch-* to every request; servers send neither.
+    private static bool IsFromBrowser(IHeaderDictionary headers)
+    {
+        if (headers.ContainsKey("Origin"))
+        {
+            return true;
+        }
+
+        foreach (var header in headers)
+        {
+            if (header.Key.StartsWith("Sec-Fetch-", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

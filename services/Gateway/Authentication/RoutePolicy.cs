@@ -13,17 +13,24 @@ public sealed class RoutePolicy
 {
     public const string MetadataKey = "KeyTypes";
 
+    /// <summary>Metadata naming the route value that is the scope resource (e.g. <c>table</c> for <c>/v1/data/{table}</c>).</summary>
+    public const string ScopeResourceKey = "ScopeResourceFrom";
+
     private static readonly ConditionalWeakTable<RouteConfig, RoutePolicy> Cache = [];
 
     public static readonly RoutePolicy Open = new(requiresKey: false, acceptsPublishable: false, acceptsSecret: false);
     public static readonly RoutePolicy AnyKey = new(requiresKey: true, acceptsPublishable: true, acceptsSecret: true);
 
-    private RoutePolicy(bool requiresKey, bool acceptsPublishable, bool acceptsSecret)
+    private RoutePolicy(bool requiresKey, bool acceptsPublishable, bool acceptsSecret, string? scopeResourceFrom = null)
     {
         RequiresKey = requiresKey;
         AcceptsPublishable = acceptsPublishable;
         AcceptsSecret = acceptsSecret;
+        ScopeResourceFrom = scopeResourceFrom;
     }
+
+    /// <summary>The route value whose value is the resource that scopes are checked against; null: no scope check.</summary>
+    public string? ScopeResourceFrom { get; }
 
     public bool RequiresKey { get; }
 
@@ -42,6 +49,8 @@ public sealed class RoutePolicy
         {
             return AnyKey;
         }
+
+        var scopeResourceFrom = metadata.TryGetValue(ScopeResourceKey, out var from) && from.Length > 0 ? from : null;
 
         var publishable = false;
         var secret = false;
@@ -62,6 +71,6 @@ public sealed class RoutePolicy
             }
         }
 
-        return publishable || secret ? new RoutePolicy(true, publishable, secret) : AnyKey;
+        return new RoutePolicy(true, publishable || !secret, secret || !publishable, scopeResourceFrom);
     }
 }

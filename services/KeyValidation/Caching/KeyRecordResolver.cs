@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf;
+using Keys.ApiKeys;
 using Keys.KeyValidation.Invalidation;
 using Keys.V1;
 using Microsoft.Extensions.Options;

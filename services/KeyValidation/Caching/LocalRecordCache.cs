@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Keys.ApiKeys;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 

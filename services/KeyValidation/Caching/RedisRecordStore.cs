@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Keys.ApiKeys;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -18,9 +18,6 @@ public sealed class KeyValidationService(
     IOptions<KeyValidationOptions> options) : V1.KeyValidation.KeyValidationBase
 {
     private static readonly ValidateResponse InvalidFormat = new() { Outcome = ValidationOutcome.InvalidFormat };
-    private static readonly ValidateResponse NotFound = new() { Outcome = ValidationOutcome.NotFound };
-    private static readonly ValidateResponse Revoked = new() { Outcome = ValidationOutcome.Revoked };
-    private static readonly ValidateResponse Expired = new() { Outcome = ValidationOutcome.Expired };
 
     public override async Task<ValidateResponse> Validate(ValidateRequest request, ServerCallContext context)
     {
@@ -31,6 +28,8 @@ public sealed class KeyValidationService(
             return InvalidFormat;
         }
 
+        // Captured before the lookup: every invalidation up to here is reflected in what the lookup can find.
+        var asOf = feed.AppliedSequence;
         KeyRecord? record;
         try
         {
@@ -42,7 +41,7 @@ public sealed class KeyValidationService(
             throw new RpcException(new Status(StatusCode.Unavailable, "Key records cannot be read right now."));
         }
 
-        var response = Evaluate(record, time.GetUtcNow());
+        var response = Evaluate(record, time.GetUtcNow(), asOf);
         metrics.Validated(response.Outcome);
         if (response.Outcome == ValidationOutcome.Valid)
         {
@@ -97,21 +96,21 @@ public sealed class KeyValidationService(
 
     // Both ends are checked on every call, so a cached record turns at the exact second: a delete's revocation, the
     // end of a roll's grace period, and expiry.
-    private static ValidateResponse Evaluate(KeyRecord? record, DateTimeOffset now)
+    private static ValidateResponse Evaluate(KeyRecord? record, DateTimeOffset now, long asOf)
     {
         if (record is null)
         {
-            return NotFound;
+            return new ValidateResponse { Outcome = ValidationOutcome.NotFound, AsOfSequence = asOf };
         }
 
         if (record.RevokedAt is not null && record.RevokedAt.ToDateTimeOffset() <= now)
         {
-            return Revoked;
+            return new ValidateResponse { Outcome = ValidationOutcome.Revoked, AsOfSequence = asOf };
         }
 
         if (record.ExpiresAt is not null && record.ExpiresAt.ToDateTimeOffset() <= now)
         {
-            return Expired;
+            return new ValidateResponse { Outcome = ValidationOutcome.Expired, AsOfSequence = asOf };
         }
 
         return new ValidateResponse
@@ -123,6 +122,8 @@ public sealed class KeyValidationService(
             Type = record.Type,
             Scopes = { record.Scopes },
             ExpiresAt = record.ExpiresAt,
+            RevokesAt = record.RevokedAt,
+            AsOfSequence = asOf,
         };
     }
 }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -17,6 +17,8 @@ public sealed class KeysAppFixture : IAsyncLifetime
 
     public const int WatchReplayCapacity = 16;
 
+    public const int InvalidKeyLimit = 200;
+
     public DistributedApplication App { get; private set; } = null!;
 
     public string AdminToken { get; } = "test-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
@@ -55,6 +57,11 @@ public sealed class KeysAppFixture : IAsyncLifetime
         builder.CreateResourceBuilder(keyValidation)
             .WithEnvironment("KeyValidation__UsageFlushInterval", "00:00:01")
             .WithEnvironment("KeyValidation__WatchReplayCapacity", WatchReplayCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // High enough that tests which send a few bad keys on purpose never meet it; the 429 test goes past it.
+        var gateway = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway");
+        builder.CreateResourceBuilder(gateway)
+            .WithEnvironment("Gateway__InvalidKeyLimit", InvalidKeyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         App = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(StartTimeout);

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Keys.ApiKeys;
 
-namespace Keys.KeyValidation.Caching;
+namespace Keys.ApiKeys;
 
 /// <summary>SHA-256 of a key as a value type: a dictionary key that costs no allocation to build or compare.</summary>
 public readonly record struct KeyHash(ulong A, ulong B, ulong C, ulong D)

@@ -1,0 +1,61 @@
+using Grpc.Core;
+using Keys.V1;
+
+namespace Keys.Gateway.Caching;
+
+/// <summary>
+/// Follows KeyValidation's Watch stream and applies it to the near cache. When the stream drops, the cache is flushed
+/// and serves nothing until the stream is back: a gateway never answers from memory it cannot keep exact.
+/// </summary>
+public sealed partial class InvalidationWatcher(
+    V1.KeyValidation.KeyValidationClient validation,
+    NearCache cache,
+    ILogger<InvalidationWatcher> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        using var sweep = new Timer(_ => cache.Sweep(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // From "now": the cache was flushed when the last stream dropped, so nothing needs replaying.
+                using var call = validation.Watch(new WatchRequest(), cancellationToken: stoppingToken);
+                await foreach (var watchEvent in call.ResponseStream.ReadAllAsync(stoppingToken))
+                {
+                    switch (watchEvent.EventCase)
+                    {
+                        case WatchEvent.EventOneofCase.Invalidation:
+                            cache.Invalidate(watchEvent.Invalidation.KeyHash.Span, watchEvent.Invalidation.Sequence);
+                            break;
+                        case WatchEvent.EventOneofCase.Flush:
+                            cache.Flush(watchEvent.Flush.Sequence, stayConnected: true);
+                            cache.Connected(watchEvent.Flush.Sequence);
+                            break;
+                        case WatchEvent.EventOneofCase.Heartbeat:
+                            cache.Connected(watchEvent.Heartbeat.Sequence);
+                            break;
+                    }
+
+                    delay = TimeSpan.FromMilliseconds(100);
+                }
+            }
+            catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogDropped(ex.StatusCode);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            cache.Flush();
+            await Task.Delay(delay, stoppingToken);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2_000));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The invalidation stream from KeyValidation dropped ({Status}); the near cache is flushed until it is back")]
+    private partial void LogDropped(StatusCode status);
+}
