@@ -15,6 +15,7 @@ public sealed class KeyValidationService(
     UsageRecorder usage,
     ValidationMetrics metrics,
     TimeProvider time,
+    IHostApplicationLifetime lifetime,
     IOptions<KeyValidationOptions> options) : V1.KeyValidation.KeyValidationBase
 {
     private static readonly ValidateResponse InvalidFormat = new() { Outcome = ValidationOutcome.InvalidFormat };
@@ -57,19 +58,22 @@ public sealed class KeyValidationService(
 
     public override async Task Watch(WatchRequest request, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context)
     {
+        // A stream lasts until the client goes or this replica stops: shutdown must not wait for watchers, who
+        // reconnect (to another replica) and flush.
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var events = feed.Subscribe(request.FromSequence, out var unsubscribe);
         try
         {
             using var heartbeat = new PeriodicTimer(options.Value.WatchHeartbeatInterval);
-            var tick = heartbeat.WaitForNextTickAsync(context.CancellationToken).AsTask();
-            while (!context.CancellationToken.IsCancellationRequested)
+            var tick = heartbeat.WaitForNextTickAsync(ending.Token).AsTask();
+            while (!ending.IsCancellationRequested)
             {
-                var next = events.WaitToReadAsync(context.CancellationToken).AsTask();
+                var next = events.WaitToReadAsync(ending.Token).AsTask();
                 if (await Task.WhenAny(next, tick) == tick)
                 {
                     await tick;
                     await responseStream.WriteAsync(feed.Heartbeat());
-                    tick = heartbeat.WaitForNextTickAsync(context.CancellationToken).AsTask();
+                    tick = heartbeat.WaitForNextTickAsync(ending.Token).AsTask();
                     continue;
                 }
 
@@ -85,12 +89,17 @@ public sealed class KeyValidationService(
                 }
             }
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (ending.IsCancellationRequested)
         {
         }
         finally
         {
             unsubscribe();
+        }
+
+        if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "This KeyValidation replica is stopping; reconnect."));
         }
     }
 

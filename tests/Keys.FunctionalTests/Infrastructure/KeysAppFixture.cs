@@ -29,6 +29,7 @@ public sealed class KeysAppFixture : IAsyncLifetime
             [
                 "Keys:Infrastructure=local",
                 "Keys:Replicas:KeyValidation=2",
+                "Keys:Replicas:Gateway=2",
                 $"Keys:DataDirectory={_dataDirectory.FullName}",
                 $"Parameters:admin-token={AdminToken}",
             ]);
@@ -122,12 +123,32 @@ public sealed class KeysAppFixture : IAsyncLifetime
         return text.ToString();
     }
 
-    public async Task StopResourceAsync(string name)
+    /// <summary>Stops a resource, or one replica of it (<paramref name="replicaId"/>), and waits until it has exited.</summary>
+    public async Task StopResourceAsync(string name, string? replicaId = null)
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
-        var result = await App.ResourceCommands.ExecuteCommandAsync(name, KnownResourceCommands.StopCommand, timeout.Token);
+        var result = await App.ResourceCommands.ExecuteCommandAsync(replicaId ?? name, KnownResourceCommands.StopCommand, timeout.Token);
         Assert.True(result.Success, result.Message);
-        await App.ResourceNotifications.WaitForResourceAsync(name, KnownResourceStates.TerminalStates, timeout.Token);
+        await App.ResourceNotifications.WaitForResourceAsync(
+            name,
+            e => (replicaId is null || e.ResourceId == replicaId) && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text),
+            timeout.Token);
+    }
+
+    /// <summary>The instance names of a resource's replicas (what resource commands take).</summary>
+    public async Task<IReadOnlyList<string>> GetReplicaIdsAsync(string name, int replicas)
+    {
+        var ids = new HashSet<string>();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await App.ResourceNotifications.WaitForResourceAsync(
+            name,
+            e =>
+            {
+                ids.Add(e.ResourceId);
+                return ids.Count >= replicas;
+            },
+            timeout.Token);
+        return [.. ids];
     }
 
     /// <summary>Starts a stopped resource and returns once <paramref name="isReady"/> says it serves again.</summary>
