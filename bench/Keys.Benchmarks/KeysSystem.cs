@@ -32,6 +32,10 @@ public sealed class KeysSystem : IAsyncDisposable
             builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         }
 
+        // One load generator is one client address: the invalid-key throttle would turn G2's garbage into 429s.
+        var gateway = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway");
+        builder.CreateResourceBuilder(gateway).WithEnvironment("Gateway__InvalidKeyLimit", int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
         system.App = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await system.App.StartAsync(timeout.Token);

@@ -5,6 +5,7 @@ using Keys.Benchmarks;
 await using var system = await KeysSystem.StartAsync();
 var rows = new List<Row>();
 rows.AddRange(await ValidationBenchmark.RunAsync(system));
+rows.AddRange(await GatewayBenchmark.RunAsync(system));
 
 Console.WriteLine();
 Console.WriteLine($"Keys benchmarks, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores");

@@ -16,6 +16,12 @@ public sealed class GatewayOptions
     /// <summary>The longest a valid key stays in gateway memory, however quiet the invalidation stream is.</summary>
     public TimeSpan NearCacheMaxAge { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A Watch stream silent for longer is taken for dead: the near cache is flushed and the stream reopened.
+    /// KeyValidation heartbeats every second.
+    /// </summary>
+    public TimeSpan WatchSilenceTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>At most this many keys in gateway memory.</summary>
     [Range(1, 10_000_000)]
     public int NearCacheMaxEntries { get; set; } = 100_000;

@@ -46,5 +46,5 @@ public sealed class KeyValidationOptions
     public int WatchReplayCapacity { get; set; } = 4096;
 
     /// <summary>How often an idle Watch stream gets a heartbeat.</summary>
-    public TimeSpan WatchHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan WatchHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

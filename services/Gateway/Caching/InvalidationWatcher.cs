@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Keys.V1;
+using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway.Caching;
 
@@ -10,6 +11,7 @@ namespace Keys.Gateway.Caching;
 public sealed partial class InvalidationWatcher(
     V1.KeyValidation.KeyValidationClient validation,
     NearCache cache,
+    IOptions<GatewayOptions> options,
     ILogger<InvalidationWatcher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -21,9 +23,15 @@ public sealed partial class InvalidationWatcher(
             try
             {
                 // From "now": the cache was flushed when the last stream dropped, so nothing needs replaying.
-                using var call = validation.Watch(new WatchRequest(), cancellationToken: stoppingToken);
-                await foreach (var watchEvent in call.ResponseStream.ReadAllAsync(stoppingToken))
+                using var silence = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                using var call = validation.Watch(new WatchRequest(), cancellationToken: silence.Token);
+
+                // KeyValidation sends at least a heartbeat every interval: a stream that stays silent longer is dead
+                // (a half-open connection looks alive), so it is dropped and the cache flushed.
+                silence.CancelAfter(options.Value.WatchSilenceTimeout);
+                await foreach (var watchEvent in call.ResponseStream.ReadAllAsync(silence.Token))
                 {
+                    silence.CancelAfter(options.Value.WatchSilenceTimeout);
                     switch (watchEvent.EventCase)
                     {
                         case WatchEvent.EventOneofCase.Invalidation:
@@ -44,6 +52,10 @@ public sealed partial class InvalidationWatcher(
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
                 LogDropped(ex.StatusCode);
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogDropped(StatusCode.DeadlineExceeded);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

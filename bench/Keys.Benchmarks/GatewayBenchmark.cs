@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+
+namespace Keys.Benchmarks;
+
+/// <summary>
+/// The gateway against its targets, with wrk (Debian's) as the load generator on the gateway's own port: the same
+/// gateway process serves the open route, a valid key and garbage, in interleaved rounds.
+/// </summary>
+public static partial class GatewayBenchmark
+{
+    private const int Rounds = 4;
+    private const string Duration = "3s";
+    private const int Connections = 32;
+    private const string Garbage = "sk_thisIsNotAKeyJustSomethingOfTheRightLength000000";
+
+    public static async Task<IEnumerable<Row>> RunAsync(KeysSystem system)
+    {
+        var gateway = await system.DirectAddressAsync("gateway", "http");
+        var (projectId, _, key) = await system.CreateKeyAsync("secret");
+        using var http = new HttpClient { BaseAddress = gateway };
+        for (var i = 0; i < 100; i++)
+        {
+            await Get(http, "/demo/public/x", key);
+        }
+
+        double open = 0, keyed = 0, garbage = 0;
+        for (var round = 0; round < Rounds; round++)
+        {
+            // Rotate the order so that no side always runs first.
+            var runs = new (string Name, Func<Task<double>> Run)[]
+            {
+                ("open", async () => (await WrkAsync(gateway, "/demo/open/x", null)).Rate),
+                ("keyed", async () => (await WrkAsync(gateway, "/demo/public/x", key)).Rate),
+                ("garbage", async () => (await WrkAsync(gateway, "/demo/public/x", Garbage)).Rate),
+            };
+            foreach (var (name, run) in runs.Skip(round % 3).Concat(runs.Take(round % 3)))
+            {
+                var rate = await run();
+                switch (name)
+                {
+                    case "open": open += rate; break;
+                    case "keyed": keyed += rate; break;
+                    default: garbage += rate; break;
+                }
+            }
+        }
+
+        open /= Rounds;
+        keyed /= Rounds;
+        garbage /= Rounds;
+
+        var (fast, cut) = await RevocationAsync(system, http, projectId);
+
+        // Last, since it stops KeyValidation: any garbage request that reached it would be a 503 instead of a 401.
+        var outage = await GarbageWithValidationStoppedAsync(system, gateway);
+
+        return
+        [
+            new("G1: gateway requests/s, valid key vs open route (c=32)", $"{open:F0} req/s (open route)", $"{keyed:F0} req/s",
+                $"{keyed / open:F2}×", "≥ 0.95×", keyed / open >= 0.95),
+            new("G2: garbage-key rejections/s vs open route (c=32)", $"{open:F0} req/s (open route)", $"{garbage:F0} req/s",
+                $"{garbage / open:F2}×", "≥ 1.5×", garbage / open >= 1.5),
+            new("G2: garbage requests that called KeyValidation (it was stopped: a call is a 503)", $"{outage.Total} requests",
+                $"{outage.ServiceUnavailable} × 503, {outage.Unauthorized} × 401", "-", "0", outage.ServiceUnavailable == 0 && outage.Unauthorized == outage.Total),
+            new($"G4: DELETE returned → first 401 at the gateway, p99 (n={fast.Count})", $"p50 {Percentile(fast, 0.5):F1} ms",
+                $"{Percentile(fast, 0.99):F1} ms", "-", "≤ 100 ms", Percentile(fast, 0.99) <= 100),
+            new($"G4: same with the invalidation channel cut, max (n={cut.Count})", $"p50 {Percentile(cut, 0.5):F0} ms",
+                $"{cut.Max():F0} ms", "-", "≤ 5000 ms", cut.Max() <= 5000),
+        ];
+    }
+
+    private static async Task<(double Rate, Dictionary<int, long> Statuses)> WrkAsync(Uri gateway, string path, string? key)
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "status-counts.lua");
+        var arguments = new List<string> { "-t2", $"-c{Connections}", $"-d{Duration}", "-s", script };
+        if (key is not null)
+        {
+            arguments.AddRange(["-H", $"X-API-Key: {key}"]);
+        }
+
+        arguments.Add(new Uri(gateway, path).ToString());
+        using var wrk = Process.Start(new ProcessStartInfo("wrk", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })
+            ?? throw new InvalidOperationException("wrk did not start: apt-get install -y wrk");
+        var output = await wrk.StandardOutput.ReadToEndAsync();
+        await wrk.WaitForExitAsync();
+
+        var rate = double.Parse(RequestsPerSecond().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var statuses = StatusLine().Matches(output).ToDictionary(
+            m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+        return (rate, statuses);
+    }
+
+    private static async Task<(long Total, long Unauthorized, long ServiceUnavailable)> GarbageWithValidationStoppedAsync(KeysSystem system, Uri gateway)
+    {
+        var stopped = await system.App.ResourceCommands.ExecuteCommandAsync("key-validation", KnownResourceCommands.StopCommand);
+        if (!stopped.Success)
+        {
+            throw new InvalidOperationException($"Could not stop key-validation: {stopped.Message}");
+        }
+
+        await system.App.ResourceNotifications.WaitForResourceAsync("key-validation", KnownResourceStates.TerminalStates);
+        try
+        {
+            var (_, statuses) = await WrkAsync(gateway, "/demo/public/x", Garbage);
+            return (statuses.Values.Sum(), statuses.GetValueOrDefault(401), statuses.GetValueOrDefault(503));
+        }
+        finally
+        {
+            await system.App.ResourceCommands.ExecuteCommandAsync("key-validation", KnownResourceCommands.StartCommand);
+            using var http = system.App.CreateHttpClient("key-validation", "http");
+            while (!await IsHealthyAsync(http))
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private static async Task<bool> IsHealthyAsync(HttpClient http)
+    {
+        try
+        {
+            return (await http.GetAsync("/health")).IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Time from a DELETE returning at KeyAdmin to the first 401 at the gateway for a key it had cached.</summary>
+    private static async Task<(List<double> Fast, List<double> Cut)> RevocationAsync(KeysSystem system, HttpClient gateway, string projectId)
+    {
+        using var admin = system.App.CreateHttpClient("key-admin", "http");
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", system.AdminToken);
+
+        var fast = new List<double>();
+        for (var i = 0; i < 60; i++)
+        {
+            fast.Add(await RevokeOnceAsync(admin, gateway, projectId, $"g4-{i}"));
+        }
+
+        // Cut the channel: Redis refuses KeyAdmin's PUBLISH, so only KeyValidation's catch-up poll can find the delete.
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync((await system.App.GetConnectionStringAsync("redis"))!);
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        await server.ExecuteAsync("ACL", "SETUSER", "default", "-publish");
+        var cut = new List<double>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                cut.Add(await RevokeOnceAsync(admin, gateway, projectId, $"g4-cut-{i}"));
+            }
+        }
+        finally
+        {
+            await server.ExecuteAsync("ACL", "SETUSER", "default", "+publish");
+        }
+
+        return (fast, cut);
+    }
+
+    private static async Task<double> RevokeOnceAsync(HttpClient admin, HttpClient gateway, string projectId, string name)
+    {
+        var created = await (await admin.PostAsJsonAsync($"/v1/projects/{projectId}/environments/prod/keys", new { name, type = "secret" }))
+            .Content.ReadFromJsonAsync<CreatedKey>();
+        for (var i = 0; i < 3; i++)
+        {
+            await Get(gateway, "/demo/public/x", created!.Value);
+        }
+
+        (await admin.DeleteAsync($"/v1/projects/{projectId}/environments/prod/keys/{created!.Key.Id}?confirmName={name}")).EnsureSuccessStatusCode();
+        var clock = Stopwatch.StartNew();
+        while ((await Get(gateway, "/demo/public/x", created.Value)).StatusCode != HttpStatusCode.Unauthorized)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException("The deleted key still worked after 30 s.");
+            }
+        }
+
+        return clock.Elapsed.TotalMilliseconds;
+    }
+
+    private static async Task<HttpResponseMessage> Get(HttpClient http, string path, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Add("X-API-Key", key);
+        return await http.SendAsync(request);
+    }
+
+    private static double Percentile(List<double> samples, double p)
+    {
+        var sorted = samples.Order().ToList();
+        return sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * p))];
+    }
+
+    [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]
+    private static partial Regex RequestsPerSecond();
+
+    [GeneratedRegex(@"^status (\d+) (\d+)$", RegexOptions.Multiline)]
+    private static partial Regex StatusLine();
+
+    private sealed record IdOnly(string Id);
+
+    private sealed record CreatedKey(IdOnly Key, string Value);
+}
