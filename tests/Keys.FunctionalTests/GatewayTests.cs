@@ -304,6 +304,23 @@ public sealed class GatewayTests(KeysAppFixture fixture) : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
+        // Back to normal: a key the gateway caches after the outage is still revoked within a second of its delete.
+        var afterOutage = await _admin.CreateKeyAsync(_project.Id, "dev", "after-outage", "secret");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", afterOutage.Value))).StatusCode);
+        }
+
+        await _admin.DeleteKeyAsync(_project.Id, "dev", afterOutage.Key.Id, "after-outage");
+        clock.Restart();
+        do
+        {
+            response = await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", afterOutage.Value));
+        }
+        while (response.StatusCode == HttpStatusCode.OK && clock.Elapsed < TimeSpan.FromSeconds(1));
+
+        await AssertRejectedAsync(response, HttpStatusCode.Unauthorized, "TOKEN_REVOKED");
+
         static async Task<bool> Pause()
         {
             await Task.Delay(100);
