@@ -29,6 +29,24 @@ public static class GatewayResponses
         return (await response.Content.ReadFromJsonAsync<EchoBody>(JsonSerializerOptions.Web))!;
     }
 
+    /// <summary>
+    /// Requests <paramref name="path"/> with <paramref name="apiKey"/> until the answer is not 200 or
+    /// <paramref name="within"/> has passed (from the call), and returns the last answer: for revocations, which reach
+    /// gateways within milliseconds but not synchronously with the DELETE.
+    /// </summary>
+    public static async Task<HttpResponseMessage> FirstRejectionAsync(this HttpClient client, string path, string apiKey, TimeSpan within)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        HttpResponseMessage response;
+        do
+        {
+            response = await client.SendAsync(Get(path, apiKey));
+        }
+        while (response.StatusCode == System.Net.HttpStatusCode.OK && clock.Elapsed < within);
+
+        return response;
+    }
+
     public static HttpRequestMessage Get(string path, string? apiKey = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path);
