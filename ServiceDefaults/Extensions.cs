@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -44,6 +45,10 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
+        // Internal calls that background loops make every second (catch-up polls) would bury the request traces
+        // operators look for; services list their paths under OpenTelemetry:UntracedPaths.
+        var untraced = builder.Configuration.GetSection("OpenTelemetry:UntracedPaths").Get<string[]>() ?? [];
+
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
@@ -52,7 +57,8 @@ public static class Extensions
                 .AddMeter("Keys.*"))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
-                .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsHealthRequest(context))
+                .AddAspNetCoreInstrumentation(options => options.Filter = context =>
+                    !IsHealthRequest(context) && !untraced.Any(path => context.Request.Path.StartsWithSegments(path)))
                 .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))

@@ -54,6 +54,7 @@ public sealed partial class UsageRecorder(
 
         try
         {
+            using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
             await keyAdmin.RecordUsageAsync(request, cancellationToken: cancellationToken);
         }
         catch (Exception ex) when (ex is RpcException or OperationCanceledException or RedisException)
