@@ -224,8 +224,13 @@ public sealed class GatewayTests(KeysAppFixture fixture) : IAsyncLifetime
         }
 
         await AssertRejectedAsync(response, HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS");
-        Assert.True(response.Headers.RetryAfter?.Delta > TimeSpan.Zero);
-        Assert.Equal(HttpStatusCode.TooManyRequests, (await attacker.SendAsync(GatewayResponses.Get("/demo/public/x", _secret.Value))).StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(10), response.Headers.RetryAfter?.Delta);
+
+        // Over the limit, the attacker's next guess gets no lookup at all, and garbage is 429 too.
+        await AssertRejectedAsync(
+            await attacker.SendAsync(GatewayResponses.Get("/demo/public/x", KeyString.Generate(ApiKeyType.Publishable))), HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS");
+        await AssertRejectedAsync(
+            await attacker.SendAsync(GatewayResponses.Get("/demo/public/x", "garbage")), HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS");
         Assert.Equal(HttpStatusCode.OK, (await bystander.SendAsync(GatewayResponses.Get("/demo/public/x", _secret.Value))).StatusCode);
     }
 

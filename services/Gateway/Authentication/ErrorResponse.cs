@@ -17,8 +17,11 @@ public sealed class ErrorResponse
     public static readonly ErrorResponse PublishableKeyRequired = new(403, "PERMISSION_DENIED", "This route accepts only publishable keys.");
     public static readonly ErrorResponse ScopeInsufficient = new(403, "SCOPE_INSUFFICIENT", "The key's scopes do not allow this operation on this resource.");
     public static readonly ErrorResponse SecretKeyInBrowser = new(403, "SECRET_KEY_IN_BROWSER", "Secret keys must never be used from a browser. Use a publishable key (pk_…) in browser and mobile apps.");
-    public static readonly ErrorResponse TooManyInvalidKeys = new(429, "TOO_MANY_REQUESTS", "Too many invalid API keys from this address. Wait, then retry with a valid key.", retryAfterSeconds: 10);
     public static readonly ErrorResponse ValidationUnavailable = new(503, "SERVICE_UNAVAILABLE", "API keys cannot be checked right now. Retry shortly.", retryAfterSeconds: 1);
+
+    /// <summary>The 429 of the invalid-key throttle; Retry-After is the throttle's window.</summary>
+    public static ErrorResponse TooManyInvalidKeys(int retryAfterSeconds) =>
+        new(429, "TOO_MANY_REQUESTS", "Too many invalid API keys from this address. Wait, then retry with a valid key.", retryAfterSeconds);
 
     private readonly byte[] _body;
     private readonly string? _retryAfter;

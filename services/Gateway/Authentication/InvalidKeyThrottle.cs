@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace Keys.Gateway.Authentication;
 
 /// <summary>
-/// Counts invalid keys per client address (the connection's, never a header a client could forge). A client over
-/// the limit gets 429 for the rest of the window; other clients are not affected.
+/// Counts invalid keys per client address (the connection's, never a header a client could forge). An address over
+/// the limit gets 429 for the rest of the window instead of another lookup; other addresses are not affected. A key
+/// in the near cache never consults the throttle: guessing cannot reach the cache, and the hot path stays free of it.
 /// </summary>
 public sealed class InvalidKeyThrottle(IOptions<GatewayOptions> options) : IDisposable
 {
@@ -19,9 +20,8 @@ public sealed class InvalidKeyThrottle(IOptions<GatewayOptions> options) : IDisp
             AutoReplenishment = true,
         }));
 
-    private readonly int _retryAfterSeconds = (int)Math.Ceiling(options.Value.InvalidKeyWindow.TotalSeconds);
-
-    public int RetryAfterSeconds => _retryAfterSeconds;
+    /// <summary>What a throttled address is answered.</summary>
+    public ErrorResponse Rejection { get; } = ErrorResponse.TooManyInvalidKeys((int)Math.Ceiling(options.Value.InvalidKeyWindow.TotalSeconds));
 
     /// <summary>False when this address has used up its invalid keys for the window.</summary>
     public bool IsAllowed(IPAddress? address)

@@ -50,18 +50,19 @@ public sealed class KeyAuthenticationMiddleware(
         }
 
         var client = context.Connection.RemoteIpAddress;
-        if (!throttle.IsAllowed(client))
-        {
-            await ErrorResponse.TooManyInvalidKeys.WriteAsync(context);
-            return;
-        }
-
         var rejection = Precheck(presented, out var key, out var type);
         if (rejection is not null)
         {
             if (rejection != ErrorResponse.MissingKey)
             {
-                throttle.RecordInvalid(client);
+                if (!throttle.IsAllowed(client))
+                {
+                    rejection = throttle.Rejection;
+                }
+                else
+                {
+                    throttle.RecordInvalid(client);
+                }
             }
 
             await rejection.WriteAsync(context);
@@ -82,6 +83,13 @@ public sealed class KeyAuthenticationMiddleware(
 
         if (!nearCache.TryGet(key, out var known))
         {
+            // A throttled address gets no more lookups: that is what makes guessing keys expensive.
+            if (!throttle.IsAllowed(client))
+            {
+                await throttle.Rejection.WriteAsync(context);
+                return;
+            }
+
             ValidateResponse result;
             try
             {
