@@ -1,5 +1,6 @@
 using Keys.KeyAdmin;
 using Keys.KeyAdmin.Grpc;
+using Keys.KeyAdmin.OperatorConsole;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -9,6 +10,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseOperatorConsole();
 app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
 app.MapGrpcService<KeyAdminService>();
 app.MapGrpcHealthChecksService();

@@ -1,0 +1,780 @@
+// The Keys operator console: a client of KeyAdmin's public REST API, nothing more. It keeps the admin token in
+// sessionStorage (this tab only) and a new secret key's value in one variable, only until the operator moves on.
+
+const tokenStorageKey = "keys.adminToken";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  projects: [],
+  project: null,
+  // { keyId, name, value }: a secret key just created. Never stored, never in the URL; gone on any navigation.
+  revealed: null,
+  deleting: null,
+  addingType: null,
+  opener: null,
+};
+
+class ApiError extends Error {
+  constructor(status, reason, message) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+// ---------- REST ----------
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(tokenStorageKey) ?? ""}` };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+  }
+
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, "UNREACHABLE", "KeyAdmin could not be reached. Check that it is running, then try again.");
+  }
+
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // A body that is not JSON (a proxy's error page, say) still gets a sentence below.
+  }
+
+  if (!response.ok) {
+    const reason = json?.details?.find((d) => d.reason)?.reason ?? "";
+    const message = json?.message || `KeyAdmin answered ${response.status} ${response.statusText}.`;
+    throw new ApiError(response.status, reason, message);
+  }
+
+  return json ?? {};
+}
+
+const keysPath = (projectId, environment) =>
+  `/v1/projects/${encodeURIComponent(projectId)}/environments/${encodeURIComponent(environment)}/keys`;
+
+// ---------- small DOM helpers (text only: nothing from the API is ever parsed as HTML) ----------
+
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) {
+      element.addEventListener(name.slice(2), value);
+    } else if (name === "class") {
+      element.className = value;
+    } else {
+      element.setAttribute(name, value === true ? "" : value);
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+const hidden = (text) => h("span", { class: "visually-hidden" }, text);
+
+let statusTimer;
+function announce(message) {
+  const status = $("status");
+  status.textContent = message;
+  status.classList.add("visible");
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => status.classList.remove("visible"), 4000);
+}
+
+function showError(element, error) {
+  element.replaceChildren(
+    document.createTextNode(error.message),
+    error.reason ? h("span", { class: "error-code" }, error.reason) : "",
+  );
+  element.hidden = false;
+}
+
+function clearError(element) {
+  element.hidden = true;
+  element.replaceChildren();
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+function relative(date) {
+  const seconds = (date.getTime() - Date.now()) / 1000;
+  const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  for (const [unit, size] of units) {
+    if (Math.abs(seconds) >= size) return relativeFormat.format(Math.round(seconds / size), unit);
+  }
+  return seconds < 0 ? "just now" : "in a moment";
+}
+
+function time(iso, style = "date") {
+  if (!iso) return null;
+  const date = new Date(iso);
+  const text = style === "relative" ? relative(date) : dateFormat.format(date);
+  return h("time", { datetime: iso, title: dateTimeFormat.format(date) }, text);
+}
+
+async function copy(text, what, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+    announce(`${what} copied to the clipboard.`);
+    if (button) {
+      button.classList.add("copied");
+      setTimeout(() => button.classList.remove("copied"), 1500);
+    }
+  } catch {
+    // No clipboard (a page not served from localhost or HTTPS): leave the text selected for Ctrl+C.
+    const target = button?.querySelector("code") ?? button;
+    if (target) window.getSelection()?.selectAllChildren(target);
+    announce("The browser would not copy: the text is selected, press Ctrl+C.");
+  }
+}
+
+// ---------- routing: #/projects/{id}/environments/{env}/keys and #/projects/{id}/settings ----------
+
+function parseRoute() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] !== "projects" || !parts[1]) return { view: "home" };
+  if (parts[2] === "settings") return { view: "settings", projectId: parts[1] };
+  return { view: "keys", projectId: parts[1], environment: parts[2] === "environments" ? parts[3] : undefined };
+}
+
+const keysRoute = (projectId, environment) =>
+  `#/projects/${encodeURIComponent(projectId)}/environments/${encodeURIComponent(environment)}/keys`;
+const settingsRoute = (projectId) => `#/projects/${encodeURIComponent(projectId)}/settings`;
+
+function navigate(hash, { replace = false } = {}) {
+  if (location.hash === hash) {
+    render();
+  } else if (replace) {
+    history.replaceState(null, "", hash);
+    render();
+  } else {
+    location.hash = hash;
+  }
+}
+
+// ---------- sign in / out ----------
+
+function showSignIn(message) {
+  $("app-view").hidden = true;
+  $("sign-in-view").hidden = false;
+  const error = $("sign-in-error");
+  if (message) {
+    showError(error, { message });
+  } else {
+    clearError(error);
+  }
+  $("admin-token").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = $("admin-token");
+  const token = input.value.trim();
+  const error = $("sign-in-error");
+  if (!token) {
+    showError(error, { message: "Enter the admin token." });
+    input.focus();
+    return;
+  }
+
+  sessionStorage.setItem(tokenStorageKey, token);
+  try {
+    await loadProjects();
+  } catch (e) {
+    sessionStorage.removeItem(tokenStorageKey);
+    showError(error, e.status === 401 ? { message: "That admin token was not accepted. Check it and try again." } : e);
+    input.select();
+    return;
+  }
+
+  input.value = "";
+  clearError(error);
+  $("sign-in-view").hidden = true;
+  $("app-view").hidden = false;
+  await render();
+  $("main").focus();
+}
+
+function signOut() {
+  sessionStorage.removeItem(tokenStorageKey);
+  state.revealed = null;
+  state.project = null;
+  history.replaceState(null, "", "#/");
+  showSignIn();
+}
+
+// A 401 after signing in means the token changed under us: ask for it again rather than show a broken page.
+function handleFailure(error, element) {
+  if (error.status === 401) {
+    sessionStorage.removeItem(tokenStorageKey);
+    showSignIn("The admin token was not accepted any more. Sign in again.");
+    return;
+  }
+  showError(element, error);
+}
+
+// ---------- data ----------
+
+async function loadProjects() {
+  const { projects = [] } = await api("GET", "/v1/projects");
+  state.projects = projects;
+  const select = $("project-select");
+  select.replaceChildren(...projects.map((p) => h("option", { value: p.id }, p.name)));
+  select.disabled = projects.length === 0;
+}
+
+async function loadProject(projectId) {
+  if (state.project?.id !== projectId) {
+    state.project = await api("GET", `/v1/projects/${encodeURIComponent(projectId)}`);
+  }
+  return state.project;
+}
+
+// ---------- rendering ----------
+
+let renderSequence = 0;
+
+async function render() {
+  if (!sessionStorage.getItem(tokenStorageKey)) {
+    showSignIn();
+    return;
+  }
+  $("sign-in-view").hidden = true;
+  $("app-view").hidden = false;
+
+  const sequence = ++renderSequence;
+  const route = parseRoute();
+  const main = $("main");
+
+  if (state.revealed && (route.view !== "keys" || state.revealed.route !== location.hash)) {
+    state.revealed = null;
+  }
+
+  try {
+    if (state.projects.length === 0) await loadProjects();
+    if (route.view === "home") {
+      if (state.projects.length === 0) {
+        renderNoProjects(main);
+        return;
+      }
+      const first = state.projects[0];
+      navigate(keysRoute(first.id, first.environments?.[0]?.name ?? "dev"), { replace: true });
+      return;
+    }
+
+    const project = await loadProject(route.projectId);
+    if (sequence !== renderSequence) return;
+    updatePickers(project, route);
+
+    if (route.view === "settings") {
+      await renderSettings(main, project, sequence);
+      return;
+    }
+
+    const environment = route.environment ?? project.environments?.[0]?.name;
+    if (!route.environment && environment) {
+      navigate(keysRoute(project.id, environment), { replace: true });
+      return;
+    }
+    await renderKeys(main, project, environment, sequence);
+  } catch (error) {
+    if (sequence !== renderSequence) return;
+    if (error.status === 401) {
+      handleFailure(error);
+      return;
+    }
+    if (error.status === 404 && error.reason === "PROJECT_NOT_FOUND") {
+      state.project = null;
+    }
+    const message = h("p", { class: "form-error", role: "alert" });
+    showError(message, error);
+    main.replaceChildren(
+      h("h1", {}, "Something went wrong"),
+      message,
+      h("p", {}, h("a", { href: "#/" }, "Go to your first project")),
+    );
+  }
+}
+
+function updatePickers(project, route) {
+  const projectSelect = $("project-select");
+  if (![...projectSelect.options].some((o) => o.value === project.id)) {
+    projectSelect.append(h("option", { value: project.id }, project.name));
+  }
+  projectSelect.value = project.id;
+
+  const environmentSelect = $("environment-select");
+  const names = (project.environments ?? []).map((e) => e.name);
+  const current = [...environmentSelect.options].map((o) => o.value);
+  if (names.join() !== current.join()) {
+    environmentSelect.replaceChildren(...names.map((name) => h("option", { value: name }, name)));
+  }
+  $("environment-picker").hidden = route.view !== "keys";
+  if (route.environment) environmentSelect.value = route.environment;
+
+  const environment = route.environment ?? environmentSelect.value ?? names[0];
+  const navKeys = $("nav-keys");
+  const navSettings = $("nav-settings");
+  navKeys.href = keysRoute(project.id, environment || "dev");
+  navSettings.href = settingsRoute(project.id);
+  for (const [link, view] of [[navKeys, "keys"], [navSettings, "settings"]]) {
+    if (route.view === view) {
+      link.setAttribute("aria-current", "page");
+    } else {
+      link.removeAttribute("aria-current");
+    }
+  }
+}
+
+function renderNoProjects(main) {
+  $("environment-picker").hidden = true;
+  main.replaceChildren(
+    h("h1", {}, "API Keys"),
+    h("div", { class: "empty card" },
+      h("h2", {}, "No projects yet"),
+      h("p", {}, "Keys belong to an environment of a project. Create your first project to issue API keys; it comes with dev, staging and prod environments."),
+      h("button", { type: "button", class: "primary", onclick: (e) => openNewProject(e.currentTarget) }, "Create a project"),
+    ),
+  );
+}
+
+const sections = {
+  publishable: {
+    heading: "Publishable Keys",
+    prefix: "pk_",
+    description: "For client-side code: browsers and mobile apps. Limited permissions: they reach only the routes open to publishable keys, so they are safe to ship in an app.",
+    empty: "No publishable keys here yet. Add one to call the API from a browser or a mobile app.",
+  },
+  secret: {
+    heading: "Secret Keys",
+    prefix: "sk_",
+    description: "For server-side code only. Full permissions: never put one in a browser, an app or a repository. The full key is shown once, when you create it.",
+    empty: "No secret keys here yet. Add one for your servers; you will see its value once, so have somewhere safe to keep it.",
+  },
+};
+
+async function renderKeys(main, project, environment, sequence) {
+  main.setAttribute("aria-busy", "true");
+  const { keys = [] } = await api("GET", keysPath(project.id, environment));
+  if (sequence !== renderSequence) return;
+  main.removeAttribute("aria-busy");
+
+  main.replaceChildren(
+    h("div", { class: "page-head" },
+      h("h1", {}, "API Keys"),
+      h("p", { class: "lede" }, "Keys of ", h("strong", {}, project.name), " in the ", h("strong", {}, environment), " environment. Apps send a key in the ", h("code", {}, "X-API-Key"), " header."),
+    ),
+    ...["publishable", "secret"].map((type) =>
+      renderSection(type, keys.filter((k) => k.type === type), project, environment)),
+  );
+}
+
+function renderSection(type, keys, project, environment) {
+  const section = sections[type];
+  const headingId = `${type}-heading`;
+  const revealed = type === "secret" && state.revealed ? renderReveal(state.revealed) : null;
+
+  return h("section", { class: "card key-section", id: `${type}-keys`, "aria-labelledby": headingId },
+    h("div", { class: "section-head" },
+      h("div", {},
+        h("h2", { id: headingId }, section.heading, " ", h("span", { class: "prefix" }, section.prefix)),
+        h("p", { class: "description" }, section.description),
+      ),
+      h("button", {
+        type: "button",
+        class: "primary",
+        "aria-describedby": headingId,
+        onclick: (e) => openAddKey(type, project, environment, e.currentTarget),
+      }, "Add Key"),
+    ),
+    revealed,
+    keys.length === 0
+      ? h("p", { class: "empty" }, section.empty)
+      : renderTable(type, keys, environment),
+  );
+}
+
+function renderReveal({ name, value }) {
+  const button = h("button", { type: "button", class: "primary small", onclick: (e) => copy(value, "The secret key", e.currentTarget) },
+    "Copy", hidden(` secret key ${name}`));
+  return h("div", { class: "reveal", id: "secret-reveal", role: "region", "aria-labelledby": "reveal-title", tabindex: "-1" },
+    h("h3", { id: "reveal-title" }, `Copy your new secret key “${name}” now`),
+    h("p", { class: "warning" },
+      h("strong", {}, "It will not be shown again. "),
+      "Keys keeps only a hash of it: once you leave this page, nobody can see the full key, not even you. Lost it? Delete it and create a new one."),
+    h("div", { class: "reveal-value" }, h("code", { id: "revealed-secret" }, value), button),
+    h("button", { type: "button", class: "secondary small", onclick: dismissReveal }, "Done, I have stored it"),
+  );
+}
+
+function dismissReveal() {
+  state.revealed = null;
+  document.getElementById("secret-reveal")?.remove();
+  document.querySelector("#secret-keys .section-head button")?.focus();
+}
+
+function renderTable(type, keys, environment) {
+  return h("table", { class: "keys" },
+    h("caption", { class: "visually-hidden" }, `${sections[type].heading} in ${environment}`),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Name"),
+      h("th", { scope: "col" }, "Key"),
+      h("th", { scope: "col" }, "Created"),
+      h("th", { scope: "col" }, "Last used"),
+      h("th", { scope: "col" }, hidden("Actions")),
+    )),
+    h("tbody", {}, keys.map((key) => renderRow(type, key))),
+  );
+}
+
+function renderRow(type, key) {
+  const shown = type === "publishable" && key.value ? key.value : key.maskedKey;
+  const what = type === "publishable" ? "The publishable key" : "The masked key";
+  const badges = [];
+  if (key.graceUntil) badges.push(h("span", { class: "badge warn" }, "Rolled: stops ", time(key.graceUntil, "relative")));
+  if (key.expiresAt) {
+    const expired = new Date(key.expiresAt) <= new Date();
+    badges.push(h("span", { class: expired ? "badge danger" : "badge" }, expired ? "Expired " : "Expires ", time(key.expiresAt)));
+  }
+  for (const scope of key.scopes ?? []) badges.push(h("span", { class: "badge scope" }, scope));
+
+  return h("tr", { "data-key-id": key.id },
+    h("th", { scope: "row" }, h("span", { class: "key-name" }, key.name), badges.length ? h("div", { class: "badges" }, badges) : null),
+    h("td", {},
+      h("button", {
+        type: "button",
+        class: "key-value",
+        title: "Click to copy",
+        onclick: (e) => copy(shown, what, e.currentTarget),
+      }, h("code", {}, shown), h("span", { class: "copy-hint", "aria-hidden": "true" }, "Copy"), hidden(` (copy ${key.name})`)),
+    ),
+    h("td", {}, time(key.createdAt)),
+    h("td", {}, key.lastUsedAt ? time(key.lastUsedAt, "relative") : h("span", { class: "muted" }, "Never")),
+    h("td", { class: "actions" },
+      h("button", { type: "button", class: "danger-link", onclick: (e) => openDelete(key, e.currentTarget) }, "Delete", hidden(` ${key.name}`)),
+    ),
+  );
+}
+
+async function renderSettings(main, project, sequence) {
+  const projectIdButton = h("button", {
+    type: "button",
+    class: "key-value",
+    title: "Click to copy",
+    onclick: (e) => copy(project.id, "The project ID", e.currentTarget),
+  }, h("code", { id: "project-id" }, project.id), h("span", { class: "copy-hint", "aria-hidden": "true" }, "Copy"), hidden(" (copy)"));
+
+  const environmentError = h("p", { class: "form-error", role: "alert", hidden: true });
+  const environmentInput = h("input", {
+    id: "environment-name", name: "name", maxlength: "32", autocomplete: "off", spellcheck: "false",
+    placeholder: "qa", "aria-describedby": "environment-name-hint",
+  });
+  const environmentForm = h("form", { class: "inline-form", novalidate: true, onsubmit: (e) => createEnvironment(e, project, environmentInput, environmentError) },
+    h("label", { for: "environment-name" }, "New environment"),
+    h("div", { class: "inline-row" }, environmentInput, h("button", { type: "submit", class: "secondary" }, "Add environment")),
+    h("p", { id: "environment-name-hint", class: "hint" }, "Lowercase letters, digits and -, up to 32 characters."),
+    environmentError,
+  );
+
+  const activity = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+
+  main.replaceChildren(
+    h("div", { class: "page-head" }, h("h1", {}, "Project settings")),
+    h("section", { class: "card", "aria-labelledby": "general-heading" },
+      h("h2", { id: "general-heading" }, "General"),
+      h("dl", { class: "settings" },
+        h("dt", {}, "Name"), h("dd", {}, project.name),
+        h("dt", {}, "Project ID"), h("dd", {}, projectIdButton),
+        h("dt", {}, "Created"), h("dd", {}, time(project.createdAt) ?? "—"),
+      ),
+    ),
+    h("section", { class: "card", "aria-labelledby": "environments-heading" },
+      h("h2", { id: "environments-heading" }, "Environments"),
+      h("ul", { class: "environments" }, (project.environments ?? []).map((e) =>
+        h("li", {}, h("a", { href: keysRoute(project.id, e.name) }, e.name), " ", h("span", { class: "muted" }, "created ", time(e.createdAt))))),
+      environmentForm,
+    ),
+    h("section", { class: "card", "aria-labelledby": "activity-heading" },
+      h("h2", { id: "activity-heading" }, "Recent activity"),
+      activity,
+    ),
+  );
+
+  try {
+    const { events = [] } = await api("GET", `/v1/projects/${encodeURIComponent(project.id)}/audit?limit=20`);
+    if (sequence !== renderSequence) return;
+    const actions = { "key.created": "Created", "key.deleted": "Deleted", "key.rolled": "Rolled" };
+    activity.replaceChildren(events.length === 0
+      ? h("p", { class: "empty" }, "Nothing yet. Creating, rolling and deleting keys shows up here.")
+      : h("table", { class: "keys" },
+        h("caption", { class: "visually-hidden" }, "Recent activity"),
+        h("thead", {}, h("tr", {}, ["When", "What", "Key", "Environment", "By"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, events.map((e) => h("tr", {},
+          h("td", {}, time(e.occurredAt, "relative")),
+          h("td", {}, actions[e.action] ?? e.action),
+          h("td", {}, e.keyName),
+          h("td", {}, e.environment),
+          h("td", {}, e.actor))))));
+  } catch (error) {
+    const message = h("p", { class: "form-error", role: "alert" });
+    handleFailure(error, message);
+    activity.replaceChildren(message);
+  }
+}
+
+async function createEnvironment(event, project, input, error) {
+  event.preventDefault();
+  clearError(error);
+  const submit = event.currentTarget.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const environment = await api("POST", `/v1/projects/${encodeURIComponent(project.id)}/environments`, { name: input.value.trim() });
+    state.project = null;
+    announce(`Environment ${environment.name} added.`);
+    await render();
+    document.getElementById("environment-name")?.focus();
+  } catch (e) {
+    handleFailure(e, error);
+    input.focus();
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// ---------- dialogs ----------
+
+function openDialog(dialog, opener) {
+  state.opener = opener ?? document.activeElement;
+  dialog.showModal();
+}
+
+function closeDialog(dialog) {
+  dialog.close();
+}
+
+function restoreFocus() {
+  const opener = state.opener;
+  state.opener = null;
+  if (opener?.isConnected) opener.focus();
+}
+
+function openAddKey(type, project, environment, opener) {
+  state.addingType = { type, projectId: project.id, environment, route: location.hash };
+  const form = $("add-key-form");
+  form.reset();
+  $("key-expiry-date-field").hidden = true;
+  clearError($("add-key-error"));
+  $("add-key-title").textContent = type === "publishable" ? "Add publishable key" : "Add secret key";
+  $("add-key-lede").replaceChildren(
+    "In ", h("strong", {}, project.name), " / ", h("strong", {}, environment), ". ",
+    type === "publishable" ? "Its value stays visible in the list." : "Its value is shown once, right after you create it.",
+  );
+  const tomorrow = new Date(Date.now() + 86400000);
+  $("key-expiry-date").min = tomorrow.toISOString().slice(0, 10);
+  openDialog($("add-key-dialog"), opener);
+  $("key-name").focus();
+}
+
+function expiryFromForm() {
+  const choice = $("key-expiry").value;
+  if (!choice) return undefined;
+  if (choice === "date") {
+    const value = $("key-expiry-date").value;
+    if (!value) throw new ApiError(0, "", "Pick the day the key expires, or choose another expiry.");
+    // The end of the chosen day, where the operator is.
+    return new Date(`${value}T23:59:59.999`).toISOString();
+  }
+  return new Date(Date.now() + Number(choice) * 86400000).toISOString();
+}
+
+async function submitAddKey(event) {
+  event.preventDefault();
+  const adding = state.addingType;
+  const error = $("add-key-error");
+  const submit = $("add-key-submit");
+  clearError(error);
+
+  let request;
+  try {
+    request = {
+      name: $("key-name").value.trim(),
+      type: adding.type,
+      scopes: $("key-scopes").value.split(/[\s,]+/).filter(Boolean),
+      expiresAt: expiryFromForm(),
+    };
+  } catch (e) {
+    showError(error, e);
+    return;
+  }
+  if (!request.name) {
+    showError(error, { message: "Give the key a name, such as my-app-key." });
+    $("key-name").focus();
+    return;
+  }
+
+  submit.disabled = true;
+  try {
+    const created = await api("POST", keysPath(adding.projectId, adding.environment), request);
+    if (adding.type === "secret") {
+      state.revealed = { keyId: created.key.id, name: created.key.name, value: created.value, route: adding.route };
+    }
+    state.opener = null;
+    closeDialog($("add-key-dialog"));
+    announce(`Key ${created.key.name} created.`);
+    await render();
+    const focusTarget = adding.type === "secret"
+      ? document.getElementById("secret-reveal")
+      : document.querySelector(`tr[data-key-id="${CSS.escape(created.key.id)}"] .key-value`);
+    focusTarget?.focus();
+  } catch (e) {
+    if (e.status === 401) {
+      closeDialog($("add-key-dialog"));
+      handleFailure(e);
+      return;
+    }
+    showError(error, e);
+    $("key-name").focus();
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function openDelete(key, opener) {
+  const route = parseRoute();
+  state.deleting = { key, projectId: route.projectId, environment: route.environment };
+  $("delete-key-form").reset();
+  clearError($("delete-key-error"));
+  $("delete-key-title").textContent = `Delete key “${key.name}”?`;
+  $("delete-key-name").textContent = key.name;
+  $("delete-key-summary").replaceChildren(
+    key.type === "publishable" ? "Publishable key " : "Secret key ",
+    h("code", {}, key.maskedKey),
+    ` in ${route.environment}.`,
+  );
+  $("delete-key-submit").disabled = true;
+  openDialog($("delete-key-dialog"), opener);
+  $("delete-confirm-name").focus();
+}
+
+function updateDeleteButton() {
+  $("delete-key-submit").disabled = $("delete-confirm-name").value !== state.deleting?.key.name;
+}
+
+async function submitDelete(event) {
+  event.preventDefault();
+  const deleting = state.deleting;
+  const typed = $("delete-confirm-name").value;
+  if (!deleting || typed !== deleting.key.name) return;
+
+  const error = $("delete-key-error");
+  const submit = $("delete-key-submit");
+  clearError(error);
+  submit.disabled = true;
+  try {
+    const { key, projectId, environment } = deleting;
+    await api("DELETE", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}?confirmName=${encodeURIComponent(typed)}`);
+    if (state.revealed?.keyId === key.id) state.revealed = null;
+    state.opener = null;
+    closeDialog($("delete-key-dialog"));
+    announce(`Key ${key.name} deleted. Every gateway now rejects it.`);
+    await render();
+    document.querySelector(`#${key.type}-keys .section-head button`)?.focus();
+  } catch (e) {
+    if (e.status === 401) {
+      closeDialog($("delete-key-dialog"));
+      handleFailure(e);
+      return;
+    }
+    showError(error, e);
+    updateDeleteButton();
+  }
+}
+
+function openNewProject(opener) {
+  $("new-project-form").reset();
+  clearError($("new-project-error"));
+  openDialog($("new-project-dialog"), opener);
+  $("project-name").focus();
+}
+
+async function submitNewProject(event) {
+  event.preventDefault();
+  const error = $("new-project-error");
+  clearError(error);
+  const submit = event.currentTarget.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const project = await api("POST", "/v1/projects", { name: $("project-name").value.trim() });
+    state.opener = null;
+    closeDialog($("new-project-dialog"));
+    await loadProjects();
+    state.project = project;
+    announce(`Project ${project.name} created.`);
+    navigate(keysRoute(project.id, project.environments?.[0]?.name ?? "dev"));
+    $("main").focus();
+  } catch (e) {
+    if (e.status === 401) {
+      closeDialog($("new-project-dialog"));
+      handleFailure(e);
+      return;
+    }
+    showError(error, e);
+    $("project-name").focus();
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// ---------- wiring ----------
+
+function wire() {
+  $("sign-in-form").addEventListener("submit", signIn);
+  $("sign-out-button").addEventListener("click", signOut);
+  $("new-project-button").addEventListener("click", (e) => openNewProject(e.currentTarget));
+
+  $("project-select").addEventListener("change", (e) => {
+    const project = state.projects.find((p) => p.id === e.target.value);
+    navigate(keysRoute(e.target.value, project?.environments?.[0]?.name ?? "dev"));
+  });
+  $("environment-select").addEventListener("change", (e) => {
+    navigate(keysRoute($("project-select").value, e.target.value));
+  });
+
+  $("add-key-form").addEventListener("submit", submitAddKey);
+  $("key-expiry").addEventListener("change", (e) => {
+    const custom = e.target.value === "date";
+    $("key-expiry-date-field").hidden = !custom;
+    if (custom) $("key-expiry-date").focus();
+  });
+  $("delete-key-form").addEventListener("submit", submitDelete);
+  $("delete-confirm-name").addEventListener("input", updateDeleteButton);
+  $("new-project-form").addEventListener("submit", submitNewProject);
+
+  for (const dialog of document.querySelectorAll("dialog")) {
+    dialog.addEventListener("close", restoreFocus);
+    for (const button of dialog.querySelectorAll("[data-close]")) {
+      button.addEventListener("click", () => closeDialog(dialog));
+    }
+  }
+
+  window.addEventListener("hashchange", () => render());
+  render();
+}
+
+wire();
