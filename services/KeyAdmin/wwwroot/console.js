@@ -411,7 +411,7 @@ function renderSection(type, keys, project, environment) {
 }
 
 function renderReveal({ name, value }) {
-  const button = h("button", { type: "button", class: "primary small", onclick: (e) => copy(value, "The secret key", e.currentTarget) },
+  const button = h("button", { type: "button", class: "primary small", onclick: (e) => copy(value, "Secret key", e.currentTarget) },
     "Copy", hidden(` secret key ${name}`));
   return h("div", { class: "reveal", id: "secret-reveal", role: "region", "aria-labelledby": "reveal-title", tabindex: "-1" },
     h("h3", { id: "reveal-title" }, `Copy your new secret key “${name}” now`),
@@ -445,7 +445,7 @@ function renderTable(type, keys, environment) {
 
 function renderRow(type, key) {
   const shown = type === "publishable" && key.value ? key.value : key.maskedKey;
-  const what = type === "publishable" ? "The publishable key" : "The masked key";
+  const what = type === "publishable" ? "Publishable key" : "Masked key";
   const badges = [];
   if (key.graceUntil) badges.push(h("span", { class: "badge warn" }, "Rolled: stops ", time(key.graceUntil, "relative")));
   if (key.expiresAt) {
@@ -477,7 +477,7 @@ async function renderSettings(main, project, sequence) {
     type: "button",
     class: "key-value",
     title: "Click to copy",
-    onclick: (e) => copy(project.id, "The project ID", e.currentTarget),
+    onclick: (e) => copy(project.id, "Project ID", e.currentTarget),
   }, h("code", { id: "project-id" }, project.id), h("span", { class: "copy-hint", "aria-hidden": "true" }, "Copy"), hidden(" (copy)"));
 
   const environmentError = h("p", { class: "form-error", role: "alert", hidden: true });
