@@ -50,6 +50,28 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     }
 
     [Fact]
+    public async Task OperatorCreatesAProjectAndSignsOutWhichForgetsTheToken()
+    {
+        var page = await SignedInAtKeysAsync("dev");
+        var name = $"Console new {Guid.NewGuid().ToString("N")[..8]}";
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "New project" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "New project" });
+        await dialog.GetByLabel("Name").FillAsync(name);
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create project" }).ClickAsync();
+
+        await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {name} in the dev environment");
+        var created = Assert.Single((await _admin.ListProjectsAsync()).Projects, p => p.Name == name);
+        await Expect(page).ToHaveURLAsync(new Regex($"#/projects/{created.Id}/environments/dev/keys$"));
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Expect(page.GetByLabel("Admin token")).ToBeVisibleAsync();
+        Assert.DoesNotContain(fixture.AdminToken, await page.EvaluateAsync<string>("() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage })"));
+        await page.ReloadAsync();
+        await Expect(page.GetByLabel("Admin token")).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task NewEnvironmentShowsEmptySectionsThatSayWhatToDo()
     {
         var page = await SignedInAtKeysAsync("dev");
@@ -122,6 +144,46 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         await Expect(KeyRow(page, "secret", "second-backend")).ToBeVisibleAsync();
         await Expect(reveal).ToHaveCountAsync(0);
         Assert.DoesNotContain(secondValue, await page.ContentAsync());
+    }
+
+    [Fact]
+    public async Task ListShowsWhenTheGatewayLastSawAKeyAndWhenItExpires()
+    {
+        var used = await _admin.CreateKeyAsync(_project.Id, "dev", "used-key", "secret");
+        var page = await SignedInAtKeysAsync("dev");
+        await Expect(KeyRow(page, "secret", "used-key").Locator("td").Nth(2)).ToHaveTextAsync("Never");
+
+        using var gateway = fixture.CreateGatewayClient();
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/private/x", used.Value))).StatusCode);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        DateTimeOffset? lastUsed = null;
+        while (lastUsed is null && clock.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(250);
+            lastUsed = (await _admin.ListKeysAsync(_project.Id, "dev")).Keys.Single().LastUsedAt;
+        }
+
+        Assert.NotNull(lastUsed);
+        await page.ReloadAsync();
+        var lastUsedCell = KeyRow(page, "secret", "used-key").Locator("td").Nth(2);
+        await Expect(lastUsedCell).ToHaveTextAsync(new Regex("just now|seconds? ago|minute ago"));
+        var shown = DateTimeOffset.Parse(await lastUsedCell.Locator("time").GetAttributeAsync("datetime") ?? "", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(lastUsed, shown);
+
+        await page.Locator("#publishable-keys").GetByRole(AriaRole.Button, new() { Name = "Add Key" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Add publishable key" });
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("expiring-key");
+        await dialog.GetByLabel("Expires").SelectOptionAsync("date");
+        var day = DateTime.Today.AddDays(40);
+        await dialog.GetByLabel("Expiry date").FillAsync(day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
+
+        var expiring = KeyRow(page, "publishable", "expiring-key");
+        await Expect(expiring).ToContainTextAsync("Expires");
+        var expiresAt = (await _admin.ListKeysAsync(_project.Id, "dev")).Keys.Single(k => k.Name == "expiring-key").ExpiresAt;
+        Assert.NotNull(expiresAt);
+        // The end of the chosen day where the browser is (the test runs in the same time zone as the browser).
+        Assert.Equal(day.AddDays(1).AddMilliseconds(-1), expiresAt.Value.LocalDateTime);
     }
 
     [Fact]

@@ -4,6 +4,8 @@ public sealed record ProjectDto(string Id, string Name, IReadOnlyList<Environmen
 
 public sealed record EnvironmentDto(string Name, DateTimeOffset CreatedAt);
 
+public sealed record ProjectListDto(IReadOnlyList<ProjectDto> Projects);
+
 public sealed record ApiKeyDto(
     string Id,
     string Name,
@@ -61,6 +63,9 @@ public sealed class KeyAdminClient(HttpClient http)
 
     public async Task<AuditListDto> ListAuditEventsAsync(string projectId) =>
         await ReadAsync<AuditListDto>(await http.GetAsync($"/v1/projects/{projectId}/audit"));
+
+    public async Task<ProjectListDto> ListProjectsAsync() =>
+        await ReadAsync<ProjectListDto>(await http.GetAsync("/v1/projects"));
 
     public async Task<KeyListDto> ListKeysAsync(string projectId, string environment) =>
         await ReadAsync<KeyListDto>(await http.GetAsync($"/v1/projects/{projectId}/environments/{environment}/keys"));
