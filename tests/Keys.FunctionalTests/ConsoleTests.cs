@@ -16,6 +16,7 @@ namespace Keys.FunctionalTests;
 public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
+    private readonly List<IBrowserContext> _contexts = [];
     private ProjectDto _project = null!;
 
     private Uri KeyAdminAddress => fixture.App.GetEndpoint("key-admin", "http");
@@ -23,12 +24,18 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     public async Task InitializeAsync() =>
         _project = await _admin.CreateProjectAsync($"Console {Guid.NewGuid().ToString("N")[..8]}");
 
-    public Task DisposeAsync() => Task.CompletedTask;
+    public async Task DisposeAsync()
+    {
+        foreach (var context in _contexts)
+        {
+            await context.CloseAsync();
+        }
+    }
 
     [Fact]
     public async Task OperatorSignsInPicksProjectAndEnvironmentAndFindsTheProjectIdInSettings()
     {
-        var page = await browser.NewPageAsync(KeyAdminAddress);
+        var page = await NewPageAsync();
         await page.GotoAsync("/");
 
         await page.GetByLabel("Admin token").FillAsync("not-the-admin-token");
@@ -50,7 +57,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     }
 
     [Fact]
-    public async Task OperatorCreatesAProjectAndSignsOutWhichForgetsTheToken()
+    public async Task OperatorCreatesAProjectThenSignsOutWhichForgetsTheTokenAndAnyRevealedSecret()
     {
         var page = await SignedInAtKeysAsync("dev");
         var name = $"Console new {Guid.NewGuid().ToString("N")[..8]}";
@@ -63,12 +70,64 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {name} in the dev environment");
         var created = Assert.Single((await _admin.ListProjectsAsync()).Projects, p => p.Name == name);
         await Expect(page).ToHaveURLAsync(new Regex($"#/projects/{created.Id}/environments/dev/keys$"));
+        await AddKeyAsync(page, "secret", "left-on-screen");
+        var value = await page.Locator("#revealed-secret").InnerTextAsync();
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Expect(page.GetByLabel("Admin token")).ToBeVisibleAsync();
+        Assert.DoesNotContain(value, await page.ContentAsync());
         Assert.DoesNotContain(fixture.AdminToken, await page.EvaluateAsync<string>("() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage })"));
         await page.ReloadAsync();
         await Expect(page.GetByLabel("Admin token")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task ProjectNameWithMarkupIsShownAsText()
+    {
+        const string name = "<img src=x onerror=window.injected=1>";
+        var project = await _admin.CreateProjectAsync(name);
+        var page = await NewPageAsync();
+        await page.GotoAsync($"/#/projects/{project.Id}/environments/dev/keys");
+        await SignInAsync(page);
+
+        await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {name} in the dev environment");
+        await Expect(page.Locator("#project-select option:checked")).ToHaveTextAsync(name);
+        Assert.Equal(0, await page.Locator("img").CountAsync());
+        Assert.False(await page.EvaluateAsync<bool>("() => 'injected' in window"));
+    }
+
+    [Fact]
+    public async Task SkipLinkMovesTheFocusToTheContentAndStaysOnThePage()
+    {
+        var page = await SignedInAtKeysAsync("staging");
+        await page.ReloadAsync();
+        await Expect(page.Locator("#main")).ToContainTextAsync("in the staging environment");
+
+        await page.Keyboard.PressAsync("Tab");
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Skip to content" })).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync("Enter");
+
+        await Expect(page.Locator("#main")).ToBeFocusedAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"#/projects/{_project.Id}/environments/staging/keys$"));
+        await Expect(page.Locator("#main")).ToContainTextAsync("in the staging environment");
+    }
+
+    [Fact]
+    public async Task GoingBackCancelsAnOpenAddKeyDialog()
+    {
+        var page = await SignedInAtKeysAsync("dev");
+        await page.Locator("#environment-select").SelectOptionAsync("staging");
+        await Expect(page.Locator("#main")).ToContainTextAsync("in the staging environment");
+        await page.Locator("#secret-keys").GetByRole(AriaRole.Button, new() { Name = "Add Key" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Add secret key" });
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("meant-for-staging");
+
+        await page.GoBackAsync();
+
+        await Expect(page.Locator("#main")).ToContainTextAsync("in the dev environment");
+        await Expect(dialog).ToHaveCountAsync(0);
+        Assert.Empty((await _admin.ListKeysAsync(_project.Id, "dev")).Keys);
+        Assert.Empty((await _admin.ListKeysAsync(_project.Id, "staging")).Keys);
     }
 
     [Fact]
@@ -96,7 +155,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         await Expect(row).ToContainTextAsync("orders:read");
 
         await row.Locator(".key-value").ClickAsync();
-        Assert.Equal(listed.Value, await ReadClipboardAsync(page));
+        await ExpectClipboardAsync(page, listed.Value);
 
         using var gateway = fixture.CreateGatewayClient();
         var response = await gateway.SendAsync(GatewayResponses.Get("/demo/public/orders", listed.Value));
@@ -117,7 +176,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         Assert.True(KeyString.TryParse(value, out var parsed) && parsed == ApiKeyType.Secret, "the revealed value is a well-formed secret key");
 
         await reveal.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
-        Assert.Equal(value, await ReadClipboardAsync(page));
+        await ExpectClipboardAsync(page, value);
 
         using var gateway = fixture.CreateGatewayClient();
         Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/private/x", value))).StatusCode);
@@ -174,7 +233,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Add publishable key" });
         await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("expiring-key");
         await dialog.GetByLabel("Expires").SelectOptionAsync("date");
-        var day = DateTime.Today.AddDays(40);
+        var day = DateTime.UtcNow.Date.AddDays(40);
         await dialog.GetByLabel("Expiry date").FillAsync(day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
 
@@ -182,8 +241,8 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         await Expect(expiring).ToContainTextAsync("Expires");
         var expiresAt = (await _admin.ListKeysAsync(_project.Id, "dev")).Keys.Single(k => k.Name == "expiring-key").ExpiresAt;
         Assert.NotNull(expiresAt);
-        // The end of the chosen day where the browser is (the test runs in the same time zone as the browser).
-        Assert.Equal(day.AddDays(1).AddMilliseconds(-1), expiresAt.Value.LocalDateTime);
+        // The end of the chosen day where the browser is (UTC, see ConsoleBrowser).
+        Assert.Equal(new DateTimeOffset(day.AddDays(1).AddMilliseconds(-1), TimeSpan.Zero), expiresAt.Value);
     }
 
     [Fact]
@@ -201,6 +260,8 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
             }
 
             var page = await SignedInAtKeysAsync("dev");
+            var deletes = 0;
+            page.Request += (_, request) => deletes += request.Method == "DELETE" ? 1 : 0;
             var row = KeyRow(page, "secret", "doomed-key");
             await row.GetByRole(AriaRole.Button, new() { Name = "Delete doomed-key" }).ClickAsync();
 
@@ -217,6 +278,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
 
             await typedName.PressAsync("Enter");
             await Expect(dialog).ToBeVisibleAsync();
+            Assert.Equal(0, deletes);
             Assert.Contains((await _admin.ListKeysAsync(_project.Id, "dev")).Keys, k => k.Id == key.Key.Id);
 
             await typedName.FillAsync("doomed-key");
@@ -225,6 +287,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
 
             await Expect(dialog).ToBeHiddenAsync();
             await Expect(row).ToHaveCountAsync(0);
+            Assert.Equal(1, deletes);
             Assert.DoesNotContain((await _admin.ListKeysAsync(_project.Id, "dev")).Keys, k => k.Id == key.Key.Id);
             foreach (var gateway in gateways)
             {
@@ -275,7 +338,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     [Fact]
     public async Task OperatorCreatesCopiesAndDeletesAKeyWithTheKeyboardAlone()
     {
-        var page = await browser.NewPageAsync(KeyAdminAddress);
+        var page = await NewPageAsync();
         await page.GotoAsync($"/#/projects/{_project.Id}/environments/dev/keys");
 
         await Expect(page.GetByLabel("Admin token")).ToBeFocusedAsync();
@@ -302,7 +365,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         var value = await reveal.Locator("#revealed-secret").InnerTextAsync();
         await TabToAsync(page, reveal.GetByRole(AriaRole.Button, new() { Name = "Copy" }));
         await page.Keyboard.PressAsync("Enter");
-        Assert.Equal(value, await ReadClipboardAsync(page));
+        await ExpectClipboardAsync(page, value);
         await TabToAsync(page, reveal.GetByRole(AriaRole.Button, new() { Name = "Done" }));
         await page.Keyboard.PressAsync("Enter");
         await Expect(reveal).ToHaveCountAsync(0);
@@ -320,7 +383,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     [Fact]
     public async Task EveryRequestTheConsoleMakesGoesToKeyAdminItself()
     {
-        var page = await browser.NewPageAsync(KeyAdminAddress);
+        var page = await NewPageAsync();
         var requests = new List<string>();
         var failures = new List<string>();
         page.Request += (_, request) => requests.Add(request.Url);
@@ -354,7 +417,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     {
         await _admin.CreateKeyAsync(_project.Id, "dev", "a11y-publishable", "publishable");
         await _admin.CreateKeyAsync(_project.Id, "dev", "a11y-secret", "secret");
-        var page = await browser.NewPageAsync(KeyAdminAddress);
+        var page = await NewPageAsync();
         var violations = new List<string>();
 
         await page.GotoAsync("/");
@@ -376,9 +439,16 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations));
     }
 
-    private async Task<IPage> SignedInAtKeysAsync(string environment)
+    private async Task<IPage> NewPageAsync()
     {
         var page = await browser.NewPageAsync(KeyAdminAddress);
+        _contexts.Add(page.Context);
+        return page;
+    }
+
+    private async Task<IPage> SignedInAtKeysAsync(string environment)
+    {
+        var page = await NewPageAsync();
         await page.GotoAsync($"/#/projects/{_project.Id}/environments/{environment}/keys");
         await SignInAsync(page);
         await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {_project.Name} in the {environment} environment");
@@ -406,7 +476,18 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     private static ILocator KeyRow(IPage page, string type, string name) =>
         page.Locator($"#{type}-keys tbody tr").Filter(new() { Has = page.Locator(".key-name", new() { HasTextRegex = new Regex($"^{Regex.Escape(name)}$") }) });
 
-    private static Task<string> ReadClipboardAsync(IPage page) => page.EvaluateAsync<string>("() => navigator.clipboard.readText()");
+    /// <summary>Waits for the clipboard to hold <paramref name="expected"/>: the page writes it asynchronously.</summary>
+    private static async Task ExpectClipboardAsync(IPage page, string expected)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string actual;
+        while ((actual = await page.EvaluateAsync<string>("() => navigator.clipboard.readText()")) != expected && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(expected, actual);
+    }
 
     /// <summary>Presses Tab until <paramref name="target"/> has the focus: proof that the keyboard alone reaches it.</summary>
     private static async Task TabToAsync(IPage page, ILocator target)

@@ -24,7 +24,9 @@ public static class OperatorConsoleExtensions
                 headers.XContentTypeOptions = "nosniff";
                 headers["Referrer-Policy"] = "no-referrer";
                 // Revalidate every time: the files are small, and an operator should never run yesterday's console.
-                headers.CacheControl = "no-cache";
+                // The page itself is not kept at all, so that Back from another site cannot restore it (with a
+                // revealed secret key) from the back-forward cache.
+                headers.CacheControl = context.File.Name.EndsWith(".html", StringComparison.Ordinal) ? "no-store" : "no-cache";
             },
         });
         return app;

@@ -52,8 +52,11 @@ async function api(method, path, body) {
   }
 
   if (!response.ok) {
-    const reason = json?.details?.find((d) => d.reason)?.reason ?? "";
-    const message = json?.message || `KeyAdmin answered ${response.status} ${response.statusText}.`;
+    const details = Array.isArray(json?.details) ? json.details : [];
+    const reason = details.find((d) => typeof d?.reason === "string")?.reason ?? "";
+    const message = typeof json?.message === "string" && json.message
+      ? json.message
+      : `KeyAdmin answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}.`;
     throw new ApiError(response.status, reason, message);
   }
 
@@ -128,7 +131,7 @@ function time(iso, style = "date") {
   return h("time", { datetime: iso, title: dateTimeFormat.format(date) }, text);
 }
 
-async function copy(text, what, button) {
+async function copy(text, what, button, shownIn) {
   try {
     await navigator.clipboard.writeText(text);
     announce(`${what} copied to the clipboard.`);
@@ -138,7 +141,7 @@ async function copy(text, what, button) {
     }
   } catch {
     // No clipboard (a page not served from localhost or HTTPS): leave the text selected for Ctrl+C.
-    const target = button?.querySelector("code") ?? button;
+    const target = shownIn ?? button?.querySelector("code");
     if (target) window.getSelection()?.selectAllChildren(target);
     announce("The browser would not copy: the text is selected, press Ctrl+C.");
   }
@@ -169,6 +172,20 @@ function navigate(hash, { replace = false } = {}) {
 }
 
 // ---------- sign in / out ----------
+
+// Whatever the signed-in page showed (a revealed secret above all) goes, not just out of sight.
+function forgetSession() {
+  sessionStorage.removeItem(tokenStorageKey);
+  state.projects = [];
+  state.project = null;
+  state.revealed = null;
+  state.deleting = null;
+  state.addingType = null;
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  $("main").replaceChildren();
+  $("project-select").replaceChildren();
+  $("environment-select").replaceChildren();
+}
 
 function showSignIn(message) {
   $("app-view").hidden = true;
@@ -212,9 +229,7 @@ async function signIn(event) {
 }
 
 function signOut() {
-  sessionStorage.removeItem(tokenStorageKey);
-  state.revealed = null;
-  state.project = null;
+  forgetSession();
   history.replaceState(null, "", "#/");
   showSignIn();
 }
@@ -222,7 +237,7 @@ function signOut() {
 // A 401 after signing in means the token changed under us: ask for it again rather than show a broken page.
 function handleFailure(error, element) {
   if (error.status === 401) {
-    sessionStorage.removeItem(tokenStorageKey);
+    forgetSession();
     showSignIn("The admin token was not accepted any more. Sign in again.");
     return;
   }
@@ -239,11 +254,11 @@ async function loadProjects() {
   select.disabled = projects.length === 0;
 }
 
-async function loadProject(projectId) {
-  if (state.project?.id !== projectId) {
-    state.project = await api("GET", `/v1/projects/${encodeURIComponent(projectId)}`);
-  }
-  return state.project;
+async function loadProject(projectId, sequence) {
+  if (state.project?.id === projectId) return state.project;
+  const project = await api("GET", `/v1/projects/${encodeURIComponent(projectId)}`);
+  if (sequence === renderSequence) state.project = project;
+  return project;
 }
 
 // ---------- rendering ----------
@@ -268,6 +283,7 @@ async function render() {
 
   try {
     if (state.projects.length === 0) await loadProjects();
+    if (sequence !== renderSequence) return;
     if (route.view === "home") {
       if (state.projects.length === 0) {
         renderNoProjects(main);
@@ -278,7 +294,7 @@ async function render() {
       return;
     }
 
-    const project = await loadProject(route.projectId);
+    const project = await loadProject(route.projectId, sequence);
     if (sequence !== renderSequence) return;
     updatePickers(project, route);
 
@@ -371,9 +387,13 @@ const sections = {
 
 async function renderKeys(main, project, environment, sequence) {
   main.setAttribute("aria-busy", "true");
-  const { keys = [] } = await api("GET", keysPath(project.id, environment));
+  let keys;
+  try {
+    ({ keys = [] } = await api("GET", keysPath(project.id, environment)));
+  } finally {
+    if (sequence === renderSequence) main.removeAttribute("aria-busy");
+  }
   if (sequence !== renderSequence) return;
-  main.removeAttribute("aria-busy");
 
   main.replaceChildren(
     h("div", { class: "page-head" },
@@ -411,14 +431,15 @@ function renderSection(type, keys, project, environment) {
 }
 
 function renderReveal({ name, value }) {
-  const button = h("button", { type: "button", class: "primary small", onclick: (e) => copy(value, "Secret key", e.currentTarget) },
+  const code = h("code", { id: "revealed-secret" }, value);
+  const button = h("button", { type: "button", class: "primary small", onclick: (e) => copy(value, "Secret key", e.currentTarget, code) },
     "Copy", hidden(` secret key ${name}`));
   return h("div", { class: "reveal", id: "secret-reveal", role: "region", "aria-labelledby": "reveal-title", tabindex: "-1" },
     h("h3", { id: "reveal-title" }, `Copy your new secret key “${name}” now`),
     h("p", { class: "warning" },
       h("strong", {}, "It will not be shown again. "),
       "Keys keeps only a hash of it: once you leave this page, nobody can see the full key, not even you. Lost it? Delete it and create a new one."),
-    h("div", { class: "reveal-value" }, h("code", { id: "revealed-secret" }, value), button),
+    h("div", { class: "reveal-value" }, code, button),
     h("button", { type: "button", class: "secondary small", onclick: dismissReveal }, "Done, I have stored it"),
   );
 }
@@ -445,7 +466,7 @@ function renderTable(type, keys, environment) {
 
 function renderRow(type, key) {
   const shown = type === "publishable" && key.value ? key.value : key.maskedKey;
-  const what = type === "publishable" ? "Publishable key" : "Masked key";
+  const what = shown === key.value ? "Publishable key" : "Masked key";
   const badges = [];
   if (key.graceUntil) badges.push(h("span", { class: "badge warn" }, "Rolled: stops ", time(key.graceUntil, "relative")));
   if (key.expiresAt) {
@@ -532,6 +553,7 @@ async function renderSettings(main, project, sequence) {
           h("td", {}, e.environment),
           h("td", {}, e.actor))))));
   } catch (error) {
+    if (sequence !== renderSequence) return;
     const message = h("p", { class: "form-error", role: "alert" });
     handleFailure(error, message);
     activity.replaceChildren(message);
@@ -773,7 +795,21 @@ function wire() {
     }
   }
 
-  window.addEventListener("hashchange", () => render());
+  // A dialog belongs to the page it was opened on: Back must not leave it acting on another project or environment.
+  window.addEventListener("hashchange", () => {
+    for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+    render();
+  });
+  // A page restored from the back-forward cache must not bring a revealed secret back.
+  window.addEventListener("pagehide", () => {
+    state.revealed = null;
+    document.getElementById("secret-reveal")?.remove();
+  });
+  // The skip link only moves the focus; as a plain "#main" link it would be taken for a route.
+  document.querySelector(".skip-link").addEventListener("click", (e) => {
+    e.preventDefault();
+    $("main").focus();
+  });
   render();
 }
 

@@ -46,6 +46,9 @@ public sealed class ConsoleBrowser : IAsyncLifetime
             BaseURL = keyAdmin.ToString(),
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
             Permissions = ["clipboard-read", "clipboard-write"],
+            // Relative times and dates are checked as text, so whatever the machine's settings, the browser's are fixed.
+            Locale = "en-US",
+            TimezoneId = "UTC",
         });
         context.SetDefaultTimeout(15_000);
         return await context.NewPageAsync();
