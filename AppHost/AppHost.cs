@@ -9,6 +9,9 @@ var adminToken = builder.AddAdminToken(settings);
 var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
     .WithEndpoint("http", e => e.Port = settings.KeyAdminPort)
     .WithEndpoint("grpc", e => e.Port = null)
+    // The operator's way in, one click from the dashboard; the gRPC address is for services, not people.
+    .WithUrlForEndpoint("http", url => url.DisplayText = "API Keys console")
+    .WithUrlForEndpoint("grpc", url => url.DisplayLocation = UrlDisplayLocation.DetailsOnly)
     .WithReference(infrastructure.Database).WaitFor(infrastructure.Database)
     .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
     .WithEnvironment("KeyAdmin__AdminToken", adminToken)

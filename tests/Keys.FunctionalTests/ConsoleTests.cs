@@ -131,6 +131,45 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     }
 
     [Fact]
+    public async Task DashboardLinksToTheConsole()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var snapshot = await fixture.App.ResourceNotifications.WaitForResourceAsync(
+            "key-admin", e => e.Snapshot.Urls.Any(u => u.DisplayProperties.DisplayName == "API Keys console"), timeout.Token);
+        var link = snapshot.Snapshot.Urls.Single(u => u.DisplayProperties.DisplayName == "API Keys console");
+
+        var page = await NewPageAsync();
+        await page.GotoAsync(link.Url);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Keys console" })).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task ConsoleSaysSoWhenKeyAdminCannotBeReached()
+    {
+        var page = await SignedInAtKeysAsync("dev");
+        await page.Locator("#secret-keys").GetByRole(AriaRole.Button, new() { Name = "Add Key" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Add secret key" });
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("while-down");
+
+        await fixture.StopResourceAsync("key-admin");
+        try
+        {
+            await dialog.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
+            // Refused or left unanswered (Aspire's proxy may hold the connection): either way, said in words.
+            await Expect(dialog.GetByRole(AriaRole.Alert)).ToContainTextAsync(new Regex("KeyAdmin (could not be reached|did not answer within 10 seconds)"));
+            await Expect(dialog).ToBeVisibleAsync();
+        }
+        finally
+        {
+            await fixture.StartResourceAsync("key-admin", ct => fixture.IsHealthyAsync("key-admin", ct));
+        }
+
+        // Nothing was lost: the form is still filled in, and the same click now creates the key.
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
+        await Expect(KeyRow(page, "secret", "while-down")).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task NewEnvironmentShowsEmptySectionsThatSayWhatToDo()
     {
         var page = await SignedInAtKeysAsync("dev");

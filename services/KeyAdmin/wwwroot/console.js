@@ -2,6 +2,7 @@
 // sessionStorage (this tab only) and a new secret key's value in one variable, only until the operator moves on.
 
 const tokenStorageKey = "keys.adminToken";
+const requestTimeoutSeconds = 10;
 
 const $ = (id) => document.getElementById(id);
 
@@ -38,9 +39,15 @@ async function api(method, path, body) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      // A stopped KeyAdmin behind Aspire's proxy accepts the connection and never answers: do not wait forever.
+      signal: AbortSignal.timeout(requestTimeoutSeconds * 1000),
     });
-  } catch {
-    throw new ApiError(0, "UNREACHABLE", "KeyAdmin could not be reached. Check that it is running, then try again.");
+  } catch (e) {
+    const timedOut = e?.name === "TimeoutError";
+    const maybeDone = method === "GET" ? "" : " The change may or may not have been made: check before you try again.";
+    throw new ApiError(0, timedOut ? "TIMEOUT" : "UNREACHABLE", timedOut
+      ? `KeyAdmin did not answer within ${requestTimeoutSeconds} seconds. Check that it is running.${maybeDone}`
+      : `KeyAdmin could not be reached. Check that it is running, then try again.`);
   }
 
   const text = await response.text();
@@ -560,23 +567,30 @@ async function renderSettings(main, project, sequence) {
   }
 }
 
-async function createEnvironment(event, project, input, error) {
-  event.preventDefault();
+// Runs a form's API call with its submit button off, so a double click cannot send it twice. A failure is shown in
+// the form, in words, and the focus goes back to the field to fix; a 401 signs out instead.
+async function submitting(submit, error, fieldToFix, action) {
   clearError(error);
-  const submit = event.currentTarget.querySelector("button[type=submit]");
   submit.disabled = true;
   try {
+    await action();
+  } catch (e) {
+    handleFailure(e, error);
+    if (e.status !== 401) fieldToFix.focus();
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+async function createEnvironment(event, project, input, error) {
+  event.preventDefault();
+  await submitting(event.currentTarget.querySelector("button[type=submit]"), error, input, async () => {
     const environment = await api("POST", `/v1/projects/${encodeURIComponent(project.id)}/environments`, { name: input.value.trim() });
     state.project = null;
     announce(`Environment ${environment.name} added.`);
     await render();
     document.getElementById("environment-name")?.focus();
-  } catch (e) {
-    handleFailure(e, error);
-    input.focus();
-  } finally {
-    submit.disabled = false;
-  }
+  });
 }
 
 // ---------- dialogs ----------
@@ -650,8 +664,7 @@ async function submitAddKey(event) {
     return;
   }
 
-  submit.disabled = true;
-  try {
+  await submitting(submit, error, $("key-name"), async () => {
     const created = await api("POST", keysPath(adding.projectId, adding.environment), request);
     if (adding.type === "secret") {
       state.revealed = { keyId: created.key.id, name: created.key.name, value: created.value, route: adding.route };
@@ -664,17 +677,7 @@ async function submitAddKey(event) {
       ? document.getElementById("secret-reveal")
       : document.querySelector(`tr[data-key-id="${CSS.escape(created.key.id)}"] .key-value`);
     focusTarget?.focus();
-  } catch (e) {
-    if (e.status === 401) {
-      closeDialog($("add-key-dialog"));
-      handleFailure(e);
-      return;
-    }
-    showError(error, e);
-    $("key-name").focus();
-  } finally {
-    submit.disabled = false;
-  }
+  });
 }
 
 function openDelete(key, opener) {
@@ -704,11 +707,7 @@ async function submitDelete(event) {
   const typed = $("delete-confirm-name").value;
   if (!deleting || typed !== deleting.key.name) return;
 
-  const error = $("delete-key-error");
-  const submit = $("delete-key-submit");
-  clearError(error);
-  submit.disabled = true;
-  try {
+  await submitting($("delete-key-submit"), $("delete-key-error"), $("delete-confirm-name"), async () => {
     const { key, projectId, environment } = deleting;
     await api("DELETE", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}?confirmName=${encodeURIComponent(typed)}`);
     if (state.revealed?.keyId === key.id) state.revealed = null;
@@ -717,15 +716,7 @@ async function submitDelete(event) {
     announce(`Key ${key.name} deleted. Every gateway now rejects it.`);
     await render();
     document.querySelector(`#${key.type}-keys .section-head button`)?.focus();
-  } catch (e) {
-    if (e.status === 401) {
-      closeDialog($("delete-key-dialog"));
-      handleFailure(e);
-      return;
-    }
-    showError(error, e);
-    updateDeleteButton();
-  }
+  });
 }
 
 function openNewProject(opener) {
@@ -737,11 +728,8 @@ function openNewProject(opener) {
 
 async function submitNewProject(event) {
   event.preventDefault();
-  const error = $("new-project-error");
-  clearError(error);
   const submit = event.currentTarget.querySelector("button[type=submit]");
-  submit.disabled = true;
-  try {
+  await submitting(submit, $("new-project-error"), $("project-name"), async () => {
     const project = await api("POST", "/v1/projects", { name: $("project-name").value.trim() });
     state.opener = null;
     closeDialog($("new-project-dialog"));
@@ -750,17 +738,7 @@ async function submitNewProject(event) {
     announce(`Project ${project.name} created.`);
     navigate(keysRoute(project.id, project.environments?.[0]?.name ?? "dev"));
     $("main").focus();
-  } catch (e) {
-    if (e.status === 401) {
-      closeDialog($("new-project-dialog"));
-      handleFailure(e);
-      return;
-    }
-    showError(error, e);
-    $("project-name").focus();
-  } finally {
-    submit.disabled = false;
-  }
+  });
 }
 
 // ---------- wiring ----------
