@@ -342,6 +342,29 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
     }
 
     [Fact]
+    public async Task RollingASecretKeyRevealsTheNewValueOnceAndTheOldKeyStopsAsChosen()
+    {
+        var stopsNow = await _admin.CreateKeyAsync(_project.Id, "dev", "roll-now", "secret");
+        var keepsAnHour = await _admin.CreateKeyAsync(_project.Id, "dev", "roll-later", "secret");
+        using var gateway = fixture.CreateGatewayClient();
+        var page = await SignedInAtKeysAsync("dev");
+
+        var newValue = await RollAsync(page, stopsNow.Key, "Not at all: it stops now");
+        Assert.NotEqual(stopsNow.Value, newValue);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/private/x", newValue))).StatusCode);
+        var oldAnswer = await gateway.FirstRejectionAsync("/demo/private/x", stopsNow.Value, within: TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.Unauthorized, oldAnswer.StatusCode);
+        await Expect(KeyRow(page, "secret", "roll-now")).ToHaveCountAsync(1);
+
+        await RollAsync(page, keepsAnHour.Key, "For 1 hour");
+        var oldRow = page.Locator($"tr[data-key-id='{keepsAnHour.Key.Id}']");
+        await Expect(oldRow).ToContainTextAsync("Rolled: stops in 1 hour");
+        await Expect(oldRow.GetByRole(AriaRole.Button, new() { Name = "Roll roll-later", Exact = true })).ToHaveCountAsync(0);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/private/x", keepsAnHour.Value))).StatusCode);
+        Assert.Equal(2, (await _admin.ListKeysAsync(_project.Id, "dev")).Keys.Count(k => k.Name == "roll-later"));
+    }
+
+    [Fact]
     public async Task ApiErrorsAreShownInTheApisOwnWords()
     {
         await _admin.CreateKeyAsync(_project.Id, "dev", "taken-name", "publishable");
@@ -510,6 +533,22 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
         await Expect(dialog).ToHaveCountAsync(0);
         await Expect(KeyRow(page, type, name)).ToBeVisibleAsync();
+    }
+
+    /// <summary>Rolls a key through its row's Roll dialog and returns the new value the page reveals.</summary>
+    private static async Task<string> RollAsync(IPage page, ApiKeyDto key, string keepOldKeyWorking)
+    {
+        await page.Locator($"tr[data-key-id='{key.Id}']").GetByRole(AriaRole.Button, new() { Name = $"Roll {key.Name}", Exact = true }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = $"Roll key “{key.Name}”?" });
+        await dialog.GetByLabel("The old key keeps working").SelectOptionAsync(new SelectOptionValue { Label = keepOldKeyWorking });
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Roll Key" }).ClickAsync();
+        await Expect(dialog).ToHaveCountAsync(0);
+
+        var reveal = page.GetByRole(AriaRole.Region, new() { Name = $"Copy your new secret key “{key.Name}” now" });
+        await Expect(reveal).ToBeFocusedAsync();
+        var value = await reveal.Locator("#revealed-secret").InnerTextAsync();
+        Assert.True(KeyString.TryParse(value, out var parsed) && parsed == ApiKeyType.Secret);
+        return value;
     }
 
     private static ILocator KeyRow(IPage page, string type, string name) =>

@@ -12,6 +12,7 @@ const state = {
   // { keyId, name, value }: a secret key just created. Never stored, never in the URL; gone on any navigation.
   revealed: null,
   deleting: null,
+  rolling: null,
   addingType: null,
   opener: null,
 };
@@ -126,7 +127,8 @@ function relative(date) {
   const seconds = (date.getTime() - Date.now()) / 1000;
   const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
   for (const [unit, size] of units) {
-    if (Math.abs(seconds) >= size) return relativeFormat.format(Math.round(seconds / size), unit);
+    // A little under a unit counts as one: an hour's grace seen a second later is "in 1 hour", not "in 60 minutes".
+    if (Math.abs(seconds) >= size * 0.9) return relativeFormat.format(Math.round(seconds / size), unit);
   }
   return seconds < 0 ? "just now" : "in a moment";
 }
@@ -187,6 +189,7 @@ function forgetSession() {
   state.project = null;
   state.revealed = null;
   state.deleting = null;
+  state.rolling = null;
   state.addingType = null;
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("main").replaceChildren();
@@ -495,6 +498,8 @@ function renderRow(type, key) {
     h("td", {}, time(key.createdAt)),
     h("td", {}, key.lastUsedAt ? time(key.lastUsedAt, "relative") : h("span", { class: "muted" }, "Never")),
     h("td", { class: "actions" },
+      // A key in its grace period has been replaced already; only deleting it (to stop it early) makes sense.
+      key.graceUntil ? null : h("button", { type: "button", class: "link", onclick: (e) => openRoll(key, e.currentTarget) }, "Roll", hidden(` ${key.name}`)),
       h("button", { type: "button", class: "danger-link", onclick: (e) => openDelete(key, e.currentTarget) }, "Delete", hidden(` ${key.name}`)),
     ),
   );
@@ -673,11 +678,16 @@ async function submitAddKey(event) {
     closeDialog($("add-key-dialog"));
     announce(`Key ${created.key.name} created.`);
     await render();
-    const focusTarget = adding.type === "secret"
-      ? document.getElementById("secret-reveal")
-      : document.querySelector(`tr[data-key-id="${CSS.escape(created.key.id)}"] .key-value`);
-    focusTarget?.focus();
+    focusNewKey(adding.type, created.key.id);
   });
+}
+
+// After a create or a roll, the focus goes where the operator's next step is: the secret to copy, or the new value.
+function focusNewKey(type, keyId) {
+  const target = type === "secret"
+    ? document.getElementById("secret-reveal")
+    : document.querySelector(`tr[data-key-id="${CSS.escape(keyId)}"] .key-value`);
+  target?.focus();
 }
 
 function openDelete(key, opener) {
@@ -716,6 +726,41 @@ async function submitDelete(event) {
     announce(`Key ${key.name} deleted. Every gateway now rejects it.`);
     await render();
     document.querySelector(`#${key.type}-keys .section-head button`)?.focus();
+  });
+}
+
+function openRoll(key, opener) {
+  const route = parseRoute();
+  state.rolling = { key, projectId: route.projectId, environment: route.environment, route: location.hash };
+  $("roll-key-form").reset();
+  clearError($("roll-key-error"));
+  $("roll-key-title").textContent = `Roll key “${key.name}”?`;
+  $("roll-key-lede").replaceChildren(
+    "A new key replaces ", h("code", {}, key.maskedKey), ", with the same name, type and scopes.",
+    key.type === "secret" ? " Its value is shown once, right after." : "",
+  );
+  openDialog($("roll-key-dialog"), opener);
+  $("roll-grace").focus();
+}
+
+async function submitRoll(event) {
+  event.preventDefault();
+  const rolling = state.rolling;
+  if (!rolling) return;
+  await submitting($("roll-key-submit"), $("roll-key-error"), $("roll-grace"), async () => {
+    const { key, projectId, environment } = rolling;
+    const rolled = await api("POST", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}:roll`,
+      { gracePeriodSeconds: Number($("roll-grace").value) });
+    if (key.type === "secret") {
+      state.revealed = { keyId: rolled.key.id, name: rolled.key.name, value: rolled.value, route: rolling.route };
+    }
+    state.opener = null;
+    closeDialog($("roll-key-dialog"));
+    announce(rolled.previousKey?.graceUntil && new Date(rolled.previousKey.graceUntil) > new Date()
+      ? `Key ${key.name} rolled. The old key works until ${dateTimeFormat.format(new Date(rolled.previousKey.graceUntil))}.`
+      : `Key ${key.name} rolled. The old key no longer works.`);
+    await render();
+    focusNewKey(key.type, rolled.key.id);
   });
 }
 
@@ -763,6 +808,7 @@ function wire() {
     if (custom) $("key-expiry-date").focus();
   });
   $("delete-key-form").addEventListener("submit", submitDelete);
+  $("roll-key-form").addEventListener("submit", submitRoll);
   $("delete-confirm-name").addEventListener("input", updateDeleteButton);
   $("new-project-form").addEventListener("submit", submitNewProject);
 
