@@ -117,8 +117,7 @@ public sealed class KeyAuthenticationMiddleware(
                 return;
             }
 
-            nearCache.Add(key, result, type);
-            known = new KnownKey(result, type, time.GetUtcNow().UtcTicks);
+            known = nearCache.Add(key, result, type);
         }
 
         // Checked on every request, cached or not, so that a key stops at the exact second.

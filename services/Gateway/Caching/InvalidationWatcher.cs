@@ -38,8 +38,7 @@ public sealed partial class InvalidationWatcher(
                             cache.Invalidate(watchEvent.Invalidation.KeyHash.Span, watchEvent.Invalidation.Sequence);
                             break;
                         case WatchEvent.EventOneofCase.Flush:
-                            cache.Flush(watchEvent.Flush.Sequence, stayConnected: true);
-                            cache.Connected(watchEvent.Flush.Sequence);
+                            cache.Reset(watchEvent.Flush.Sequence);
                             break;
                         case WatchEvent.EventOneofCase.Heartbeat:
                             cache.Connected(watchEvent.Heartbeat.Sequence);

@@ -36,10 +36,16 @@ public sealed class KnownKey(ValidateResponse response, ApiKeyType type, long ca
 /// (the raw key never leaves this process). Kept exact by KeyValidation's Watch stream; used only while that stream
 /// is connected; bounded in count and age.
 /// </summary>
+/// <remarks>
+/// Reads are lock-free. Every write (a miss's add, an invalidation, a flush, a sweep) takes one lock, so that the two
+/// maps always change together: an invalidation always finds the key its hash names, and an answer older than an
+/// invalidation already applied is never added. Writes are rare next to reads.
+/// </remarks>
 public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, KnownKey> _byKey = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<KeyHash, string> _keyByHash = new();
+    private readonly Dictionary<KeyHash, string> _keyByHash = [];
+    private readonly Lock _gate = new();
     private readonly long _maxAgeTicks = options.Value.NearCacheMaxAge.Ticks;
     private readonly int _maxEntries = options.Value.NearCacheMaxEntries;
     private long _sequence;
@@ -49,8 +55,6 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
     public long Sequence => Volatile.Read(ref _sequence);
 
     public bool IsConnected => Volatile.Read(ref _connected) == 1;
-
-    public int Count => _byKey.Count;
 
     public bool TryGet(string key, out KnownKey known)
     {
@@ -63,54 +67,67 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
         return false;
     }
 
-    /// <summary>Caches a VALID answer, unless an invalidation newer than the answer has already been applied here.</summary>
-    public void Add(string key, ValidateResponse response, ApiKeyType type)
+    /// <summary>
+    /// The key as the gateway forwards it; cached too, unless an invalidation newer than the answer has already been
+    /// applied here (it may concern this key), the stream is down, or the cache is full.
+    /// </summary>
+    public KnownKey Add(string key, ValidateResponse response, ApiKeyType type)
     {
-        if (!IsConnected || response.AsOfSequence < Sequence || _keyByHash.Count >= _maxEntries)
-        {
-            return;
-        }
-
         var known = new KnownKey(response, type, time.GetUtcNow().UtcTicks);
-        _keyByHash[KeyHash.Of(key)] = key;
-        _byKey[key] = known;
-
-        // The check again, after the insert: an invalidation applied meanwhile may have missed the new entry.
-        if (response.AsOfSequence < Sequence)
+        var hash = KeyHash.Of(key);
+        lock (_gate)
         {
-            _byKey.TryRemove(key, out _);
+            if (IsConnected && response.AsOfSequence >= _sequence && _keyByHash.Count < _maxEntries)
+            {
+                _keyByHash[hash] = key;
+                _byKey[key] = known;
+            }
         }
+
+        return known;
     }
 
     public void Invalidate(ReadOnlySpan<byte> keyHash, long sequence)
     {
-        Volatile.Write(ref _sequence, Math.Max(Sequence, sequence));
-        if (_keyByHash.TryRemove(KeyHash.From(keyHash), out var key))
+        var hash = KeyHash.From(keyHash);
+        lock (_gate)
         {
-            _byKey.TryRemove(key, out _);
+            Volatile.Write(ref _sequence, Math.Max(_sequence, sequence));
+            if (_keyByHash.Remove(hash, out var key))
+            {
+                _byKey.TryRemove(key, out _);
+            }
         }
     }
 
-    /// <summary>Connected to the Watch stream at <paramref name="sequence"/>: the cache may serve.</summary>
+    /// <summary>The stream is (back) at <paramref name="sequence"/>: the cache may serve.</summary>
     public void Connected(long sequence)
     {
-        Volatile.Write(ref _sequence, Math.Max(Sequence, sequence));
-        Volatile.Write(ref _connected, 1);
+        lock (_gate)
+        {
+            Volatile.Write(ref _sequence, Math.Max(_sequence, sequence));
+            Volatile.Write(ref _connected, 1);
+        }
     }
 
-    /// <summary>The stream dropped or asked for a flush: forget everything, and serve nothing until reconnected.</summary>
-    public void Flush(long? sequence = null, bool stayConnected = false)
+    /// <summary>KeyValidation asked for a flush at <paramref name="sequence"/>: forget everything, and go on serving.</summary>
+    public void Reset(long sequence)
     {
-        if (!stayConnected)
+        lock (_gate)
+        {
+            Clear();
+            Volatile.Write(ref _sequence, sequence);
+            Volatile.Write(ref _connected, 1);
+        }
+    }
+
+    /// <summary>The stream dropped: forget everything, and serve nothing until it is back.</summary>
+    public void Flush()
+    {
+        lock (_gate)
         {
             Volatile.Write(ref _connected, 0);
-        }
-
-        _byKey.Clear();
-        _keyByHash.Clear();
-        if (sequence is { } s)
-        {
-            Volatile.Write(ref _sequence, s);
+            Clear();
         }
     }
 
@@ -118,20 +135,24 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
     public void Sweep()
     {
         var now = time.GetUtcNow().UtcTicks;
-        foreach (var (key, known) in _byKey)
+        // Under the lock throughout: a few milliseconds every ten seconds at the most (100,000 entries), paid by misses
+        // and invalidations only.
+        lock (_gate)
         {
-            if (now - known.CachedAtTicks > _maxAgeTicks)
+            foreach (var (hash, key) in _keyByHash)
             {
-                _byKey.TryRemove(key, out _);
+                if (now - _byKey[key].CachedAtTicks > _maxAgeTicks)
+                {
+                    _keyByHash.Remove(hash);
+                    _byKey.TryRemove(key, out _);
+                }
             }
         }
+    }
 
-        foreach (var (hash, key) in _keyByHash)
-        {
-            if (!_byKey.ContainsKey(key))
-            {
-                _keyByHash.TryRemove(hash, out _);
-            }
-        }
+    private void Clear()
+    {
+        _byKey.Clear();
+        _keyByHash.Clear();
     }
 }

@@ -9,11 +9,13 @@ const $ = (id) => document.getElementById(id);
 const state = {
   projects: [],
   project: null,
-  // { keyId, name, value }: a secret key just created. Never stored, never in the URL; gone on any navigation.
+  // { keyId, name, value, route }: a secret key just created or rolled, on the page at `route`. Never stored, never in
+  // the URL; gone on any navigation.
   revealed: null,
+  // What the open dialog acts on: { type, ...here() }, { key, ...here() }.
+  adding: null,
   deleting: null,
   rolling: null,
-  addingType: null,
   opener: null,
 };
 
@@ -165,6 +167,12 @@ function parseRoute() {
   return { view: "keys", projectId: parts[1], environment: parts[2] === "environments" ? parts[3] : undefined };
 }
 
+// The project and environment on screen, pinned when a dialog opens so that it acts on them whatever happens next.
+function here() {
+  const { projectId, environment } = parseRoute();
+  return { projectId, environment, route: location.hash };
+}
+
 const keysRoute = (projectId, environment) =>
   `#/projects/${encodeURIComponent(projectId)}/environments/${encodeURIComponent(environment)}/keys`;
 const settingsRoute = (projectId) => `#/projects/${encodeURIComponent(projectId)}/settings`;
@@ -188,9 +196,9 @@ function forgetSession() {
   state.projects = [];
   state.project = null;
   state.revealed = null;
+  state.adding = null;
   state.deleting = null;
   state.rolling = null;
-  state.addingType = null;
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("main").replaceChildren();
   $("project-select").replaceChildren();
@@ -354,10 +362,10 @@ function updatePickers(project, route) {
   $("environment-picker").hidden = route.view !== "keys";
   if (route.environment) environmentSelect.value = route.environment;
 
-  const environment = route.environment ?? environmentSelect.value ?? names[0];
+  const environment = route.environment ?? (environmentSelect.value || names[0] || "dev");
   const navKeys = $("nav-keys");
   const navSettings = $("nav-settings");
-  navKeys.href = keysRoute(project.id, environment || "dev");
+  navKeys.href = keysRoute(project.id, environment);
   navSettings.href = settingsRoute(project.id);
   for (const [link, view] of [[navKeys, "keys"], [navSettings, "settings"]]) {
     if (route.view === view) {
@@ -430,7 +438,7 @@ function renderSection(type, keys, project, environment) {
         type: "button",
         class: "primary",
         "aria-describedby": headingId,
-        onclick: (e) => openAddKey(type, project, environment, e.currentTarget),
+        onclick: (e) => openAddKey(type, project, e.currentTarget),
       }, "Add Key"),
     ),
     revealed,
@@ -605,7 +613,9 @@ function openDialog(dialog, opener) {
   dialog.showModal();
 }
 
-function closeDialog(dialog) {
+// Closes a dialog whose work is done: the focus goes to what the work produced, not back to the opener.
+function finishDialog(dialog) {
+  state.opener = null;
   dialog.close();
 }
 
@@ -615,8 +625,9 @@ function restoreFocus() {
   if (opener?.isConnected) opener.focus();
 }
 
-function openAddKey(type, project, environment, opener) {
-  state.addingType = { type, projectId: project.id, environment, route: location.hash };
+function openAddKey(type, project, opener) {
+  state.adding = { type, ...here() };
+  const { environment } = state.adding;
   const form = $("add-key-form");
   form.reset();
   $("key-expiry-date-field").hidden = true;
@@ -646,7 +657,7 @@ function expiryFromForm() {
 
 async function submitAddKey(event) {
   event.preventDefault();
-  const adding = state.addingType;
+  const adding = state.adding;
   const error = $("add-key-error");
   const submit = $("add-key-submit");
   clearError(error);
@@ -674,8 +685,7 @@ async function submitAddKey(event) {
     if (adding.type === "secret") {
       state.revealed = { keyId: created.key.id, name: created.key.name, value: created.value, route: adding.route };
     }
-    state.opener = null;
-    closeDialog($("add-key-dialog"));
+    finishDialog($("add-key-dialog"));
     announce(`Key ${created.key.name} created.`);
     await render();
     focusNewKey(adding.type, created.key.id);
@@ -691,8 +701,7 @@ function focusNewKey(type, keyId) {
 }
 
 function openDelete(key, opener) {
-  const route = parseRoute();
-  state.deleting = { key, projectId: route.projectId, environment: route.environment };
+  state.deleting = { key, ...here() };
   $("delete-key-form").reset();
   clearError($("delete-key-error"));
   $("delete-key-title").textContent = `Delete key “${key.name}”?`;
@@ -700,7 +709,7 @@ function openDelete(key, opener) {
   $("delete-key-summary").replaceChildren(
     key.type === "publishable" ? "Publishable key " : "Secret key ",
     h("code", {}, key.maskedKey),
-    ` in ${route.environment}.`,
+    ` in ${state.deleting.environment}.`,
   );
   $("delete-key-submit").disabled = true;
   openDialog($("delete-key-dialog"), opener);
@@ -721,8 +730,7 @@ async function submitDelete(event) {
     const { key, projectId, environment } = deleting;
     await api("DELETE", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}?confirmName=${encodeURIComponent(typed)}`);
     if (state.revealed?.keyId === key.id) state.revealed = null;
-    state.opener = null;
-    closeDialog($("delete-key-dialog"));
+    finishDialog($("delete-key-dialog"));
     announce(`Key ${key.name} deleted. Every gateway now rejects it.`);
     await render();
     document.querySelector(`#${key.type}-keys .section-head button`)?.focus();
@@ -730,8 +738,7 @@ async function submitDelete(event) {
 }
 
 function openRoll(key, opener) {
-  const route = parseRoute();
-  state.rolling = { key, projectId: route.projectId, environment: route.environment, route: location.hash };
+  state.rolling = { key, ...here() };
   $("roll-key-form").reset();
   clearError($("roll-key-error"));
   $("roll-key-title").textContent = `Roll key “${key.name}”?`;
@@ -754,8 +761,7 @@ async function submitRoll(event) {
     if (key.type === "secret") {
       state.revealed = { keyId: rolled.key.id, name: rolled.key.name, value: rolled.value, route: rolling.route };
     }
-    state.opener = null;
-    closeDialog($("roll-key-dialog"));
+    finishDialog($("roll-key-dialog"));
     announce(rolled.previousKey?.graceUntil && new Date(rolled.previousKey.graceUntil) > new Date()
       ? `Key ${key.name} rolled. The old key works until ${dateTimeFormat.format(new Date(rolled.previousKey.graceUntil))}.`
       : `Key ${key.name} rolled. The old key no longer works.`);
@@ -776,8 +782,7 @@ async function submitNewProject(event) {
   const submit = event.currentTarget.querySelector("button[type=submit]");
   await submitting(submit, $("new-project-error"), $("project-name"), async () => {
     const project = await api("POST", "/v1/projects", { name: $("project-name").value.trim() });
-    state.opener = null;
-    closeDialog($("new-project-dialog"));
+    finishDialog($("new-project-dialog"));
     await loadProjects();
     state.project = project;
     announce(`Project ${project.name} created.`);
@@ -815,7 +820,7 @@ function wire() {
   for (const dialog of document.querySelectorAll("dialog")) {
     dialog.addEventListener("close", restoreFocus);
     for (const button of dialog.querySelectorAll("[data-close]")) {
-      button.addEventListener("click", () => closeDialog(dialog));
+      button.addEventListener("click", () => dialog.close());
     }
   }
 

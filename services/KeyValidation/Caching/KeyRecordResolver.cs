@@ -50,7 +50,7 @@ public sealed class KeyRecordResolver(
 
     private async Task<KeyRecord?> LoadAsync(KeyHash hash)
     {
-        // A load may only fill caches if no invalidation was applied while it ran (it might concern this key).
+        // A load may only fill caches if it reflects every invalidation applied by the time it writes.
         var trusted = feed.IsCurrent;
         var appliedBefore = feed.AppliedSequence;
         var clock = Stopwatch.StartNew();
@@ -62,10 +62,9 @@ public sealed class KeyRecordResolver(
             {
                 metrics.Loaded("redis", clock.Elapsed);
                 metrics.Answered("redis");
-                if (feed.IsCurrent && feed.AppliedSequence == appliedBefore)
-                {
-                    local.Set(hash, cached);
-                }
+                // This replica writes each invalidation to Redis before applying it, so Redis reflected every one
+                // applied when the load began.
+                feed.CacheLoaded(hash, cached, reflectsUpTo: appliedBefore);
 
                 return cached;
             }
@@ -82,10 +81,7 @@ public sealed class KeyRecordResolver(
         {
             // Redis refuses the write itself if an invalidation newer than this answer reached it from any replica.
             await redis.WriteAsync(hash, response.Record, response.AsOfSequence);
-            if (feed.IsCurrent && feed.AppliedSequence <= response.AsOfSequence)
-            {
-                local.Set(hash, response.Record);
-            }
+            feed.CacheLoaded(hash, response.Record, reflectsUpTo: response.AsOfSequence);
         }
 
         return response.Record;

@@ -66,9 +66,10 @@ public sealed class KeyValidationService(
         {
             using var heartbeat = new PeriodicTimer(options.Value.WatchHeartbeatInterval);
             var tick = heartbeat.WaitForNextTickAsync(ending.Token).AsTask();
+            // Kept across heartbeats: a new wait per heartbeat would pile up pending waits on an idle stream.
+            var next = events.WaitToReadAsync(ending.Token).AsTask();
             while (!ending.IsCancellationRequested)
             {
-                var next = events.WaitToReadAsync(ending.Token).AsTask();
                 if (await Task.WhenAny(next, tick) == tick)
                 {
                     await tick;
@@ -87,6 +88,8 @@ public sealed class KeyValidationService(
                 {
                     await responseStream.WriteAsync(watchEvent);
                 }
+
+                next = events.WaitToReadAsync(ending.Token).AsTask();
             }
         }
         catch (OperationCanceledException) when (ending.IsCancellationRequested)

@@ -60,6 +60,22 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
         }
     }
 
+    /// <summary>
+    /// Caches a record a lookup loaded, if it reflects every invalidation applied here (<paramref name="reflectsUpTo"/>
+    /// is the sequence the answer is as of). Checked and written under the same lock as <see cref="Apply"/>, so that an
+    /// invalidation cannot land between the check and the write and leave the stale record behind.
+    /// </summary>
+    public void CacheLoaded(KeyHash hash, KeyRecord? record, long reflectsUpTo)
+    {
+        lock (_gate)
+        {
+            if (_current && _applied <= reflectsUpTo)
+            {
+                local.Set(hash, record);
+            }
+        }
+    }
+
     /// <summary>After a catch-up: the sequence is current again.</summary>
     public void MarkCurrent(long sequence)
     {
