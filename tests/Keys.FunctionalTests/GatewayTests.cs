@@ -39,11 +39,12 @@ public sealed class GatewayTests(KeysAppFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task KeyInTheQueryStringDoesNotCount()
+    public async Task KeyInTheQueryStringDoesNotCountAndIsNotLogged()
     {
         var response = await _gateway.GetAsync($"/demo/public/x?X-API-Key={_secret.Value}&api_key={_secret.Value}");
 
         await AssertRejectedAsync(response, HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        Assert.DoesNotContain(_secret.Value, await fixture.ReadAllLogsAsync());
     }
 
     [Theory]

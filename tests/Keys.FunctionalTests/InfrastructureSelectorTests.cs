@@ -21,7 +21,6 @@ public sealed class InfrastructureSelectorTests
     [Theory]
     [InlineData("local", InfrastructureMode.Local)]
     [InlineData("Containers", InfrastructureMode.Containers)]
-    [InlineData("EXTERNAL", InfrastructureMode.External)]
     public void ConfiguredModeOverridesDetection(string configured, InfrastructureMode expected) =>
         Assert.Equal(expected, InfrastructureSelector.Choose(configured, Probe(external: true, containers: true, local: true)));
 

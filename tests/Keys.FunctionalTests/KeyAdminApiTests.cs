@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
 
 namespace Keys.FunctionalTests;
@@ -26,7 +27,7 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         var project = await _admin.CreateProjectAsync("Settings");
 
         var settings = await KeyAdminClient.ReadAsync<ProjectDto>(await _admin.Http.GetAsync($"/v1/projects/{project.Id}"));
-        var all = await KeyAdminClient.ReadAsync<ProjectListDto>(await _admin.Http.GetAsync("/v1/projects"));
+        var all = await _admin.ListProjectsAsync();
 
         Assert.Equal(project.Id, settings.Id);
         Assert.Equal("Settings", settings.Name);
@@ -101,16 +102,38 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", secret.Value[..^1] + "x"));
 
         var listJson = await _admin.Http.GetStringAsync($"/v1/projects/{project.Id}/environments/dev/keys");
-        var logs = await fixture.ReadAllLogsAsync();
-        var hash = Keys.ApiKeys.KeyString.Hash(secret.Value);
+        var byResource = await fixture.ReadLogsByResourceAsync();
+        var logs = string.Concat(byResource.Values);
+        var hash = KeyString.Hash(secret.Value);
 
         Assert.Contains(secret.Key.Id, listJson);
         Assert.DoesNotContain(secret.Value, listJson);
-        Assert.NotEmpty(logs);
+        // The search below means something only if every service that saw the key did write logs.
+        Assert.All(new[] { "key-admin", "key-validation", "gateway" }, name => Assert.False(string.IsNullOrWhiteSpace(byResource[name]), $"{name} wrote no logs"));
         foreach (var forbidden in new[] { secret.Value, secret.Value[3..^6], Convert.ToHexString(hash), Convert.ToHexStringLower(hash), Convert.ToBase64String(hash) })
         {
             Assert.DoesNotContain(forbidden, logs);
         }
+    }
+
+    [Fact]
+    public async Task KeyPastedIntoANameOrAScopeIsRefusedAndNeverEchoedOrLogged()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var secret = KeyString.Generate(ApiKeyType.Secret);
+
+        var asName = await KeyAdminClient.AssertErrorAsync(
+            await _admin.PostKeyAsync(project.Id, "dev", new { name = secret, type = "secret" }), HttpStatusCode.BadRequest, "INVALID_KEY_NAME");
+        var asScope = await KeyAdminClient.AssertErrorAsync(
+            await _admin.PostKeyAsync(project.Id, "dev", new { name = "k", type = "secret", scopes = new[] { "posts:read", secret } }),
+            HttpStatusCode.BadRequest,
+            "INVALID_SCOPE");
+
+        Assert.DoesNotContain(secret, asName.Message);
+        Assert.DoesNotContain(secret, asScope.Message);
+        Assert.Contains("Scope 2 of 2", asScope.Message);
+        Assert.DoesNotContain(secret, await fixture.ReadAllLogsAsync());
+        Assert.Empty((await _admin.ListKeysAsync(project.Id, "dev")).Keys);
     }
 
     [Theory]
@@ -361,5 +384,3 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         Assert.Contains("/v1/projects/{projectId}/audit", paths);
     }
 }
-
-public sealed record ProjectListDto(IReadOnlyList<ProjectDto> Projects);

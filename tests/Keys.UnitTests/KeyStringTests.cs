@@ -69,8 +69,10 @@ public sealed class KeyStringTests
     public void WrongLengthIsRejected()
     {
         var key = KeyString.Generate(ApiKeyType.Secret);
+        // A leading zero leaves the checksum's value unchanged: only the length check can reject this one.
+        var padded = string.Concat(key.AsSpan(0, KeyString.PrefixLength + KeyString.BodyLength), "0", key.AsSpan(KeyString.PrefixLength + KeyString.BodyLength));
 
-        Assert.False(KeyString.TryParse(key + "0", out _));
+        Assert.False(KeyString.TryParse(padded, out _));
         Assert.False(KeyString.TryParse(key.AsSpan(0, key.Length - 1), out _));
     }
 
@@ -89,8 +91,10 @@ public sealed class KeyStringTests
     [Fact]
     public void CharactersOutsideBase62AreRejected()
     {
-        var key = KeyString.Generate(ApiKeyType.Secret);
-        var withDash = string.Concat(key.AsSpan(0, 10), "-", key.AsSpan(11));
+        // The checksum is computed over the changed body, so only the alphabet check can reject it.
+        var body = KeyString.Generate(ApiKeyType.Secret).Substring(3, 43);
+        var prefixAndBody = "sk_" + body[..7] + "-" + body[8..];
+        var withDash = prefixAndBody + Base62.Encode(KeyString.Checksum(prefixAndBody), 6);
 
         Assert.False(KeyString.TryParse(withDash, out _));
     }

@@ -15,6 +15,7 @@ public sealed class ResourceIdTests
         Assert.True(ResourceId.IsWellFormed(project, ResourceId.ProjectPrefix));
         Assert.True(ResourceId.IsWellFormed(key, ResourceId.KeyPrefix));
         Assert.False(ResourceId.IsWellFormed(project, ResourceId.KeyPrefix));
-        Assert.False(ResourceId.IsWellFormed("prj_../../etc", ResourceId.ProjectPrefix));
+        // The right length, so only the alphabet check can reject it.
+        Assert.False(ResourceId.IsWellFormed("prj_" + new string('a', 18) + "/../", ResourceId.ProjectPrefix));
     }
 }

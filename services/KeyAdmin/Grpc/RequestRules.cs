@@ -54,6 +54,12 @@ public static partial class RequestRules
 
     public static string KeyName(string name)
     {
+        // A name is listed, logged and echoed in errors: an API key pasted into it would be all three.
+        if (KeyString.IsWellFormed(name))
+        {
+            throw ApiErrors.InvalidArgument("INVALID_KEY_NAME", "A key name must not be an API key. Name it after what uses it, such as my-app-key.");
+        }
+
         if (!KeyNamePattern().IsMatch(name))
         {
             throw ApiErrors.InvalidArgument(
@@ -75,13 +81,16 @@ public static partial class RequestRules
             throw ApiErrors.InvalidArgument("INVALID_SCOPE", $"A key has at most {MaxScopes} scopes.");
         }
 
+        var position = 0;
         foreach (var scope in scopes)
         {
+            position++;
             if (!Scopes.IsValid(scope))
             {
+                // By position, never by value: error messages are logged, and a pasted key must not be.
                 throw ApiErrors.InvalidArgument(
                     "INVALID_SCOPE",
-                    $"Scope '{Truncate(scope)}' is not of the form '{{resource}}:{{operation}}', where resource is a name or '*' and operation is read, create, update, delete or '*'.");
+                    $"Scope {position} of {scopes.Count} is not of the form '{{resource}}:{{operation}}', where resource is a name or '*' and operation is read, create, update, delete or '*'.");
             }
         }
 
@@ -103,8 +112,6 @@ public static partial class RequestRules
 
         return value;
     }
-
-    private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";
 
     [GeneratedRegex(@"^[A-Za-z0-9_.\-](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?\z")]
     private static partial Regex KeyNamePattern();

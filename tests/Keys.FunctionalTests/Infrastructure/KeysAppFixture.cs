@@ -104,13 +104,17 @@ public sealed class KeysAppFixture : IAsyncLifetime
     }
 
     /// <summary>Every line that every resource has written so far (services, Postgres, Redis), joined.</summary>
-    public async Task<string> ReadAllLogsAsync()
+    public async Task<string> ReadAllLogsAsync() => string.Concat((await ReadLogsByResourceAsync()).Values);
+
+    /// <summary>Every line each resource (all its replicas) has written so far, by resource name.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> ReadLogsByResourceAsync()
     {
         var loggers = App.Services.GetRequiredService<ResourceLoggerService>();
         var model = App.Services.GetRequiredService<DistributedApplicationModel>();
-        var text = new System.Text.StringBuilder();
+        var logs = new Dictionary<string, string>();
         foreach (var resource in model.Resources)
         {
+            var text = new System.Text.StringBuilder();
             await foreach (var batch in loggers.GetAllAsync(resource))
             {
                 foreach (var line in batch)
@@ -118,9 +122,11 @@ public sealed class KeysAppFixture : IAsyncLifetime
                     text.AppendLine(line.Content);
                 }
             }
+
+            logs[resource.Name] = text.ToString();
         }
 
-        return text.ToString();
+        return logs;
     }
 
     /// <summary>Stops a resource, or one replica of it (<paramref name="replicaId"/>), and waits until it has exited.</summary>
