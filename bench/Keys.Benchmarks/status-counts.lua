@@ -1,4 +1,9 @@
 -- Counts responses by status across wrk's threads and prints "status <code> <count>" lines at the end.
+-- The key comes from the environment, not wrk's command line, which every user of the machine can read.
+local key = os.getenv("WRK_API_KEY")
+if key and key ~= "" then
+  wrk.headers["X-API-Key"] = key
+end
 local threads = {}
 
 function setup(thread)

@@ -26,10 +26,12 @@ public static class ApplicationServiceExtensions
 
         // Browser apps call routes whose config names this policy, with publishable keys; preflights are answered
         // before any key check.
-        builder.Services.AddCors(cors => cors.AddPolicy(BrowserAppsCorsPolicy, policy => policy
-            .WithOrigins(builder.Configuration.GetSection($"{GatewayOptions.SectionName}:{nameof(GatewayOptions.CorsAllowedOrigins)}").Get<string[]>() ?? [])
-            .WithHeaders("X-API-Key", "Authorization", "Content-Type")
-            .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")));
+        builder.Services.AddCors();
+        builder.Services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
+            .Configure<IOptions<GatewayOptions>>((cors, gateway) => cors.AddPolicy(BrowserAppsCorsPolicy, policy => policy
+                .WithOrigins(gateway.Value.CorsAllowedOrigins)
+                .WithHeaders(KeyAuthenticationMiddleware.ApiKeyHeader, "Authorization", "Content-Type")
+                .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")));
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))

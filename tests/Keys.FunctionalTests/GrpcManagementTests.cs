@@ -15,7 +15,7 @@ public sealed class GrpcManagementTests(KeysAppFixture fixture) : IDisposable
     public async Task GrpcCallsCreateAndListKeysWithTheAdminToken()
     {
         var client = new V1.KeyAdmin.KeyAdminClient(_channel);
-        var auth = new Metadata { { "Authorization", $"Bearer {fixture.AdminToken}" } };
+        var auth = fixture.AdminCallHeaders();
 
         var project = await client.CreateProjectAsync(new CreateProjectRequest { Name = "Over gRPC" }, auth);
         var created = await client.CreateKeyAsync(

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Grpc.Core;
 using Grpc.Net.Client;
 using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
@@ -269,8 +268,8 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
     {
         var created = await _admin.CreateKeyAsync(projectId, "dev", name, "secret");
         await _admin.DeleteKeyAsync(projectId, "dev", created.Key.Id, name);
-        var changes = await new V1.KeyAdmin.KeyAdminClient(GrpcChannel.ForAddress(fixture.App.GetEndpoint("key-admin", "grpc")))
-            .ChangesAsync(new ChangesRequest(), new Metadata { { "Authorization", $"Bearer {fixture.AdminToken}" } });
+        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("key-admin", "grpc"));
+        var changes = await new V1.KeyAdmin.KeyAdminClient(channel).ChangesAsync(new ChangesRequest(), fixture.AdminCallHeaders());
         var hash = KeyString.Hash(created.Value);
         return changes.Changes.Last(c => c.KeyHash.Span.SequenceEqual(hash));
     }

@@ -184,7 +184,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     /// Deletes a usable key whose name is <paramref name="confirmName"/>; the row stays as a tombstone so validation
     /// can answer "revoked". Concurrent deletes of one key serialize on the row: the second finds nothing to delete.
     /// </summary>
-    public async Task<long> DeleteKeyAsync(
+    public async Task DeleteKeyAsync(
         string projectId, string environment, string keyId, string confirmName, string actor, CancellationToken cancellationToken)
     {
         await RequireEnvironmentAsync(projectId, environment, cancellationToken);
@@ -204,16 +204,15 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         }
 
         await AuditAsync(connection, transaction, key, "key.deleted", actor, cancellationToken);
-        var sequence = await AppendOutboxAsync(connection, transaction, key.Id, cancellationToken);
+        await AppendOutboxAsync(connection, transaction, key.Id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return sequence;
     }
 
     /// <summary>
     /// Creates a key of the same name, type and scopes, and schedules the old one's revocation at the end of the grace
     /// period (now when it is zero). Caches learn of the old key's new end through the outbox.
     /// </summary>
-    public async Task<(KeyRow NewKey, string Value, KeyRow PreviousKey, long Sequence)> RollKeyAsync(
+    public async Task<(KeyRow NewKey, string Value, KeyRow PreviousKey)> RollKeyAsync(
         string projectId, string environment, string keyId, TimeSpan gracePeriod, string actor, CancellationToken cancellationToken)
     {
         await RequireEnvironmentAsync(projectId, environment, cancellationToken);
@@ -246,9 +245,9 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         var (row, value) = await InsertKeyAsync(connection, transaction, replacement, rolledFrom: old.Id, cancellationToken);
         await AuditAsync(connection, transaction, old, "key.rolled", actor, cancellationToken);
         await AuditAsync(connection, transaction, row, "key.created", actor, cancellationToken);
-        var sequence = await AppendOutboxAsync(connection, transaction, old.Id, cancellationToken);
+        await AppendOutboxAsync(connection, transaction, old.Id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (row, value, previous, sequence);
+        return (row, value, previous);
     }
 
     public async Task<IReadOnlyList<AuditRow>> ListAuditEventsAsync(string projectId, int limit, CancellationToken cancellationToken)
@@ -405,22 +404,18 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task<long> AppendOutboxAsync(
+    private static async Task AppendOutboxAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string keyId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
             """
             SELECT pg_advisory_xact_lock(@lock);
             INSERT INTO outbox (sequence, key_hash)
-            SELECT coalesce((SELECT max(sequence) FROM outbox), 0) + 1, key_hash FROM api_key WHERE id = @key
-            RETURNING sequence;
+            SELECT coalesce((SELECT max(sequence) FROM outbox), 0) + 1, key_hash FROM api_key WHERE id = @key;
             """, connection, transaction);
         command.Parameters.AddWithValue("lock", OutboxLockId);
         command.Parameters.AddWithValue("key", keyId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return reader.GetInt64(0);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task<IReadOnlyList<ProjectRow>> ReadProjectsAsync(

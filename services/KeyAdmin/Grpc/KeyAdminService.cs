@@ -66,7 +66,7 @@ public sealed class KeyAdminService(
 
     public override async Task<RollKeyResponse> RollKey(RollKeyRequest request, ServerCallContext context)
     {
-        var (row, value, previous, _) = await store.RollKeyAsync(
+        var (row, value, previous) = await store.RollKeyAsync(
             request.ProjectId, request.Environment, request.KeyId, RequestRules.GracePeriod(request.GracePeriodSeconds), Actor,
             context.CancellationToken);
         await outbox.TryFlushAsync(_publishTimeout);

@@ -96,6 +96,9 @@ public sealed class KeysAppFixture : IAsyncLifetime
         return [.. addresses.Values];
     }
 
+    /// <summary>The admin token as gRPC call headers, for KeyAdmin's gRPC API.</summary>
+    public Grpc.Core.Metadata AdminCallHeaders() => new() { { "Authorization", $"Bearer {AdminToken}" } };
+
     public KeyAdminClient CreateKeyAdminClient(string? token = null)
     {
         var http = App.CreateHttpClient("key-admin", "http");
