@@ -73,6 +73,7 @@ public static class Extensions
     {
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
+        builder.Services.AddBackgroundLoops();
 
         return builder;
     }

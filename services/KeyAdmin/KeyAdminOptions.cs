@@ -14,9 +14,9 @@ public sealed class KeyAdminOptions
     /// <summary>The Redis channel KeyValidation listens on for invalidations.</summary>
     public string InvalidationChannel { get; set; } = "keys:invalidations";
 
-    /// <summary>How often the outbox is checked for invalidations that could not be published at once.</summary>
+    /// <summary>How often the relay looks for unpublished invalidations when no change wakes it.</summary>
     public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long a delete or roll waits to publish its invalidation before leaving it to the relay.</summary>
+    /// <summary>How long the relay waits for Redis to take a batch of invalidations before it tries again.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }

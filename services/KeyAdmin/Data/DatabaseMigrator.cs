@@ -47,7 +47,8 @@ public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogge
                 _completed.TrySetResult();
                 return;
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            // Whatever it is, a failed attempt is retried: a migrator that threw out of here would stop the host.
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 attempt++;
                 LogRetry(attempt, ex.Message);

@@ -4,20 +4,16 @@ using Keys.ApiKeys;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Invalidation;
 using Keys.V1;
-using Microsoft.Extensions.Options;
 
 namespace Keys.KeyAdmin.Grpc;
 
 public sealed class KeyAdminService(
     KeyStore store,
     OutboxRelay outbox,
-    TimeProvider time,
-    IOptions<KeyAdminOptions> options) : V1.KeyAdmin.KeyAdminBase
+    TimeProvider time) : V1.KeyAdmin.KeyAdminBase
 {
     // The admin token is the only principal there is; audit records say it was used.
     private const string Actor = "admin-token";
-
-    private readonly TimeSpan _publishTimeout = options.Value.PublishTimeout;
 
     public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context) =>
         ToMessage(await store.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.CancellationToken));
@@ -58,9 +54,9 @@ public sealed class KeyAdminService(
             request.ProjectId, request.Environment, request.KeyId, RequestRules.ConfirmName(request.ConfirmName), Actor,
             context.CancellationToken);
 
-        // Committed: the outbox guarantees delivery. Publishing now makes "deleted" mean "rejected everywhere" by the
-        // time this call returns, unless Redis is away, in which case the relay delivers as soon as it is back.
-        await outbox.TryFlushAsync(_publishTimeout);
+        // Committed: the outbox guarantees delivery. The relay publishes within milliseconds; the call never waits for
+        // Redis, so a stalled Redis delays the invalidation (which KeyValidation's catch-up also finds) but not the answer.
+        outbox.Wake();
         return new DeleteKeyResponse { Id = request.KeyId, Deleted = true };
     }
 
@@ -69,7 +65,7 @@ public sealed class KeyAdminService(
         var (row, value, previous) = await store.RollKeyAsync(
             request.ProjectId, request.Environment, request.KeyId, RequestRules.GracePeriod(request.GracePeriodSeconds), Actor,
             context.CancellationToken);
-        await outbox.TryFlushAsync(_publishTimeout);
+        outbox.Wake();
         return new RollKeyResponse { Key = ToMessage(row), Value = value, PreviousKey = ToMessage(previous) };
     }
 

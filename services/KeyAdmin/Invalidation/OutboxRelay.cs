@@ -8,75 +8,33 @@ namespace Keys.KeyAdmin.Invalidation;
 /// <summary>
 /// Relays outbox rows to Redis pub/sub, in sequence order, at least once: a row is marked published only after Redis
 /// took it, so a crash or a Redis outage between commit and publish delays an invalidation but never loses it.
-/// Callers that just committed a change flush at once; a poll catches whatever a failed flush, another replica or a
-/// crash left behind. Replicas take turns through an advisory lock.
+/// A change that just committed wakes the relay; no request ever waits for it, so a stalled Redis delays publishing
+/// and never a DELETE. The interval catches whatever a failed pass, another replica or a crash left behind. Replicas
+/// take turns through an advisory lock.
 /// </summary>
-public sealed partial class OutboxRelay(
+public sealed class OutboxRelay(
     NpgsqlDataSource dataSource,
     IConnectionMultiplexer redis,
     IOptions<KeyAdminOptions> options,
-    ILogger<OutboxRelay> logger) : BackgroundService
+    BackgroundLoops loops,
+    ILogger<OutboxRelay> logger) : ResilientBackgroundService(loops, logger)
 {
     private const long RelayLockId = 0x4B657973_52656C79;
     private const int BatchSize = 500;
 
     private readonly RedisChannel _channel = RedisChannel.Literal(options.Value.InvalidationChannel);
-    private readonly TimeSpan _pollInterval = options.Value.OutboxPollInterval;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TimeSpan _publishTimeout = options.Value.PublishTimeout;
 
-    /// <summary>Publishes every unpublished row; returns how many were published. Throws when Redis or Postgres fails.</summary>
-    public async Task<int> FlushAsync(CancellationToken cancellationToken)
+    protected override string LoopName => "Outbox relay";
+
+    protected override TimeSpan Interval => options.Value.OutboxPollInterval;
+
+    protected override async Task RunOnceAsync(CancellationToken stoppingToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        // Nearly every pass finds nothing: kept out of the traces.
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        while (await PublishBatchAsync(stoppingToken) == BatchSize)
         {
-            var total = 0;
-            int published;
-            do
-            {
-                published = await PublishBatchAsync(cancellationToken);
-                total += published;
-            }
-            while (published == BatchSize);
-
-            return total;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>Best effort for the request that just committed: the poll retries whatever this could not publish.</summary>
-    public async Task TryFlushAsync(TimeSpan timeout)
-    {
-        using var cancellation = new CancellationTokenSource(timeout);
-        try
-        {
-            await FlushAsync(cancellation.Token);
-        }
-        catch (Exception ex) when (ex is RedisException or NpgsqlException or OperationCanceledException or TimeoutException)
-        {
-            LogDeferred(ex.GetType().Name);
-        }
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(_pollInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                // The poll runs every second and nearly always finds nothing: it stays out of the traces. A flush
-                // right after a change runs inside that request's trace instead.
-                using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-                await FlushAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is RedisException or NpgsqlException or TimeoutException)
-            {
-                LogRetrying(ex.GetType().Name);
-            }
         }
     }
 
@@ -112,12 +70,14 @@ public sealed partial class OutboxRelay(
             return 0;
         }
 
+        // One connection keeps commands in order, so the batch is pipelined rather than sent one round trip at a time.
+        // The timeout is ours: Redis's own is coarse, and a frozen Redis must not hold the relay (and its lock) for long.
         var subscriber = redis.GetSubscriber();
-        foreach (var (sequence, keyHash) in rows)
-        {
-            var message = new V1.Invalidation { Sequence = sequence, KeyHash = ByteString.CopyFrom(keyHash) };
-            await subscriber.PublishAsync(_channel, message.ToByteArray());
-        }
+        var publishes = rows
+            .Select(row => subscriber.PublishAsync(
+                _channel, new V1.Invalidation { Sequence = row.Sequence, KeyHash = ByteString.CopyFrom(row.KeyHash) }.ToByteArray()))
+            .ToList();
+        await Task.WhenAll(publishes).WaitAsync(_publishTimeout, cancellationToken);
 
         await using (var command = new NpgsqlCommand(
             "UPDATE outbox SET published_at = now() WHERE sequence = ANY(@sequences)", connection, transaction))
@@ -129,10 +89,4 @@ public sealed partial class OutboxRelay(
         await transaction.CommitAsync(cancellationToken);
         return rows.Count;
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Invalidations could not be published now ({Reason}); the outbox relay retries them")]
-    private partial void LogDeferred(string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay failed ({Reason}); retrying")]
-    private partial void LogRetrying(string reason);
 }

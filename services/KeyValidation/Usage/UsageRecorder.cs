@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Keys.KeyValidation.Usage;
 
@@ -10,31 +9,36 @@ namespace Keys.KeyValidation.Usage;
 /// When each key was last used, without a database write per request: the latest time per key is kept in memory and
 /// sent to KeyAdmin on an interval. A failed send is merged back and retried.
 /// </summary>
-public sealed partial class UsageRecorder(
+public sealed class UsageRecorder(
     V1.KeyAdmin.KeyAdminClient keyAdmin,
     TimeProvider time,
     IOptions<KeyValidationOptions> options,
-    ILogger<UsageRecorder> logger) : BackgroundService
+    BackgroundLoops loops,
+    ILogger<UsageRecorder> logger) : ResilientBackgroundService(loops, logger)
 {
     private ConcurrentDictionary<string, long> _pending = new();
 
+    protected override string LoopName => "Usage report";
+
+    protected override TimeSpan Interval => options.Value.UsageFlushInterval;
+
     public void Record(string keyId) => _pending[keyId] = time.GetUtcNow().UtcTicks;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task RunOnceAsync(CancellationToken stoppingToken) => FlushAsync(stoppingToken);
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(options.Value.UsageFlushInterval);
+        await base.StopAsync(cancellationToken);
+
+        // One last report on the way out, so that a clean shutdown loses nothing.
+        using var last = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                await FlushAsync(stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // One last report on the way out, so that a clean shutdown loses nothing.
-            using var last = new CancellationTokenSource(TimeSpan.FromSeconds(2));
             await FlushAsync(last.Token);
+        }
+        catch (Exception ex) when (ex is RpcException or OperationCanceledException)
+        {
+            // KeyAdmin is away: these last-used times are lost, which costs accuracy and nothing else.
         }
     }
 
@@ -57,17 +61,14 @@ public sealed partial class UsageRecorder(
             using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
             await keyAdmin.RecordUsageAsync(request, cancellationToken: cancellationToken);
         }
-        catch (Exception ex) when (ex is RpcException or OperationCanceledException or RedisException)
+        catch
         {
             foreach (var (keyId, ticks) in batch)
             {
                 _pending.AddOrUpdate(keyId, ticks, (_, current) => Math.Max(current, ticks));
             }
 
-            LogRetry(ex.GetType().Name);
+            throw;
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not report key usage to KeyAdmin ({Reason}); it is kept for the next report")]
-    private partial void LogRetry(string reason);
 }
