@@ -14,7 +14,9 @@ public static class ApplicationServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        builder.AddRedisClient("redis");
+        // Fail fast while Redis is away rather than queue: lookups go to KeyAdmin meanwhile, and Redis is brought up to
+        // date when it is back.
+        builder.AddRedisClient("redis", configureOptions: options => options.BacklogPolicy = StackExchange.Redis.BacklogPolicy.FailFast);
 
         builder.Services.AddGrpcClient<V1.KeyAdmin.KeyAdminClient>((sp, client) =>
                 client.Address = sp.GetRequiredService<IOptions<KeyValidationOptions>>().Value.KeyAdminAddress)
@@ -32,7 +34,11 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<RedisRecordStore>();
         builder.Services.AddSingleton<KeyRecordResolver>();
         builder.Services.AddSingleton<InvalidationFeed>();
+        builder.Services.AddSingleton<KeyAdminChanges>();
         builder.Services.AddHostedService<InvalidationListener>();
+        builder.Services.AddSingleton<RedisSync>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisSync>());
+        builder.Services.AddHealthChecks().AddCheck<InvalidationHealthCheck>("invalidations");
         builder.Services.AddSingleton<UsageRecorder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UsageRecorder>());
 

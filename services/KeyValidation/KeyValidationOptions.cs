@@ -17,6 +17,10 @@ public sealed class KeyValidationOptions
     /// <summary>The Redis channel KeyAdmin publishes invalidations on.</summary>
     public string InvalidationChannel { get; set; } = "keys:invalidations";
 
+    /// <summary>What every Redis key of KeyValidation's starts with.</summary>
+    [Required]
+    public string RedisKeyPrefix { get; set; } = "keys:v1:";
+
     /// <summary>How long a key record stays in Redis without being read from KeyAdmin again.</summary>
     public TimeSpan RecordTtl { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -47,4 +51,20 @@ public sealed class KeyValidationOptions
 
     /// <summary>How often an idle Watch stream gets a heartbeat.</summary>
     public TimeSpan WatchHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Events one Watch client may have waiting; a client further behind is sent a flush in place of its backlog.
+    /// </summary>
+    [Range(16, 10_000_000)]
+    public int WatchBufferCapacity { get; set; } = 10_000;
+
+    /// <summary>
+    /// How long this replica trusts its caches, and lets Watch streams vouch for theirs, since KeyAdmin last confirmed
+    /// (every <see cref="ChangesPollInterval"/>) that it has every change. Past it, Watch streams end and lookups go
+    /// to KeyAdmin.
+    /// </summary>
+    public TimeSpan ConfirmationTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>The longest a lookup waits on Redis before asking KeyAdmin instead; it also bounds Redis writes.</summary>
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 }

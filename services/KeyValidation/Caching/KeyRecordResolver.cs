@@ -5,6 +5,7 @@ using Keys.ApiKeys;
 using Keys.KeyValidation.Invalidation;
 using Keys.V1;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Keys.KeyValidation.Caching;
 
@@ -12,10 +13,13 @@ namespace Keys.KeyValidation.Caching;
 /// The record behind a key hash, from the nearest layer that can be trusted: process memory, then Redis, then
 /// KeyAdmin (the owner of Postgres). Concurrent misses for one hash share one load. While invalidations may have been
 /// missed (<see cref="InvalidationFeed.IsCurrent"/> is false) both caches are bypassed and nothing is written to them.
+/// Redis is read only when it holds every invalidation applied here, and within <c>RedisTimeout</c>; otherwise, or
+/// when it fails, KeyAdmin answers. No lookup waits for a write to Redis.
 /// </summary>
 public sealed class KeyRecordResolver(
     LocalRecordCache local,
     RedisRecordStore redis,
+    RedisSync redisSync,
     InvalidationFeed feed,
     V1.KeyAdmin.KeyAdminClient keyAdmin,
     ValidationMetrics metrics,
@@ -23,6 +27,7 @@ public sealed class KeyRecordResolver(
 {
     private readonly ConcurrentDictionary<KeyHash, Lazy<Task<KeyRecord?>>> _loads = new();
     private readonly TimeSpan _lookupTimeout = options.Value.LookupTimeout;
+    private readonly TimeSpan _redisTimeout = options.Value.RedisTimeout;
 
     public ValueTask<KeyRecord?> GetAsync(KeyHash hash)
     {
@@ -53,20 +58,28 @@ public sealed class KeyRecordResolver(
         // A load may only fill caches if it reflects every invalidation applied by the time it writes.
         var trusted = feed.IsCurrent;
         var appliedBefore = feed.AppliedSequence;
+        var epoch = trusted ? redisSync.Epoch : null;
         var clock = Stopwatch.StartNew();
 
-        if (trusted)
+        if (epoch is not null && redisSync.SyncedSequence >= appliedBefore)
         {
-            var (found, cached) = await redis.TryGetAsync(hash);
-            if (found)
+            try
             {
-                metrics.Loaded("redis", clock.Elapsed);
-                metrics.Answered("redis");
-                // This replica writes each invalidation to Redis before applying it, so Redis reflected every one
-                // applied when the load began.
-                feed.CacheLoaded(hash, cached, reflectsUpTo: appliedBefore);
-
-                return cached;
+                var (found, cached) = await redis.TryGetAsync(hash, epoch).WaitAsync(_redisTimeout);
+                if (found)
+                {
+                    metrics.Loaded("redis", clock.Elapsed);
+                    metrics.Answered("redis");
+                    // Redis held every invalidation applied when the load began.
+                    feed.CacheLoaded(hash, cached, reflectsUpTo: appliedBefore);
+                    return cached;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // KeyAdmin answers instead, and nobody reads Redis until it is back.
+                redisSync.ReportUnavailable();
+                epoch = null;
             }
         }
 
@@ -79,11 +92,28 @@ public sealed class KeyRecordResolver(
 
         if (trusted)
         {
-            // Redis refuses the write itself if an invalidation newer than this answer reached it from any replica.
-            await redis.WriteAsync(hash, response.Record, response.AsOfSequence);
+            if (epoch is not null)
+            {
+                // Not awaited: Redis refuses the write itself if an invalidation newer than this answer reached it from
+                // any replica, or if its epoch has changed since the load began.
+                _ = WriteBackAsync(hash, response.Record, response.AsOfSequence, epoch);
+            }
+
             feed.CacheLoaded(hash, response.Record, reflectsUpTo: response.AsOfSequence);
         }
 
         return response.Record;
+    }
+
+    private async Task WriteBackAsync(KeyHash hash, KeyRecord? record, long asOf, string epoch)
+    {
+        try
+        {
+            await redis.WriteAsync(hash, record, asOf, epoch).WaitAsync(_redisTimeout);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            redisSync.ReportUnavailable();
+        }
     }
 }

@@ -5,7 +5,6 @@ using Keys.KeyValidation.Invalidation;
 using Keys.KeyValidation.Usage;
 using Keys.V1;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Keys.KeyValidation.Grpc;
 
@@ -36,7 +35,7 @@ public sealed class KeyValidationService(
         {
             record = await resolver.GetAsync(KeyHash.Of(request.Key));
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or RpcException { StatusCode: not StatusCode.Cancelled })
+        catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
         {
             // Fail closed: the caller must not read a dependency failure as "no such key".
             throw new RpcException(new Status(StatusCode.Unavailable, "Key records cannot be read right now."));
@@ -58,38 +57,52 @@ public sealed class KeyValidationService(
 
     public override async Task Watch(WatchRequest request, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context)
     {
+        // A replica that cannot vouch for a cache offers none: the client fails closed and tries again, perhaps elsewhere.
+        var watcher = feed.Subscribe(request.FromSequence)
+            ?? throw new RpcException(new Status(StatusCode.Unavailable, "This KeyValidation replica is not current with KeyAdmin; reconnect."));
+
         // A stream lasts until the client goes or this replica stops: shutdown must not wait for watchers, who
         // reconnect (to another replica) and flush.
         using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        var events = feed.Subscribe(request.FromSequence, out var unsubscribe);
+        var notCurrent = false;
         try
         {
+            // The sequence of the last event written on this stream: a heartbeat vouches for exactly what the client
+            // has been sent, never for events still queued for it, so a client can check that nothing went missing.
+            var position = watcher.StartSequence;
             using var heartbeat = new PeriodicTimer(options.Value.WatchHeartbeatInterval);
             var tick = heartbeat.WaitForNextTickAsync(ending.Token).AsTask();
             // Kept across heartbeats: a new wait per heartbeat would pile up pending waits on an idle stream.
-            var next = events.WaitToReadAsync(ending.Token).AsTask();
+            var next = watcher.Events.WaitToReadAsync(ending.Token).AsTask();
             while (!ending.IsCancellationRequested)
             {
                 if (await Task.WhenAny(next, tick) == tick)
                 {
                     await tick;
-                    await responseStream.WriteAsync(feed.Heartbeat());
+                    if (!feed.IsVouching)
+                    {
+                        notCurrent = true;
+                        break;
+                    }
+
+                    await responseStream.WriteAsync(new WatchEvent { Heartbeat = new Heartbeat { Sequence = position } });
                     tick = heartbeat.WaitForNextTickAsync(ending.Token).AsTask();
                     continue;
                 }
 
-                if (!await next)
-                {
-                    // The feed dropped this watcher (it fell behind): ending the call makes the client reconnect and flush.
-                    throw new RpcException(new Status(StatusCode.Unavailable, "The watcher fell behind; reconnect."));
-                }
-
-                while (events.TryRead(out var watchEvent))
+                await next;
+                while (watcher.Events.TryRead(out var watchEvent))
                 {
                     await responseStream.WriteAsync(watchEvent);
+                    position = watchEvent.EventCase switch
+                    {
+                        WatchEvent.EventOneofCase.Invalidation => watchEvent.Invalidation.Sequence,
+                        WatchEvent.EventOneofCase.Flush => watchEvent.Flush.Sequence,
+                        _ => watchEvent.Heartbeat.Sequence,
+                    };
                 }
 
-                next = events.WaitToReadAsync(ending.Token).AsTask();
+                next = watcher.Events.WaitToReadAsync(ending.Token).AsTask();
             }
         }
         catch (OperationCanceledException) when (ending.IsCancellationRequested)
@@ -97,7 +110,12 @@ public sealed class KeyValidationService(
         }
         finally
         {
-            unsubscribe();
+            feed.Unsubscribe(watcher);
+        }
+
+        if (notCurrent)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "This KeyValidation replica is no longer current with KeyAdmin; reconnect."));
         }
 
         if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)

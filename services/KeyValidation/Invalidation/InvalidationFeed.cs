@@ -3,32 +3,56 @@ using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
+using Environment = System.Environment;
 
 namespace Keys.KeyValidation.Invalidation;
 
 /// <summary>
-/// What this replica knows about KeyAdmin's stream of changes: the last outbox sequence applied here, whether that
-/// is known to be current, and the recent invalidations for <c>Watch</c> clients. Invalidations are applied one at a
-/// time and in sequence order; whoever finds a gap must catch up before applying more.
+/// What this replica knows about KeyAdmin's stream of changes: the last outbox sequence applied here, whether that is
+/// known to be current, and the <c>Watch</c> clients that follow it. Invalidations are applied strictly in sequence
+/// (memory and watchers at once; Redis is brought up to date separately by <see cref="RedisSync"/>), so a gap is
+/// never skipped over: whoever meets one catches up from KeyAdmin first.
 /// </summary>
 public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidationOptions> options)
 {
     private readonly int _replayCapacity = options.Value.WatchReplayCapacity;
+    private readonly int _watchBufferCapacity = Math.Max(options.Value.WatchBufferCapacity, options.Value.WatchReplayCapacity + 1);
+    private readonly long _confirmationTimeoutMs = (long)options.Value.ConfirmationTimeout.TotalMilliseconds;
 
     private readonly Lock _gate = new();
     private readonly Queue<V1.Invalidation> _recent = new();
-    private readonly List<Channel<WatchEvent>> _watchers = [];
+    private readonly List<Watcher> _watchers = [];
     private long _applied;
     private bool _current;
+    private long _confirmedAtMs = long.MinValue / 2;
+    private long _watcherFlushes;
+
+    /// <summary>Fires after each invalidation applied here (under no lock), so that Redis can be brought up to date.</summary>
+    public event Action? Applied;
 
     /// <summary>The highest sequence applied here; every earlier one was applied too.</summary>
     public long AppliedSequence => Volatile.Read(ref _applied);
 
     /// <summary>
-    /// False until the first catch-up, and from the moment a gap or a lost subscription is noticed until the catch-up
-    /// after it: caches cannot then be trusted, and lookups go to KeyAdmin.
+    /// KeyAdmin confirmed recently (within <c>ConfirmationTimeout</c>) that nothing past <see cref="AppliedSequence"/>
+    /// exists, or only what has been applied since. While this holds, Watch streams vouch for what they delivered;
+    /// once it lapses (KeyAdmin unreachable, the catch-up failing) they are ended, so that no gateway keeps a cache
+    /// that nobody keeps exact.
     /// </summary>
-    public bool IsCurrent => Volatile.Read(ref _current);
+    public bool IsVouching => Environment.TickCount64 - Volatile.Read(ref _confirmedAtMs) <= _confirmationTimeoutMs;
+
+    /// <summary>
+    /// Vouching, and no gap or lost subscription noticed since the last confirmation: this replica's own caches may
+    /// answer. Otherwise lookups go to KeyAdmin.
+    /// </summary>
+    public bool IsCurrent => Volatile.Read(ref _current) && IsVouching;
+
+    /// <summary>How long ago KeyAdmin last confirmed this replica is current; null before the first time.</summary>
+    public TimeSpan? SinceConfirmed =>
+        Volatile.Read(ref _confirmedAtMs) < 0 ? null : TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _confirmedAtMs));
+
+    /// <summary>Watch clients that fell so far behind that their backlog was replaced by a flush.</summary>
+    public long WatcherFlushes => Interlocked.Read(ref _watcherFlushes);
 
     public void MarkUncertain()
     {
@@ -38,14 +62,22 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
         }
     }
 
-    /// <summary>Applies one invalidation locally and forwards it to watchers. The caller applied it to Redis first.</summary>
-    public void Apply(V1.Invalidation invalidation)
+    /// <summary>
+    /// Applies the next invalidation: drops it from memory and sends it to watchers. An already applied one is ignored;
+    /// one past the next (a gap) is refused, and the caller must catch up from KeyAdmin.
+    /// </summary>
+    public bool TryApply(V1.Invalidation invalidation)
     {
         lock (_gate)
         {
             if (invalidation.Sequence <= _applied)
             {
-                return;
+                return true;
+            }
+
+            if (invalidation.Sequence != _applied + 1)
+            {
+                return false;
             }
 
             local.Remove(KeyHash.From(invalidation.KeyHash.Span));
@@ -58,12 +90,31 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
 
             Broadcast(new WatchEvent { Invalidation = invalidation });
         }
+
+        Applied?.Invoke();
+        return true;
+    }
+
+    /// <summary>KeyAdmin says <paramref name="head"/> is its latest change: if it is applied here, this replica is current.</summary>
+    public bool Confirm(long head)
+    {
+        lock (_gate)
+        {
+            if (_applied < head)
+            {
+                return false;
+            }
+
+            _current = true;
+            Volatile.Write(ref _confirmedAtMs, Environment.TickCount64);
+            return true;
+        }
     }
 
     /// <summary>
     /// Caches a record a lookup loaded, if it reflects every invalidation applied here (<paramref name="reflectsUpTo"/>
-    /// is the sequence the answer is as of). Checked and written under the same lock as <see cref="Apply"/>, so that an
-    /// invalidation cannot land between the check and the write and leave the stale record behind.
+    /// is the sequence the answer is as of). Checked and written under the same lock as <see cref="TryApply"/>, so that
+    /// an invalidation cannot land between the check and the write and leave the stale record behind.
     /// </summary>
     public void CacheLoaded(KeyHash hash, KeyRecord? record, long reflectsUpTo)
     {
@@ -76,87 +127,131 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
         }
     }
 
-    /// <summary>After a catch-up: the sequence is current again.</summary>
-    public void MarkCurrent(long sequence)
-    {
-        lock (_gate)
-        {
-            Volatile.Write(ref _applied, Math.Max(_applied, sequence));
-            _current = true;
-        }
-    }
-
     /// <summary>
-    /// Forgets everything cached here, and tells watchers to do the same: for when changes may have been missed and
-    /// cannot be replayed (first start, or a restarted Redis).
+    /// Forgets everything cached here, and tells watchers to do the same, continuing from <paramref name="sequence"/>:
+    /// at start (from KeyAdmin's head), and when cached answers may have come from a Redis that lost track.
     /// </summary>
     public void Flush(long sequence)
     {
         lock (_gate)
         {
-            local.Clear();
-            _recent.Clear();
-            Volatile.Write(ref _applied, sequence);
-            Broadcast(new WatchEvent { Flush = new Flush { Sequence = sequence } });
+            FlushCore(sequence);
+        }
+    }
+
+    /// <inheritdoc cref="Flush(long)"/>
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            FlushCore(_applied);
         }
     }
 
     /// <summary>
-    /// A watcher's stream: the invalidations after <paramref name="fromSequence"/> that can be replayed, or a flush when
-    /// they cannot, then every new one as it is applied.
+    /// A watcher's stream: a heartbeat at the current sequence for a new client (<paramref name="fromSequence"/> 0),
+    /// the invalidations after <paramref name="fromSequence"/> when they can be replayed, or a flush when they cannot;
+    /// then every new one as it is applied. Null while this replica is not vouching: it has nothing to offer.
     /// </summary>
-    public ChannelReader<WatchEvent> Subscribe(long fromSequence, out Action unsubscribe)
+    public Watcher? Subscribe(long fromSequence)
     {
-        var channel = Channel.CreateBounded<WatchEvent>(new BoundedChannelOptions(_replayCapacity + 10_000)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.DropWrite,
-        });
-
         lock (_gate)
         {
-            var oldest = _recent.Count > 0 ? _recent.Peek().Sequence : _applied + 1;
-            if (fromSequence == 0 || fromSequence >= _applied)
+            if (!IsVouching)
             {
-                channel.Writer.TryWrite(new WatchEvent { Heartbeat = new Heartbeat { Sequence = _applied } });
+                return null;
             }
-            else if (fromSequence + 1 >= oldest)
+
+            var oldest = _recent.Count > 0 ? _recent.Peek().Sequence : _applied + 1;
+            Watcher watcher;
+            if (fromSequence == 0 || fromSequence == _applied)
             {
+                watcher = new Watcher(_watchBufferCapacity, _applied);
+                watcher.Send(new WatchEvent { Heartbeat = new Heartbeat { Sequence = _applied } }, null);
+            }
+            else if (fromSequence < _applied && fromSequence + 1 >= oldest)
+            {
+                watcher = new Watcher(_watchBufferCapacity, fromSequence);
                 foreach (var invalidation in _recent.Where(i => i.Sequence > fromSequence))
                 {
-                    channel.Writer.TryWrite(new WatchEvent { Invalidation = invalidation });
+                    watcher.Send(new WatchEvent { Invalidation = invalidation }, null);
                 }
             }
             else
             {
-                channel.Writer.TryWrite(new WatchEvent { Flush = new Flush { Sequence = _applied } });
+                // Too old to replay, or ahead of this replica (it was following another one): start over.
+                watcher = new Watcher(_watchBufferCapacity, _applied);
+                watcher.Send(new WatchEvent { Flush = new Flush { Sequence = _applied } }, null);
             }
 
-            _watchers.Add(channel);
+            _watchers.Add(watcher);
+            return watcher;
         }
-
-        unsubscribe = () =>
-        {
-            lock (_gate)
-            {
-                _watchers.Remove(channel);
-            }
-        };
-        return channel.Reader;
     }
 
-    public WatchEvent Heartbeat() => new() { Heartbeat = new Heartbeat { Sequence = AppliedSequence } };
+    public void Unsubscribe(Watcher watcher)
+    {
+        lock (_gate)
+        {
+            _watchers.Remove(watcher);
+        }
+    }
 
+    // Callers hold _gate.
+    private void FlushCore(long sequence)
+    {
+        local.Clear();
+        _recent.Clear();
+        Volatile.Write(ref _applied, sequence);
+        Broadcast(new WatchEvent { Flush = new Flush { Sequence = sequence } });
+    }
+
+    // Callers hold _gate.
     private void Broadcast(WatchEvent watchEvent)
     {
         foreach (var watcher in _watchers)
         {
-            // A watcher too slow to keep up must not keep a stale cache: end its stream so that it reconnects and
-            // is told to flush.
-            if (!watcher.Writer.TryWrite(watchEvent))
+            if (watcher.Send(watchEvent, () => new WatchEvent { Flush = new Flush { Sequence = _applied } }))
             {
-                watcher.Writer.TryComplete(new InvalidOperationException("The watcher fell behind."));
+                _watcherFlushes++;
             }
         }
+    }
+}
+
+/// <summary>
+/// One Watch client's backlog. A client too slow to keep up is never silently thinned: when its buffer is full, what it
+/// has not read yet is dropped and replaced by a single flush at the current sequence, so it forgets everything and
+/// carries on from there.
+/// </summary>
+public sealed class Watcher(int capacity, long startSequence)
+{
+    private readonly Channel<WatchEvent> _events = Channel.CreateBounded<WatchEvent>(new BoundedChannelOptions(capacity)
+    {
+        // Wait, not DropWrite: with DropWrite TryWrite reports success for an event it drops, hiding the overflow.
+        FullMode = BoundedChannelFullMode.Wait,
+        SingleWriter = true,
+    });
+
+    public ChannelReader<WatchEvent> Events => _events.Reader;
+
+    /// <summary>The sequence the stream is at before its first event.</summary>
+    public long StartSequence { get; } = startSequence;
+
+    /// <summary>Queues the event; true when the backlog overflowed and was replaced by a flush. The feed's lock is held.</summary>
+    internal bool Send(WatchEvent watchEvent, Func<WatchEvent>? flush)
+    {
+        if (_events.Writer.TryWrite(watchEvent) || flush is null)
+        {
+            return false;
+        }
+
+        // The reader may take an older event concurrently: it reaches the client before the flush, which is fine.
+        while (_events.Reader.TryRead(out _))
+        {
+        }
+
+        _events.Writer.TryWrite(flush());
+        return true;
     }
 }

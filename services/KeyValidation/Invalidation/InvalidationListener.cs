@@ -1,215 +1,149 @@
-using Grpc.Core;
 using Keys.ApiKeys;
-using Keys.KeyValidation.Caching;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Keys.KeyValidation.Invalidation;
 
 /// <summary>
-/// Keeps this replica's caches exact. It follows KeyAdmin's invalidations on Redis pub/sub, which is fast but
-/// at-most-once, so it also asks KeyAdmin for the changes since the last applied sequence: at start, after a gap in
-/// sequence numbers, after the subscription reconnects, and on a short poll that catches a lost last message.
+/// Keeps this replica's feed exact. KeyAdmin's invalidations arrive on Redis pub/sub, which is fast but at-most-once
+/// and stops whenever Redis does, so the truth is KeyAdmin's <c>Changes</c>: asked at start, at once after a gap in
+/// sequence numbers or a lost subscription, and every <c>ChangesPollInterval</c>. Each successful poll confirms the
+/// replica is current; without one for <c>ConfirmationTimeout</c> it stops vouching for any cache.
 /// </summary>
 public sealed partial class InvalidationListener(
     IConnectionMultiplexer redis,
-    RedisRecordStore store,
     InvalidationFeed feed,
-    LocalRecordCache local,
-    V1.KeyAdmin.KeyAdminClient keyAdmin,
+    KeyAdminChanges changes,
     IOptions<KeyValidationOptions> options,
-    ILogger<InvalidationListener> logger) : BackgroundService
+    BackgroundLoops loops,
+    ILoggerFactory loggers) : ResilientBackgroundService(loops, loggers.CreateLogger<InvalidationListener>())
 {
     private readonly KeyValidationOptions _options = options.Value;
-    private readonly SemaphoreSlim _applying = new(1, 1);
+    private readonly ILogger _logger = loggers.CreateLogger<InvalidationListener>();
+    private ChannelMessageQueue? _subscription;
+    private Task<ChannelMessageQueue>? _subscribing;
+    private bool _subscribeFailing;
+    private volatile bool _initialized;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string LoopName => "Invalidation catch-up";
+
+    protected override TimeSpan Interval => _options.ChangesPollInterval;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(_options.InvalidationChannel));
         redis.ConnectionFailed += OnConnectionFailed;
         redis.ConnectionRestored += OnConnectionRestored;
-        try
-        {
-            var messages = ConsumeAsync(queue, stoppingToken);
-            await InitializeAsync(stoppingToken);
+        await base.StartAsync(cancellationToken);
+    }
 
-            using var poll = new PeriodicTimer(_options.ChangesPollInterval);
-            var sweepEvery = Math.Max(1, (int)(TimeSpan.FromSeconds(10) / _options.ChangesPollInterval));
-            for (var tick = 1; await poll.WaitForNextTickAsync(stoppingToken); tick++)
-            {
-                // Every second, nearly always finding nothing: kept out of the traces.
-                using (OpenTelemetry.SuppressInstrumentationScope.Begin())
-                {
-                    await CatchUpSafelyAsync(stoppingToken);
-                }
-
-                if (tick % sweepEvery == 0)
-                {
-                    local.Sweep();
-                }
-            }
-
-            await messages;
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed -= OnConnectionFailed;
+        redis.ConnectionRestored -= OnConnectionRestored;
+        await base.StopAsync(cancellationToken);
+        if (_subscription is not null)
         {
-        }
-        finally
-        {
-            redis.ConnectionFailed -= OnConnectionFailed;
-            redis.ConnectionRestored -= OnConnectionRestored;
-            await queue.UnsubscribeAsync();
+            await _subscription.UnsubscribeAsync();
         }
     }
 
-    private async Task ConsumeAsync(ChannelMessageQueue queue, CancellationToken stoppingToken)
+    protected override async Task RunOnceAsync(CancellationToken stoppingToken)
     {
-        await foreach (var message in queue.WithCancellation(stoppingToken))
-        {
-            V1.Invalidation invalidation;
-            try
-            {
-                invalidation = V1.Invalidation.Parser.ParseFrom((byte[])message.Message!);
-                KeyHash.From(invalidation.KeyHash.Span);
-            }
-            catch (Exception ex) when (ex is Google.Protobuf.InvalidProtocolBufferException or ArgumentException)
-            {
-                LogMalformed();
-                continue;
-            }
+        // Every second, nearly always finding nothing: kept out of the traces.
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
 
-            await OnInvalidationAsync(invalidation, stoppingToken);
-        }
-    }
+        // Pub/sub only speeds things up: without Redis the poll alone keeps the feed exact, a second behind at most.
+        TrySubscribe();
 
-    private async Task OnInvalidationAsync(V1.Invalidation invalidation, CancellationToken cancellationToken)
-    {
-        await _applying.WaitAsync(cancellationToken);
-        try
+        if (!_initialized)
         {
-            if (invalidation.Sequence <= feed.AppliedSequence)
-            {
-                return;
-            }
-
-            if (feed.IsCurrent && invalidation.Sequence == feed.AppliedSequence + 1)
-            {
-                await store.InvalidateAsync(KeyHash.From(invalidation.KeyHash.Span), invalidation.Sequence, advanceWatermark: true);
-                feed.Apply(invalidation);
-                return;
-            }
-        }
-        catch (RedisException)
-        {
-            // Could not drop the Redis copy: stop trusting caches until a catch-up has done it.
-            feed.MarkUncertain();
+            // Nothing is cached yet and no watcher has connected (none can before the feed vouches): start from the head.
+            var head = await changes.HeadAsync(stoppingToken);
+            feed.Flush(head);
+            feed.Confirm(head);
+            _initialized = true;
             return;
         }
-        finally
-        {
-            _applying.Release();
-        }
 
-        // A gap: some message was lost. Caches stop serving until the catch-up has applied what was missed.
-        LogGap(feed.AppliedSequence, invalidation.Sequence);
-        feed.MarkUncertain();
-        await CatchUpSafelyAsync(cancellationToken);
-    }
-
-    private async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await _applying.WaitAsync(cancellationToken);
-                try
-                {
-                    var watermark = await store.GetWatermarkAsync();
-                    if (watermark is { } applied)
-                    {
-                        feed.Flush(applied);
-                        await CatchUpCoreAsync(cancellationToken);
-                    }
-                    else
-                    {
-                        // Nobody has recorded which changes Redis reflects (a new or restarted Redis): start clean.
-                        var head = (await ChangesAsync(0, 1, cancellationToken)).HeadSequence;
-                        await store.FlushAsync();
-                        await store.AdvanceWatermarkAsync(head);
-                        feed.Flush(head);
-                        feed.MarkCurrent(head);
-                    }
-                }
-                finally
-                {
-                    _applying.Release();
-                }
-
-                return;
-            }
-            catch (Exception ex) when (ex is RpcException or RedisException && !cancellationToken.IsCancellationRequested)
-            {
-                LogCatchUpFailed(ex.GetType().Name);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
-        }
-    }
-
-    private async Task CatchUpSafelyAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _applying.WaitAsync(cancellationToken);
-            try
-            {
-                await CatchUpCoreAsync(cancellationToken);
-            }
-            finally
-            {
-                _applying.Release();
-            }
-        }
-        catch (Exception ex) when (ex is RpcException or RedisException && !cancellationToken.IsCancellationRequested)
-        {
-            feed.MarkUncertain();
-            LogCatchUpFailed(ex.GetType().Name);
-        }
-    }
-
-    // Callers hold _applying.
-    private async Task CatchUpCoreAsync(CancellationToken cancellationToken)
-    {
         while (true)
         {
-            var response = await ChangesAsync(feed.AppliedSequence, 0, cancellationToken);
+            var response = await changes.SinceAsync(feed.AppliedSequence, 0, stoppingToken);
             foreach (var change in response.Changes)
             {
-                await store.InvalidateAsync(KeyHash.From(change.KeyHash.Span), change.Sequence, advanceWatermark: true);
-                feed.Apply(change);
+                if (!feed.TryApply(change))
+                {
+                    // The outbox has no holes; a reply that skips one is not to be applied past.
+                    throw new InvalidOperationException("KeyAdmin's changes skipped a sequence number.");
+                }
             }
 
-            // Each InvalidateAsync moved the shared watermark along; an idle poll sends Redis nothing.
-            if (response.Changes.Count == 0 || feed.AppliedSequence >= response.HeadSequence)
+            if (feed.Confirm(response.HeadSequence) || response.Changes.Count == 0)
             {
-                feed.MarkCurrent(feed.AppliedSequence);
                 return;
             }
         }
     }
 
-    private async Task<V1.ChangesResponse> ChangesAsync(long since, int limit, CancellationToken cancellationToken) =>
-        await keyAdmin.ChangesAsync(
-            new V1.ChangesRequest { SinceSequence = since, Limit = limit },
-            deadline: DateTime.UtcNow + _options.LookupTimeout,
-            cancellationToken: cancellationToken);
+    // Never waits on Redis: a subscription that is not done yet is looked at again on the next pass.
+    private void TrySubscribe()
+    {
+        if (_subscription is not null)
+        {
+            return;
+        }
+
+        _subscribing ??= redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(_options.InvalidationChannel));
+        if (!_subscribing.IsCompleted)
+        {
+            return;
+        }
+
+        if (_subscribing.IsCompletedSuccessfully)
+        {
+            // Handled one at a time, in the order Redis delivered them.
+            _subscribing.Result.OnMessage(OnMessage);
+            _subscription = _subscribing.Result;
+            _subscribeFailing = false;
+        }
+        else if (!_subscribeFailing)
+        {
+            _subscribeFailing = true;
+            LogSubscribeFailed(_subscribing.Exception?.InnerException?.GetType().Name ?? "Cancelled");
+        }
+
+        _subscribing = null;
+    }
+
+    private void OnMessage(ChannelMessage message)
+    {
+        V1.Invalidation invalidation;
+        try
+        {
+            invalidation = V1.Invalidation.Parser.ParseFrom((byte[])message.Message!);
+            KeyHash.From(invalidation.KeyHash.Span);
+        }
+        catch (Exception ex) when (ex is Google.Protobuf.InvalidProtocolBufferException or ArgumentException)
+        {
+            LogMalformed();
+            return;
+        }
+
+        if (_initialized && !feed.TryApply(invalidation))
+        {
+            // A message was lost: caches stop answering until the catch-up has applied what was missed.
+            LogGap(feed.AppliedSequence, invalidation.Sequence);
+            feed.MarkUncertain();
+            Wake();
+        }
+    }
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
         if (e.ConnectionType == ConnectionType.Subscription)
         {
-            // Messages published while the subscription is down are gone: stop trusting caches now.
+            // Messages published while the subscription is down are gone: stop trusting caches until the next catch-up.
             feed.MarkUncertain();
+            Wake();
         }
     }
 
@@ -217,7 +151,7 @@ public sealed partial class InvalidationListener(
     {
         if (e.ConnectionType == ConnectionType.Subscription)
         {
-            _ = CatchUpSafelyAsync(CancellationToken.None);
+            Wake();
         }
     }
 
@@ -227,6 +161,6 @@ public sealed partial class InvalidationListener(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Invalidation sequence jumped from {Applied} to {Received}; catching up from KeyAdmin")]
     private partial void LogGap(long applied, long received);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Catching up on invalidations failed ({Reason}); lookups bypass caches until it succeeds")]
-    private partial void LogCatchUpFailed(string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not subscribe to invalidations on Redis ({Reason}); following KeyAdmin's changes alone until it can")]
+    private partial void LogSubscribeFailed(string reason);
 }
