@@ -292,6 +292,8 @@ public sealed class GatewayTests(KeysAppFixture fixture) : IAsyncLifetime
             {
                 await fixture.StartResourceAsync(replica, ct => fixture.IsHealthyAsync("key-validation", ct));
             }
+
+            await fixture.WaitForReplicasHealthyAsync("key-validation", replicas.Count);
         }
 
         var clock = Stopwatch.StartNew();

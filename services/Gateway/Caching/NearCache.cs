@@ -87,30 +87,51 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
         return known;
     }
 
-    public void Invalidate(ReadOnlySpan<byte> keyHash, long sequence)
+    /// <summary>
+    /// Applies the stream's next invalidation. False, changing nothing, when it is not the next in sequence: something
+    /// was lost on the way, and the caller must flush and reconnect.
+    /// </summary>
+    public bool TryInvalidate(ReadOnlySpan<byte> keyHash, long sequence)
     {
         var hash = KeyHash.From(keyHash);
         lock (_gate)
         {
-            Volatile.Write(ref _sequence, Math.Max(_sequence, sequence));
+            if (!IsConnected || sequence != _sequence + 1)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _sequence, sequence);
             if (_keyByHash.Remove(hash, out var key))
             {
                 _byKey.TryRemove(key, out _);
             }
+
+            return true;
         }
     }
 
-    /// <summary>The stream is (back) at <paramref name="sequence"/>: the cache may serve.</summary>
-    public void Connected(long sequence)
+    /// <summary>
+    /// A heartbeat: the stream has sent everything up to <paramref name="sequence"/>. The first one connects the cache
+    /// at that sequence; after that, false unless it is exactly where the cache is (a gap the caller must treat as a
+    /// loss: flush and reconnect).
+    /// </summary>
+    public bool TryHeartbeat(long sequence)
     {
         lock (_gate)
         {
-            Volatile.Write(ref _sequence, Math.Max(_sequence, sequence));
+            if (IsConnected)
+            {
+                return sequence == _sequence;
+            }
+
+            Volatile.Write(ref _sequence, sequence);
             Volatile.Write(ref _connected, 1);
+            return true;
         }
     }
 
-    /// <summary>KeyValidation asked for a flush at <paramref name="sequence"/>: forget everything, and go on serving.</summary>
+    /// <summary>KeyValidation asked for a flush at <paramref name="sequence"/>: forget everything, and go on serving from there.</summary>
     public void Reset(long sequence)
     {
         lock (_gate)

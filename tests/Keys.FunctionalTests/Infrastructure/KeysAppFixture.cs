@@ -207,6 +207,32 @@ public sealed class KeysAppFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Returns once every replica's own <c>/health</c> answers 200. Asking through the proxy would let one healthy
+    /// replica hide another that is still starting (a KeyValidation replica refuses Watch until it is current).
+    /// </summary>
+    public async Task WaitForReplicasHealthyAsync(string name, int replicas)
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        foreach (var address in await GetReplicaAddressesAsync(name, "http", replicas))
+        {
+            using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(5) };
+            await WaitUntilReadyAsync(
+                async ct =>
+                {
+                    try
+                    {
+                        return (await http.GetAsync("/health", ct)).IsSuccessStatusCode;
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+                    {
+                        return false;
+                    }
+                },
+                timeout.Token);
+        }
+    }
+
     // Aspire's own health status lags behind a restarted process, so readiness is asked of the service itself.
     private static async Task WaitUntilReadyAsync(Func<CancellationToken, Task<bool>> isReady, CancellationToken cancellationToken)
     {
