@@ -1,4 +1,5 @@
 using Keys.ApiKeys;
+using Keys.KeyValidation.Caching;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -13,6 +14,7 @@ namespace Keys.KeyValidation.Invalidation;
 public sealed partial class InvalidationListener(
     IConnectionMultiplexer redis,
     InvalidationFeed feed,
+    LocalRecordCache local,
     KeyAdminChanges changes,
     IOptions<KeyValidationOptions> options,
     BackgroundLoops loops,
@@ -24,6 +26,7 @@ public sealed partial class InvalidationListener(
     private Task<ChannelMessageQueue>? _subscribing;
     private bool _subscribeFailing;
     private volatile bool _initialized;
+    private long _sweptAtMs = Environment.TickCount64;
 
     protected override string LoopName => "Invalidation catch-up";
 
@@ -63,6 +66,13 @@ public sealed partial class InvalidationListener(
             feed.Confirm(head);
             _initialized = true;
             return;
+        }
+
+        // Expired entries are never served, but they hold memory and room until swept.
+        if (Environment.TickCount64 - _sweptAtMs >= 10_000)
+        {
+            _sweptAtMs = Environment.TickCount64;
+            local.Sweep();
         }
 
         while (true)
