@@ -3,7 +3,6 @@ using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
-using Environment = System.Environment;
 
 namespace Keys.KeyValidation.Invalidation;
 
@@ -13,18 +12,19 @@ namespace Keys.KeyValidation.Invalidation;
 /// (memory and watchers at once; Redis is brought up to date separately by <see cref="RedisSync"/>), so a gap is
 /// never skipped over: whoever meets one catches up from KeyAdmin first.
 /// </summary>
-public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidationOptions> options)
+public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidationOptions> options, TimeProvider time)
 {
     private readonly int _replayCapacity = options.Value.WatchReplayCapacity;
     private readonly int _watchBufferCapacity = Math.Max(options.Value.WatchBufferCapacity, options.Value.WatchReplayCapacity + 1);
-    private readonly long _confirmationTimeoutMs = (long)options.Value.ConfirmationTimeout.TotalMilliseconds;
+    private readonly TimeSpan _confirmationTimeout = options.Value.ConfirmationTimeout;
 
     private readonly Lock _gate = new();
     private readonly Queue<V1.Invalidation> _recent = new();
     private readonly List<Watcher> _watchers = [];
     private long _applied;
     private bool _current;
-    private long _confirmedAtMs = long.MinValue / 2;
+    // A TimeProvider timestamp; -1: never confirmed.
+    private long _confirmedAt = -1;
     private long _watcherFlushes;
 
     /// <summary>Fires after each invalidation applied here (under no lock), so that Redis can be brought up to date.</summary>
@@ -39,7 +39,7 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
     /// once it lapses (KeyAdmin unreachable, the catch-up failing) they are ended, so that no gateway keeps a cache
     /// that nobody keeps exact.
     /// </summary>
-    public bool IsVouching => Environment.TickCount64 - Volatile.Read(ref _confirmedAtMs) <= _confirmationTimeoutMs;
+    public bool IsVouching => Volatile.Read(ref _confirmedAt) is var confirmed and >= 0 && time.GetElapsedTime(confirmed) <= _confirmationTimeout;
 
     /// <summary>
     /// Vouching, and no gap or lost subscription noticed since the last confirmation: this replica's own caches may
@@ -48,8 +48,7 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
     public bool IsCurrent => Volatile.Read(ref _current) && IsVouching;
 
     /// <summary>How long ago KeyAdmin last confirmed this replica is current; null before the first time.</summary>
-    public TimeSpan? SinceConfirmed =>
-        Volatile.Read(ref _confirmedAtMs) < 0 ? null : TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _confirmedAtMs));
+    public TimeSpan? SinceConfirmed => Volatile.Read(ref _confirmedAt) is var confirmed and >= 0 ? time.GetElapsedTime(confirmed) : null;
 
     /// <summary>Watch clients that fell so far behind that their backlog was replaced by a flush.</summary>
     public long WatcherFlushes => Interlocked.Read(ref _watcherFlushes);
@@ -106,7 +105,7 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
             }
 
             _current = true;
-            Volatile.Write(ref _confirmedAtMs, Environment.TickCount64);
+            Volatile.Write(ref _confirmedAt, time.GetTimestamp());
             return true;
         }
     }

@@ -1,0 +1,159 @@
+using Google.Protobuf;
+using Keys.ApiKeys;
+using Keys.KeyValidation;
+using Keys.KeyValidation.Caching;
+using Keys.KeyValidation.Invalidation;
+using Keys.V1;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Keys.UnitTests;
+
+/// <summary>KeyValidation's feed applies invalidations strictly in order and never thins a watcher's stream.</summary>
+public sealed class InvalidationFeedTests
+{
+    private const int BufferCapacity = 16;
+
+    private readonly FakeTimeProvider _time = new();
+    private readonly LocalRecordCache _local;
+    private readonly InvalidationFeed _feed;
+
+    public InvalidationFeedTests()
+    {
+        var options = Options.Create(new KeyValidationOptions
+        {
+            AdminToken = "unused",
+            WatchBufferCapacity = BufferCapacity,
+            WatchReplayCapacity = 4,
+            ConfirmationTimeout = TimeSpan.FromSeconds(3),
+        });
+        _local = new LocalRecordCache(options, _time);
+        _feed = new InvalidationFeed(_local, options, _time);
+    }
+
+    [Fact]
+    public void WatcherTooFarBehindGetsOneFlushInPlaceOfItsBacklog()
+    {
+        CurrentAt(0);
+        var watcher = _feed.Subscribe(0)!;
+
+        for (var sequence = 1; sequence <= 10 * BufferCapacity; sequence++)
+        {
+            Assert.True(_feed.TryApply(Invalidation(sequence)));
+        }
+
+        // Read as a client would: every event must follow the one before; the stream ends at the head.
+        var position = watcher.StartSequence;
+        var flushes = 0;
+        while (watcher.Events.TryRead(out var watchEvent))
+        {
+            switch (watchEvent.EventCase)
+            {
+                case WatchEvent.EventOneofCase.Invalidation:
+                    Assert.Equal(position + 1, watchEvent.Invalidation.Sequence);
+                    position = watchEvent.Invalidation.Sequence;
+                    break;
+                case WatchEvent.EventOneofCase.Heartbeat:
+                    Assert.Equal(position, watchEvent.Heartbeat.Sequence);
+                    break;
+                case WatchEvent.EventOneofCase.Flush:
+                    flushes++;
+                    position = watchEvent.Flush.Sequence;
+                    break;
+            }
+        }
+
+        // It never read, so each overflow replaced the one before: what is left is a single flush and what followed it.
+        Assert.Equal(1, flushes);
+        Assert.Equal(10 * BufferCapacity, position);
+        Assert.True(_feed.WatcherFlushes >= 1);
+    }
+
+    [Fact]
+    public void InvalidationPastTheNextIsRefused()
+    {
+        CurrentAt(5);
+
+        Assert.False(_feed.TryApply(Invalidation(7)));
+        Assert.Equal(5, _feed.AppliedSequence);
+        Assert.True(_feed.TryApply(Invalidation(6)));
+        Assert.True(_feed.TryApply(Invalidation(6)));
+        Assert.Equal(6, _feed.AppliedSequence);
+    }
+
+    [Fact]
+    public void ReplicaNeverConfirmedByKeyAdminRefusesWatchers()
+    {
+        Assert.False(_feed.IsVouching);
+        Assert.Null(_feed.Subscribe(0));
+    }
+
+    [Fact]
+    public void ReplicaStopsVouchingWhenKeyAdminHasNotConfirmedWithinTheTimeout()
+    {
+        CurrentAt(3);
+        _time.Advance(TimeSpan.FromSeconds(2.9));
+        Assert.True(_feed.IsCurrent);
+
+        _time.Advance(TimeSpan.FromSeconds(0.2));
+
+        Assert.False(_feed.IsVouching);
+        Assert.False(_feed.IsCurrent);
+        Assert.Null(_feed.Subscribe(0));
+    }
+
+    [Fact]
+    public void HeadNotYetAppliedIsNoConfirmation()
+    {
+        CurrentAt(3);
+        _time.Advance(TimeSpan.FromSeconds(2.9));
+
+        Assert.False(_feed.Confirm(4));
+        _time.Advance(TimeSpan.FromSeconds(0.2));
+
+        Assert.False(_feed.IsVouching);
+    }
+
+    [Fact]
+    public void LoadOlderThanAnAppliedInvalidationIsNotCached()
+    {
+        CurrentAt(4);
+        Assert.True(_feed.TryApply(Invalidation(5)));
+        var hash = KeyHash.Of(KeyString.Generate(ApiKeyType.Secret));
+
+        _feed.CacheLoaded(hash, new KeyRecord { KeyId = "key_stale" }, reflectsUpTo: 4);
+        Assert.False(_local.TryGet(hash, out _));
+
+        _feed.CacheLoaded(hash, new KeyRecord { KeyId = "key_fresh" }, reflectsUpTo: 5);
+        Assert.True(_local.TryGet(hash, out _));
+    }
+
+    [Fact]
+    public void ClientTooOldToReplayIsToldToFlush()
+    {
+        CurrentAt(0);
+        for (var sequence = 1; sequence <= 10; sequence++)
+        {
+            _feed.TryApply(Invalidation(sequence));
+        }
+
+        Assert.True(_feed.Subscribe(2)!.Events.TryRead(out var tooOld));
+        Assert.Equal(WatchEvent.EventOneofCase.Flush, tooOld.EventCase);
+        Assert.Equal(10, tooOld.Flush.Sequence);
+
+        Assert.True(_feed.Subscribe(8)!.Events.TryRead(out var recent));
+        Assert.Equal(9, recent.Invalidation.Sequence);
+    }
+
+    private void CurrentAt(long sequence)
+    {
+        _feed.Flush(sequence);
+        Assert.True(_feed.Confirm(sequence));
+    }
+
+    private static V1.Invalidation Invalidation(long sequence) => new()
+    {
+        Sequence = sequence,
+        KeyHash = ByteString.CopyFrom(KeyHash.Of(KeyString.Generate(ApiKeyType.Secret)).ToArray()),
+    };
+}

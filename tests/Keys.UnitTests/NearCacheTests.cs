@@ -1,0 +1,94 @@
+extern alias gateway;
+
+using gateway::Keys.Gateway;
+using gateway::Keys.Gateway.Caching;
+using Keys.ApiKeys;
+using Microsoft.Extensions.Options;
+using ValidateResponse = gateway::Keys.V1.ValidateResponse;
+
+namespace Keys.UnitTests;
+
+/// <summary>The gateway's near cache follows the Watch stream strictly in sequence, and refuses anything out of step.</summary>
+public sealed class NearCacheTests
+{
+    private readonly NearCache _cache = new(Options.Create(new GatewayOptions()), TimeProvider.System);
+    private readonly string _key = KeyString.Generate(ApiKeyType.Secret);
+
+    [Fact]
+    public void FirstHeartbeatConnectsTheCacheAtItsSequence()
+    {
+        Assert.False(_cache.IsConnected);
+
+        Assert.True(_cache.TryHeartbeat(41));
+
+        Assert.True(_cache.IsConnected);
+        Assert.Equal(41, _cache.Sequence);
+    }
+
+    [Fact]
+    public void NextInvalidationDropsItsKey()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11));
+
+        Assert.False(_cache.TryGet(_key, out _));
+        Assert.Equal(11, _cache.Sequence);
+    }
+
+    [Fact]
+    public void InvalidationThatSkipsASequenceIsRefusedAndChangesNothing()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+
+        Assert.False(_cache.TryInvalidate(KeyHash.Of(KeyString.Generate(ApiKeyType.Secret)).ToArray(), 12));
+        Assert.False(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 10));
+
+        Assert.Equal(10, _cache.Sequence);
+    }
+
+    [Fact]
+    public void HeartbeatOutOfStepWithTheCacheIsRefused()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+
+        Assert.False(_cache.TryHeartbeat(11));
+        Assert.False(_cache.TryHeartbeat(9));
+        Assert.True(_cache.TryHeartbeat(10));
+    }
+
+    [Fact]
+    public void InvalidationBeforeAnyHeartbeatIsRefused()
+    {
+        Assert.False(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 1));
+    }
+
+    [Fact]
+    public void FlushFromTheServerEmptiesTheCacheAndCarriesOnFromItsSequence()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+
+        _cache.Reset(500);
+
+        Assert.False(_cache.TryGet(_key, out _));
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 501));
+    }
+
+    [Fact]
+    public void AnswerOlderThanAnAppliedInvalidationIsNotCached()
+    {
+        Assert.True(_cache.TryHeartbeat(10));
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(KeyString.Generate(ApiKeyType.Secret)).ToArray(), 11));
+
+        _cache.Add(_key, new ValidateResponse { AsOfSequence = 10 }, ApiKeyType.Secret);
+
+        Assert.False(_cache.TryGet(_key, out _));
+    }
+
+    private void ConnectedWithTheKeyCachedAt(long sequence)
+    {
+        Assert.True(_cache.TryHeartbeat(sequence));
+        _cache.Add(_key, new ValidateResponse { AsOfSequence = sequence }, ApiKeyType.Secret);
+        Assert.True(_cache.TryGet(_key, out _));
+    }
+}
