@@ -9,6 +9,8 @@ public sealed partial class KeysAppFixture
 
     private static readonly TimeSpan HealthProbeTimeout = TimeSpan.FromSeconds(2);
 
+    private ProjectDto? _probeProject;
+
     /// <summary>The services a fault test may disturb, dependencies first, with the replicas the tests run.</summary>
     public static readonly IReadOnlyList<(string Name, int Replicas)> Services =
         [("redis", 1), ("key-admin", 1), ("key-validation", 2), ("gateway", 2)];
@@ -127,9 +129,9 @@ public sealed partial class KeysAppFixture
     }
 
     /// <summary>
-    /// Brings back whatever a fault test froze, stopped or killed, dependencies first, and returns once Redis answers
-    /// and every replica of every service answers its health check: the tests after a fault test start from a
-    /// healthy system.
+    /// Brings back whatever a fault test froze, stopped or killed, dependencies first, and returns once Redis answers,
+    /// every replica of every service answers its health check, and a new key passes every gateway: the tests after a
+    /// fault test start from a healthy system.
     /// </summary>
     public async Task RecoverAsync()
     {
@@ -160,6 +162,13 @@ public sealed partial class KeysAppFixture
                 ct => name == "redis" ? RedisAnswersAsync(ct) : ReplicasHealthyAsync(name, replicas, ct),
                 timeout.Token);
         }
+
+        // Healthy processes are not yet a serving system: a restarted KeyValidation may still be catching up, and a
+        // gateway's client may still be backing off. A new key must pass every gateway replica.
+        var admin = CreateKeyAdminClient();
+        _probeProject ??= await admin.CreateProjectAsync("Recovery probes");
+        var probe = await admin.CreateKeyAsync(_probeProject.Id, "dev", $"probe-{Guid.NewGuid():N}"[..24], "secret", timeout.Token);
+        await WaitUntilReadyAsync(ct => GatewaysPassAsync(probe.Value, ct), timeout.Token);
     }
 
     /// <summary>True once every replica of a service answers 200 on its own <c>/health</c>, not through the proxy.</summary>
@@ -171,6 +180,27 @@ public sealed partial class KeysAppFixture
             try
             {
                 if (!(await http.GetAsync("/health", cancellationToken)).IsSuccessStatusCode)
+                {
+                    return false;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private async Task<bool> GatewaysPassAsync(string key, CancellationToken cancellationToken)
+    {
+        foreach (var address in await GetReplicaAddressesAsync("gateway", "http", Services.Single(s => s.Name == "gateway").Replicas))
+        {
+            using var http = new HttpClient { BaseAddress = address, Timeout = HealthProbeTimeout };
+            try
+            {
+                if ((await http.SendAsync(GatewayResponses.Get("/demo/public/x", key), cancellationToken)).StatusCode != System.Net.HttpStatusCode.OK)
                 {
                     return false;
                 }
