@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
+using static Keys.FunctionalTests.Infrastructure.LoopbackClients;
 
 namespace Keys.FunctionalTests;
 
@@ -345,19 +345,4 @@ public sealed class GatewayTests(KeysAppFixture fixture) : IAsyncLifetime
         request.Headers.Add("X-API-Key", key);
         return request;
     }
-
-    // A client whose connections come from a given loopback address, as if it were another machine.
-    private static HttpClient ClientFrom(IPAddress local, Uri gateway) => new(new SocketsHttpHandler
-    {
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(local, 0));
-            await socket.ConnectAsync(IPAddress.Loopback, context.DnsEndPoint.Port, cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
-        },
-    })
-    {
-        BaseAddress = gateway,
-    };
 }

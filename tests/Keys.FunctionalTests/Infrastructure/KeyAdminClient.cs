@@ -49,11 +49,12 @@ public sealed class KeyAdminClient(HttpClient http)
         return await ReadAsync<ProjectDto>(response);
     }
 
-    public async Task<CreatedKeyDto> CreateKeyAsync(string projectId, string environment, string name, string type) =>
-        await ReadAsync<CreatedKeyDto>(await PostKeyAsync(projectId, environment, new { name, type }));
+    public async Task<CreatedKeyDto> CreateKeyAsync(
+        string projectId, string environment, string name, string type, CancellationToken cancellationToken = default) =>
+        await ReadAsync<CreatedKeyDto>(await PostKeyAsync(projectId, environment, new { name, type }, cancellationToken));
 
-    public Task<HttpResponseMessage> PostKeyAsync(string projectId, string environment, object body) =>
-        http.PostAsJsonAsync($"/v1/projects/{projectId}/environments/{environment}/keys", body);
+    public Task<HttpResponseMessage> PostKeyAsync(string projectId, string environment, object body, CancellationToken cancellationToken = default) =>
+        http.PostAsJsonAsync($"/v1/projects/{projectId}/environments/{environment}/keys", body, cancellationToken);
 
     public async Task<RolledKeyDto> RollKeyAsync(string projectId, string environment, string keyId, int gracePeriodSeconds) =>
         await ReadAsync<RolledKeyDto>(await PostRollAsync(projectId, environment, keyId, gracePeriodSeconds));
@@ -70,8 +71,10 @@ public sealed class KeyAdminClient(HttpClient http)
     public async Task<KeyListDto> ListKeysAsync(string projectId, string environment) =>
         await ReadAsync<KeyListDto>(await http.GetAsync($"/v1/projects/{projectId}/environments/{environment}/keys"));
 
-    public Task<HttpResponseMessage> DeleteKeyAsync(string projectId, string environment, string keyId, string confirmName) =>
-        http.DeleteAsync($"/v1/projects/{projectId}/environments/{environment}/keys/{keyId}?confirmName={Uri.EscapeDataString(confirmName)}");
+    public Task<HttpResponseMessage> DeleteKeyAsync(
+        string projectId, string environment, string keyId, string confirmName, CancellationToken cancellationToken = default) =>
+        http.DeleteAsync(
+            $"/v1/projects/{projectId}/environments/{environment}/keys/{keyId}?confirmName={Uri.EscapeDataString(confirmName)}", cancellationToken);
 
     public static async Task<T> ReadAsync<T>(HttpResponseMessage response)
     {

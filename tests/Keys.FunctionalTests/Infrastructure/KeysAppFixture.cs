@@ -9,13 +9,16 @@ namespace Keys.FunctionalTests.Infrastructure;
 /// Starts the real system once for a test collection: Postgres and Redis (local binaries, in a fresh data directory
 /// that is removed afterwards), KeyAdmin, KeyValidation, the gateway and the demo upstream.
 /// </summary>
-public sealed class KeysAppFixture : IAsyncLifetime
+public sealed partial class KeysAppFixture : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
     private readonly DirectoryInfo _dataDirectory = Directory.CreateTempSubdirectory("keys-test-");
 
     public const int WatchReplayCapacity = 16;
+
+    /// <summary>Events a Watch stream may have queued for a client that reads slowly, before it is dealt with.</summary>
+    public const int WatchBufferCapacity = 256;
 
     public const int InvalidKeyLimit = 200;
 
@@ -53,11 +56,13 @@ public sealed class KeysAppFixture : IAsyncLifetime
             builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         }
 
-        // Short intervals, so that tests of last-used and of Watch replay run in seconds.
+        // Short intervals and small buffers, so that tests of last-used, of Watch replay and of a Watch client that
+        // falls behind run in seconds.
         var keyValidation = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "key-validation");
         builder.CreateResourceBuilder(keyValidation)
             .WithEnvironment("KeyValidation__UsageFlushInterval", "00:00:01")
-            .WithEnvironment("KeyValidation__WatchReplayCapacity", WatchReplayCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            .WithEnvironment("KeyValidation__WatchReplayCapacity", WatchReplayCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("KeyValidation__WatchBufferCapacity", WatchBufferCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         // High enough that tests which send a few bad keys on purpose never meet it; the 429 test goes past it.
         var gateway = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway");
