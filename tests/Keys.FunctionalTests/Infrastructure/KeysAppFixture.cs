@@ -219,23 +219,7 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
     public async Task WaitForReplicasHealthyAsync(string name, int replicas)
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
-        foreach (var address in await GetReplicaAddressesAsync(name, "http", replicas))
-        {
-            using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(5) };
-            await WaitUntilReadyAsync(
-                async ct =>
-                {
-                    try
-                    {
-                        return (await http.GetAsync("/health", ct)).IsSuccessStatusCode;
-                    }
-                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
-                    {
-                        return false;
-                    }
-                },
-                timeout.Token);
-        }
+        await WaitUntilReadyAsync(ct => ReplicasHealthyAsync(name, replicas, ct), timeout.Token);
     }
 
     // Aspire's own health status lags behind a restarted process, so readiness is asked of the service itself.
