@@ -43,20 +43,19 @@ public sealed class OutboxRelay(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        await using (var command = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@lock)", connection, transaction))
-        {
-            command.Parameters.AddWithValue("lock", RelayLockId);
-            if (await command.ExecuteScalarAsync(cancellationToken) is not true)
-            {
-                // Another replica is relaying right now; it publishes these rows.
-                return 0;
-            }
-        }
-
+        // One round trip claims the batch: the rows are marked published, but only this transaction sees that until it
+        // commits, after Redis took them; if anything fails it rolls back and they stay unpublished. A replica that
+        // does not get the lock claims nothing (another replica is relaying), which keeps the publishes in order.
         var rows = new List<(long Sequence, byte[] KeyHash)>();
         await using (var command = new NpgsqlCommand(
-            "SELECT sequence, key_hash FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT @limit", connection, transaction))
+            """
+            UPDATE outbox SET published_at = now()
+            WHERE pg_try_advisory_xact_lock(@lock)
+              AND sequence IN (SELECT sequence FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT @limit)
+            RETURNING sequence, key_hash
+            """, connection, transaction))
         {
+            command.Parameters.AddWithValue("lock", RelayLockId);
             command.Parameters.AddWithValue("limit", BatchSize);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -70,6 +69,8 @@ public sealed class OutboxRelay(
             return 0;
         }
 
+        rows.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+
         // One connection keeps commands in order, so the batch is pipelined rather than sent one round trip at a time.
         // The timeout is ours: Redis's own is coarse, and a frozen Redis must not hold the relay (and its lock) for long.
         var subscriber = redis.GetSubscriber();
@@ -78,14 +79,6 @@ public sealed class OutboxRelay(
                 _channel, new V1.Invalidation { Sequence = row.Sequence, KeyHash = ByteString.CopyFrom(row.KeyHash) }.ToByteArray()))
             .ToList();
         await Task.WhenAll(publishes).WaitAsync(_publishTimeout, cancellationToken);
-
-        await using (var command = new NpgsqlCommand(
-            "UPDATE outbox SET published_at = now() WHERE sequence = ANY(@sequences)", connection, transaction))
-        {
-            command.Parameters.AddWithValue("sequences", rows.Select(r => r.Sequence).ToArray());
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
         await transaction.CommitAsync(cancellationToken);
         return rows.Count;
     }
