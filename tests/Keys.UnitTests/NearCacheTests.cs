@@ -37,6 +37,31 @@ public sealed class NearCacheTests
     }
 
     [Fact]
+    public void InvalidationThatRevokesACachedKeyKeepsItToRefuseFromThatTime()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+        var deletedAt = DateTimeOffset.UtcNow.UtcTicks;
+
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11, deletedAt));
+
+        Assert.True(_cache.TryGet(_key, out var known));
+        Assert.Equal(deletedAt, known.RevokesAtTicks);
+    }
+
+    [Fact]
+    public void RevocationsOnlyComeCloser()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+        var deletedAt = DateTimeOffset.UtcNow.UtcTicks;
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11, deletedAt));
+
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 12, deletedAt + TimeSpan.TicksPerHour));
+
+        Assert.True(_cache.TryGet(_key, out var known));
+        Assert.Equal(deletedAt, known.RevokesAtTicks);
+    }
+
+    [Fact]
     public void InvalidationThatSkipsASequenceIsRefusedAndChangesNothing()
     {
         ConnectedWithTheKeyCachedAt(10);

@@ -67,7 +67,10 @@ public sealed partial class InvalidationWatcher(
             silence.CancelAfter(options.Value.WatchSilenceTimeout);
             var inSequence = watchEvent.EventCase switch
             {
-                WatchEvent.EventOneofCase.Invalidation => cache.TryInvalidate(watchEvent.Invalidation.KeyHash.Span, watchEvent.Invalidation.Sequence),
+                WatchEvent.EventOneofCase.Invalidation => cache.TryInvalidate(
+                    watchEvent.Invalidation.KeyHash.Span,
+                    watchEvent.Invalidation.Sequence,
+                    watchEvent.Invalidation.RevokesAt?.ToDateTimeOffset().UtcTicks),
                 WatchEvent.EventOneofCase.Heartbeat => cache.TryHeartbeat(watchEvent.Heartbeat.Sequence),
                 WatchEvent.EventOneofCase.Flush => Reset(watchEvent.Flush.Sequence),
                 _ => true,

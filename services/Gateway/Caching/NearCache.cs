@@ -7,28 +7,59 @@ using Microsoft.Extensions.Primitives;
 namespace Keys.Gateway.Caching;
 
 /// <summary>A valid key as the gateway forwards it: the identity headers are built once, when it is cached.</summary>
-public sealed class KnownKey(ValidateResponse response, ApiKeyType type, long cachedAtTicks)
+public sealed class KnownKey
 {
-    public ApiKeyType Type { get; } = type;
+    public KnownKey(ValidateResponse response, ApiKeyType type, long cachedAtTicks)
+    {
+        Type = type;
+        Scopes = response.Scopes;
+        KeyId = response.KeyId;
+        KeyType = type.ToName();
+        ProjectId = response.ProjectId;
+        Environment = response.Environment;
+        KeyScopes = string.Join(',', response.Scopes);
+        CachedAtTicks = cachedAtTicks;
+        ExpiresAtTicks = response.ExpiresAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
+        RevokesAtTicks = response.RevokesAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
+    }
 
-    public IReadOnlyList<string> Scopes { get; } = response.Scopes;
+    private KnownKey(KnownKey known, long revokesAtTicks)
+    {
+        Type = known.Type;
+        Scopes = known.Scopes;
+        KeyId = known.KeyId;
+        KeyType = known.KeyType;
+        ProjectId = known.ProjectId;
+        Environment = known.Environment;
+        KeyScopes = known.KeyScopes;
+        CachedAtTicks = known.CachedAtTicks;
+        ExpiresAtTicks = known.ExpiresAtTicks;
+        RevokesAtTicks = revokesAtTicks;
+    }
 
-    public StringValues KeyId { get; } = response.KeyId;
+    public ApiKeyType Type { get; }
 
-    public StringValues KeyType { get; } = type.ToName();
+    public IReadOnlyList<string> Scopes { get; }
 
-    public StringValues ProjectId { get; } = response.ProjectId;
+    public StringValues KeyId { get; }
 
-    public StringValues Environment { get; } = response.Environment;
+    public StringValues KeyType { get; }
 
-    public StringValues KeyScopes { get; } = string.Join(',', response.Scopes);
+    public StringValues ProjectId { get; }
 
-    public long CachedAtTicks { get; } = cachedAtTicks;
+    public StringValues Environment { get; }
+
+    public StringValues KeyScopes { get; }
+
+    public long CachedAtTicks { get; }
 
     // Ticks, so that the hot path compares integers. MaxValue: never.
-    public long ExpiresAtTicks { get; } = response.ExpiresAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
+    public long ExpiresAtTicks { get; }
 
-    public long RevokesAtTicks { get; } = response.RevokesAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
+    public long RevokesAtTicks { get; }
+
+    /// <summary>The same key, revoked at <paramref name="revokesAtTicks"/> if that is sooner: revocations only come closer.</summary>
+    public KnownKey RevokedAt(long revokesAtTicks) => revokesAtTicks >= RevokesAtTicks ? this : new KnownKey(this, revokesAtTicks);
 }
 
 /// <summary>
@@ -88,10 +119,11 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
     }
 
     /// <summary>
-    /// Applies the stream's next invalidation. False, changing nothing, when it is not the next in sequence: something
-    /// was lost on the way, and the caller must flush and reconnect.
+    /// Applies the stream's next invalidation: a key it revokes stays cached and is refused from
+    /// <paramref name="revokesAtTicks"/> on (no lookup needed); any other is dropped. False, changing nothing, when it
+    /// is not the next in sequence: something was lost on the way, and the caller must flush and reconnect.
     /// </summary>
-    public bool TryInvalidate(ReadOnlySpan<byte> keyHash, long sequence)
+    public bool TryInvalidate(ReadOnlySpan<byte> keyHash, long sequence, long? revokesAtTicks = null)
     {
         var hash = KeyHash.From(keyHash);
         lock (_gate)
@@ -102,7 +134,11 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
             }
 
             Volatile.Write(ref _sequence, sequence);
-            if (_keyByHash.Remove(hash, out var key))
+            if (revokesAtTicks is { } at && _keyByHash.TryGetValue(hash, out var revoked))
+            {
+                _byKey[revoked] = _byKey[revoked].RevokedAt(at);
+            }
+            else if (_keyByHash.Remove(hash, out var key))
             {
                 _byKey.TryRemove(key, out _);
             }

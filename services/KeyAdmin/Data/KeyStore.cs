@@ -28,6 +28,9 @@ public sealed record KeyRow(
 
 public sealed record NewKey(string ProjectId, string Environment, string Name, ApiKeyType Type, string[] Scopes, DateTime? ExpiresAt, string Actor);
 
+/// <summary>A change caches must learn of: the key's hash, and when the change revokes the key (null: it does not).</summary>
+public sealed record OutboxRow(long Sequence, byte[] KeyHash, DateTime? RevokesAt);
+
 public sealed record AuditRow(long Id, string Action, string KeyId, string KeyName, string Environment, string Actor, DateTime OccurredAt);
 
 /// <summary>
@@ -291,27 +294,27 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
-    public async Task<(IReadOnlyList<(long Sequence, byte[] KeyHash)> Changes, long Head)> ChangesSinceAsync(
+    public async Task<(IReadOnlyList<OutboxRow> Changes, long Head)> ChangesSinceAsync(
         long sinceSequence, int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
-            SELECT coalesce((SELECT max(sequence) FROM outbox), 0), o.sequence, o.key_hash
+            SELECT coalesce((SELECT max(sequence) FROM outbox), 0), o.sequence, o.key_hash, o.revokes_at
             FROM (SELECT 1) AS one
-            LEFT JOIN (SELECT sequence, key_hash FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
+            LEFT JOIN (SELECT sequence, key_hash, revokes_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
             ORDER BY o.sequence
             """);
         command.Parameters.AddWithValue("since", sinceSequence);
         command.Parameters.AddWithValue("limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var changes = new List<(long, byte[])>();
+        var changes = new List<OutboxRow>();
         long head = 0;
         while (await reader.ReadAsync(cancellationToken))
         {
             head = reader.GetInt64(0);
             if (!reader.IsDBNull(1))
             {
-                changes.Add((reader.GetInt64(1), reader.GetFieldValue<byte[]>(2)));
+                changes.Add(ReadOutboxRow(reader, offset: 1));
             }
         }
 
@@ -410,8 +413,8 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         await using var command = new NpgsqlCommand(
             """
             SELECT pg_advisory_xact_lock(@lock);
-            INSERT INTO outbox (sequence, key_hash)
-            SELECT coalesce((SELECT max(sequence) FROM outbox), 0) + 1, key_hash FROM api_key WHERE id = @key;
+            INSERT INTO outbox (sequence, key_hash, revokes_at)
+            SELECT coalesce((SELECT max(sequence) FROM outbox), 0) + 1, key_hash, deleted_at FROM api_key WHERE id = @key;
             """, connection, transaction);
         command.Parameters.AddWithValue("lock", OutboxLockId);
         command.Parameters.AddWithValue("key", keyId);
@@ -444,6 +447,12 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
 
         return projects;
     }
+
+    /// <summary>An outbox row from columns sequence, key_hash, revokes_at at <paramref name="offset"/>.</summary>
+    public static OutboxRow ReadOutboxRow(NpgsqlDataReader reader, int offset = 0) => new(
+        reader.GetInt64(offset),
+        reader.GetFieldValue<byte[]>(offset + 1),
+        reader.IsDBNull(offset + 2) ? null : reader.GetDateTime(offset + 2));
 
     private static KeyRow ReadKey(NpgsqlDataReader reader, int offset = 0)
     {

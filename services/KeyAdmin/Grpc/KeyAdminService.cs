@@ -116,7 +116,7 @@ public sealed class KeyAdminService(
         return new ChangesResponse
         {
             HeadSequence = head,
-            Changes = { changes.Select(c => new V1.Invalidation { Sequence = c.Sequence, KeyHash = Google.Protobuf.ByteString.CopyFrom(c.KeyHash) }) },
+            Changes = { changes.Select(c => c.ToMessage()) },
         };
     }
 

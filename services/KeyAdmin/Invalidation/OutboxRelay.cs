@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Keys.KeyAdmin.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;
@@ -46,13 +47,13 @@ public sealed class OutboxRelay(
         // One round trip claims the batch: the rows are marked published, but only this transaction sees that until it
         // commits, after Redis took them; if anything fails it rolls back and they stay unpublished. A replica that
         // does not get the lock claims nothing (another replica is relaying), which keeps the publishes in order.
-        var rows = new List<(long Sequence, byte[] KeyHash)>();
+        var rows = new List<OutboxRow>();
         await using (var command = new NpgsqlCommand(
             """
             UPDATE outbox SET published_at = now()
             WHERE pg_try_advisory_xact_lock(@lock)
               AND sequence IN (SELECT sequence FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT @limit)
-            RETURNING sequence, key_hash
+            RETURNING sequence, key_hash, revokes_at
             """, connection, transaction))
         {
             command.Parameters.AddWithValue("lock", RelayLockId);
@@ -60,7 +61,7 @@ public sealed class OutboxRelay(
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                rows.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+                rows.Add(KeyStore.ReadOutboxRow(reader));
             }
         }
 
@@ -75,11 +76,21 @@ public sealed class OutboxRelay(
         // The timeout is ours: Redis's own is coarse, and a frozen Redis must not hold the relay (and its lock) for long.
         var subscriber = redis.GetSubscriber();
         var publishes = rows
-            .Select(row => subscriber.PublishAsync(
-                _channel, new V1.Invalidation { Sequence = row.Sequence, KeyHash = ByteString.CopyFrom(row.KeyHash) }.ToByteArray()))
+            .Select(row => subscriber.PublishAsync(_channel, row.ToMessage().ToByteArray()))
             .ToList();
         await Task.WhenAll(publishes).WaitAsync(_publishTimeout, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return rows.Count;
     }
+}
+
+public static class OutboxRowMessages
+{
+    /// <summary>The invalidation as it goes to Redis and to Changes: one shape for both.</summary>
+    public static V1.Invalidation ToMessage(this OutboxRow row) => new()
+    {
+        Sequence = row.Sequence,
+        KeyHash = ByteString.CopyFrom(row.KeyHash),
+        RevokesAt = row.RevokesAt is { } at ? Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(at) : null,
+    };
 }
