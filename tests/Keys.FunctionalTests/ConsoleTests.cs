@@ -162,6 +162,9 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         finally
         {
             await fixture.StartResourceAsync("key-admin", ct => fixture.IsHealthyAsync("key-admin", ct));
+
+            // KeyValidation stops vouching for caches while KeyAdmin is away: the tests after this one start once it is back.
+            await fixture.WaitForReplicasHealthyAsync("key-validation", 2);
         }
 
         // Nothing was lost: the form is still filled in, and the same click now creates the key.

@@ -103,8 +103,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
         var project = await _admin.CreateProjectAsync();
         var created = await _admin.CreateKeyAsync(project.Id, "dev", "watched", "secret");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        using var watch = Validation.Watch(new WatchRequest(), cancellationToken: timeout.Token);
-        Assert.True(await watch.ResponseStream.MoveNext(timeout.Token));
+        using var watch = await OpenWatchAsync(new WatchRequest(), timeout.Token);
         Assert.Equal(WatchEvent.EventOneofCase.Heartbeat, watch.ResponseStream.Current.EventCase);
 
         await _admin.DeleteKeyAsync(project.Id, "dev", created.Key.Id, "watched");
@@ -277,8 +276,29 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
     private async Task<WatchEvent> FirstEventAsync(long fromSequence)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        using var watch = Validation.Watch(new WatchRequest { FromSequence = fromSequence }, cancellationToken: timeout.Token);
-        Assert.True(await watch.ResponseStream.MoveNext(timeout.Token));
+        using var watch = await OpenWatchAsync(new WatchRequest { FromSequence = fromSequence }, timeout.Token);
         return watch.ResponseStream.Current;
+    }
+
+    /// <summary>
+    /// A Watch stream with its first event read. A replica that is not current with KeyAdmin (it was just restarted, or
+    /// KeyAdmin was) refuses with Unavailable, and a client tries again, as the gateway does.
+    /// </summary>
+    private async Task<Grpc.Core.AsyncServerStreamingCall<WatchEvent>> OpenWatchAsync(WatchRequest request, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var watch = Validation.Watch(request, cancellationToken: cancellationToken);
+            try
+            {
+                Assert.True(await watch.ResponseStream.MoveNext(cancellationToken));
+                return watch;
+            }
+            catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Unavailable)
+            {
+                watch.Dispose();
+                await Task.Delay(100, cancellationToken);
+            }
+        }
     }
 }

@@ -18,6 +18,8 @@ public sealed class MigrationTests(KeysAppFixture fixture)
         var key = await admin.CreateKeyAsync(project.Id, "dev", "kept", "publishable");
 
         await fixture.RestartResourceAsync("key-admin", ct => fixture.IsHealthyAsync("key-admin", ct));
+        // KeyValidation stops vouching for caches while KeyAdmin is away: the tests after this one start once it is back.
+        await fixture.WaitForReplicasHealthyAsync("key-validation", 2);
 
         Assert.Equal(before, await AppliedMigrationsAsync());
         var keys = (await fixture.CreateKeyAdminClient().ListKeysAsync(project.Id, "dev")).Keys;
