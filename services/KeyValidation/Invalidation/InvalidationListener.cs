@@ -46,7 +46,15 @@ public sealed partial class InvalidationListener(
         await base.StopAsync(cancellationToken);
         if (_subscription is not null)
         {
-            await _subscription.UnsubscribeAsync();
+            try
+            {
+                // Bounded: a frozen Redis must not hold up shutdown.
+                await _subscription.UnsubscribeAsync().WaitAsync(_options.RedisTimeout, cancellationToken);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
+            {
+                // The process is going; the server drops the subscription with the connection.
+            }
         }
     }
 
