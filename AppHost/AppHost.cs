@@ -6,6 +6,11 @@ var settings = KeysSettings.From(builder.Configuration);
 var infrastructure = builder.AddKeysInfrastructure(settings);
 var adminToken = builder.AddAdminToken(settings);
 
+// One credential per calling service, known only to it and to the services it calls: the operator token reaches
+// KeyAdmin alone. See docs/security.md.
+var keyValidationToken = builder.AddServiceToken("key-validation-token");
+var gatewayToken = builder.AddServiceToken("gateway-token");
+
 var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
     .WithEndpoint("http", e => e.Port = settings.KeyAdminPort)
     .WithEndpoint("grpc", e => e.Port = null)
@@ -15,6 +20,7 @@ var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
     .WithReference(infrastructure.Database).WaitFor(infrastructure.Database)
     .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
     .WithEnvironment("KeyAdmin__AdminToken", adminToken)
+    .WithEnvironment("ServiceAuth__Callers__key-validation", keyValidationToken)
     .WithHttpHealthCheck("/health", endpointName: "http");
 
 var keyValidation = builder.AddProject<Projects.Keys_KeyValidation>("key-validation")
@@ -22,7 +28,8 @@ var keyValidation = builder.AddProject<Projects.Keys_KeyValidation>("key-validat
     .WithEndpoint("grpc", e => e.Port = null)
     .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
     .WithReference(keyAdmin).WaitFor(keyAdmin)
-    .WithEnvironment("KeyValidation__AdminToken", adminToken)
+    .WithEnvironment("ServiceAuth__Token", keyValidationToken)
+    .WithEnvironment("ServiceAuth__Callers__gateway", gatewayToken)
     .WithReplicas(settings.KeyValidationReplicas)
     .WithHttpHealthCheck("/health", endpointName: "http");
 
@@ -34,6 +41,7 @@ builder.AddProject<Projects.Keys_Gateway>("gateway")
     .WithEndpoint("http", e => e.Port = settings.GatewayPort)
     .WithReference(keyValidation).WaitFor(keyValidation)
     .WithReference(demoApi).WaitFor(demoApi)
+    .WithEnvironment("ServiceAuth__Token", gatewayToken)
     .WithReplicas(settings.GatewayReplicas)
     .WithHttpHealthCheck("/health");
 

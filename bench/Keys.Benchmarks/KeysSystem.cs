@@ -16,6 +16,9 @@ public sealed class KeysSystem : IAsyncDisposable
 
     public string AdminToken { get; } = "bench-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>The benchmark's own credential for KeyValidation, as an internal service would have.</summary>
+    public string CallerToken { get; } = Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N");
+
     public static async Task<KeysSystem> StartAsync()
     {
         var system = new KeysSystem();
@@ -38,7 +41,9 @@ public sealed class KeysSystem : IAsyncDisposable
 
         // Last-used reports update api_key rows, which the garbage test would count as KeyAdmin lookups.
         var keyValidation = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "key-validation");
-        builder.CreateResourceBuilder(keyValidation).WithEnvironment("KeyValidation__UsageFlushInterval", "01:00:00");
+        builder.CreateResourceBuilder(keyValidation)
+            .WithEnvironment("KeyValidation__UsageFlushInterval", "01:00:00")
+            .WithEnvironment("ServiceAuth__Callers__bench", system.CallerToken);
 
         system.App = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -59,6 +64,13 @@ public sealed class KeysSystem : IAsyncDisposable
         });
         return address!;
     }
+
+    /// <summary>A gRPC channel to an internal service that presents the benchmark's credential, as every caller must.</summary>
+    public Grpc.Net.Client.GrpcChannel ServiceChannel(Uri address) => Grpc.Net.Client.GrpcChannel.ForAddress(address, new()
+    {
+        HttpHandler = new ServiceAuth.ServiceCredentialHandler(CallerToken) { InnerHandler = new SocketsHttpHandler() },
+        DisposeHttpClient = true,
+    });
 
     public async Task<(string ProjectId, string KeyId, string Value)> CreateKeyAsync(string type)
     {

@@ -22,7 +22,7 @@ public static class ValidationBenchmark
     public static async Task<IEnumerable<Row>> RunAsync(KeysSystem system)
     {
         var address = await system.DirectAddressAsync("key-validation", "grpc");
-        using var channel = GrpcChannel.ForAddress(address);
+        using var channel = system.ServiceChannel(address);
         var validation = new V1.KeyValidation.KeyValidationClient(channel);
         var (_, _, key) = await system.CreateKeyAsync("secret");
         var validRequest = new ValidateRequest { Key = key };

@@ -1,5 +1,6 @@
 using Keys.Gateway.Authentication;
 using Keys.Gateway.Caching;
+using Keys.ServiceAuth;
 using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway;
@@ -15,8 +16,10 @@ public static class ApplicationServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+        builder.Services.AddServiceAuth();
         builder.Services.AddGrpcClient<V1.KeyValidation.KeyValidationClient>((sp, client) =>
-            client.Address = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.KeyValidationAddress);
+                client.Address = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.KeyValidationAddress)
+            .AddServiceCredential();
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<NearCache>();

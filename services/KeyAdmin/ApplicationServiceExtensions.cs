@@ -3,6 +3,7 @@ using Google.Rpc;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.Invalidation;
+using Keys.ServiceAuth;
 using Microsoft.OpenApi.Models;
 
 namespace Keys.KeyAdmin;
@@ -32,8 +33,11 @@ public static class ApplicationServiceExtensions
         builder.Services.AddGrpc()
             // ErrorInfo rides in error details; the JSON writer must know the type to print it.
             .AddJsonTranscoding(options => options.TypeRegistry = TypeRegistry.FromMessages(ErrorInfo.Descriptor))
-            .AddServiceOptions<KeyAdminService>(options => options.Interceptors.Add<AdminTokenInterceptor>());
+            .AddServiceOptions<KeyAdminService>(options => options.Interceptors.Add<AdminTokenInterceptor>())
+            // KeyValidation's own API, with its own credential: the operator token opens the management API only.
+            .RequireServiceCredential<KeyAdminInternalService>();
         builder.Services.AddSingleton<AdminTokenInterceptor>();
+        builder.Services.AddServiceAuth();
         builder.Services.AddGrpcHealthChecks();
 
         builder.Services.AddGrpcSwagger();

@@ -13,6 +13,7 @@ app.MapDefaultEndpoints();
 app.UseOperatorConsole();
 app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
 app.MapGrpcService<KeyAdminService>();
+app.MapGrpcService<KeyAdminInternalService>();
 app.MapGrpcHealthChecksService();
 
 app.Run();

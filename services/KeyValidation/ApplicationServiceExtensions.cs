@@ -1,6 +1,8 @@
 using Keys.KeyValidation.Caching;
+using Keys.KeyValidation.Grpc;
 using Keys.KeyValidation.Invalidation;
 using Keys.KeyValidation.Usage;
+using Keys.ServiceAuth;
 using Microsoft.Extensions.Options;
 
 namespace Keys.KeyValidation;
@@ -18,15 +20,11 @@ public static class ApplicationServiceExtensions
         // date when it is back.
         builder.AddRedisClient("redis", configureOptions: options => options.BacklogPolicy = StackExchange.Redis.BacklogPolicy.FailFast);
 
-        builder.Services.AddGrpcClient<V1.KeyAdmin.KeyAdminClient>((sp, client) =>
+        builder.Services.AddServiceAuth();
+        // KeyAdmin's internal API, with this service's own credential: KeyValidation never holds the operator token.
+        builder.Services.AddGrpcClient<V1.KeyAdminInternal.KeyAdminInternalClient>((sp, client) =>
                 client.Address = sp.GetRequiredService<IOptions<KeyValidationOptions>>().Value.KeyAdminAddress)
-            .AddCallCredentials((context, metadata, sp) =>
-            {
-                metadata.Add("Authorization", "Bearer " + sp.GetRequiredService<IOptions<KeyValidationOptions>>().Value.AdminToken);
-                return Task.CompletedTask;
-            })
-            // Service-to-service traffic is h2c on the host's loopback or a private network; TLS terminates elsewhere.
-            .ConfigureChannel(channel => channel.UnsafeUseInsecureChannelCallCredentials = true);
+            .AddServiceCredential();
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ValidationMetrics>();
@@ -42,7 +40,8 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<UsageRecorder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UsageRecorder>());
 
-        builder.Services.AddGrpc();
+        builder.Services.AddSingleton<WatchAdmission>();
+        builder.Services.AddGrpc().RequireServiceCredential<KeyValidationService>();
         builder.Services.AddGrpcHealthChecks();
     }
 }

@@ -6,10 +6,6 @@ public sealed class KeyValidationOptions
 {
     public const string SectionName = "KeyValidation";
 
-    /// <summary>Presented to KeyAdmin's internal LookupKey call.</summary>
-    [Required(ErrorMessage = "KeyValidation:AdminToken is not set: KeyAdmin would refuse every lookup.")]
-    public string AdminToken { get; set; } = "";
-
     /// <summary>KeyAdmin's gRPC endpoint; service discovery resolves the name.</summary>
     [Required]
     public Uri KeyAdminAddress { get; set; } = new("http://_grpc.key-admin");
@@ -33,9 +29,23 @@ public sealed class KeyValidationOptions
     /// <summary>How long "no such key" is remembered, in memory and in Redis.</summary>
     public TimeSpan NotFoundMaxAge { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>At most this many records in process memory.</summary>
+    /// <summary>At most this many records of existing keys in process memory.</summary>
     [Range(1, 10_000_000)]
     public int MemoryMaxEntries { get; set; } = 100_000;
+
+    /// <summary>
+    /// At most this many "no such key" answers in process memory, apart from the records: a flood of unknown keys can
+    /// fill this and never push out a real key.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int NotFoundMaxEntries { get; set; } = 10_000;
+
+    /// <summary>
+    /// At most this many lookups in KeyAdmin at once; past it, a lookup fails at once with Unavailable (the gateway
+    /// answers 503) instead of queueing on KeyAdmin and Postgres.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxConcurrentLookups { get; set; } = 64;
 
     /// <summary>
     /// How often KeyAdmin is asked for changes since the last applied one, which catches a lost last pub/sub message.
@@ -48,6 +58,14 @@ public sealed class KeyValidationOptions
     /// <summary>How many recent invalidations a reconnecting Watch client can be replayed; older means flush.</summary>
     [Range(1, 1_000_000)]
     public int WatchReplayCapacity { get; set; } = 4096;
+
+    /// <summary>At most this many Watch streams open on this replica at once.</summary>
+    [Range(1, 1_000_000)]
+    public int WatchMaxStreams { get; set; } = 1024;
+
+    /// <summary>At most this many Watch streams open at once for one caller (one service credential).</summary>
+    [Range(1, 1_000_000)]
+    public int WatchMaxStreamsPerCaller { get; set; } = 256;
 
     /// <summary>How often an idle Watch stream gets a heartbeat.</summary>
     public TimeSpan WatchHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);

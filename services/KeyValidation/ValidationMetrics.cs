@@ -10,18 +10,22 @@ public sealed class ValidationMetrics
     private readonly Counter<long> _validations;
     private readonly Counter<long> _lookups;
     private readonly Histogram<double> _loadDuration;
+    private readonly Counter<long> _lookupsShed;
 
     public ValidationMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
         _validations = meter.CreateCounter<long>("keys.validation.validations", description: "Validate calls by outcome");
         _lookups = meter.CreateCounter<long>("keys.validation.lookups", description: "Answers by the layer that gave them: memory, redis or key_admin");
+        _lookupsShed = meter.CreateCounter<long>("keys.validation.lookups.shed", description: "Lookups refused because MaxConcurrentLookups were in flight");
         _loadDuration = meter.CreateHistogram<double>("keys.validation.load.duration", unit: "ms", description: "Time to load a record from Redis or KeyAdmin");
     }
 
     public void Validated(V1.ValidationOutcome outcome) => _validations.Add(1, new KeyValuePair<string, object?>("outcome", OutcomeName(outcome)));
 
     public void Answered(string layer) => _lookups.Add(1, new KeyValuePair<string, object?>("layer", layer));
+
+    public void LookupShed() => _lookupsShed.Add(1);
 
     public void Loaded(string source, TimeSpan elapsed) =>
         _loadDuration.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("source", source));

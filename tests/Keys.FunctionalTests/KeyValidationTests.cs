@@ -12,7 +12,7 @@ namespace Keys.FunctionalTests;
 public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
 {
     private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
-    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("key-validation", "grpc"));
+    private readonly GrpcChannel _channel = fixture.KeyValidationChannel();
 
     private V1.KeyValidation.KeyValidationClient Validation => new(_channel);
 
@@ -197,7 +197,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
         var replicas = await fixture.GetReplicaAddressesAsync("key-validation", "grpc", replicas: 2);
         var project = await _admin.CreateProjectAsync();
         var created = await _admin.CreateKeyAsync(project.Id, "dev", "everywhere", "secret");
-        var channels = replicas.Select(address => GrpcChannel.ForAddress(address)).ToList();
+        var channels = replicas.Select(address => fixture.ServiceChannel(address)).ToList();
         try
         {
             foreach (var channel in channels)
@@ -267,8 +267,9 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
     {
         var created = await _admin.CreateKeyAsync(projectId, "dev", name, "secret");
         await _admin.DeleteKeyAsync(projectId, "dev", created.Key.Id, name);
-        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("key-admin", "grpc"));
-        var changes = await new V1.KeyAdmin.KeyAdminClient(channel).ChangesAsync(new ChangesRequest(), fixture.AdminCallHeaders());
+        var keyAdmin = fixture.CreateKeyAdminInternalClient(out var channel);
+        using var disposeChannel = channel;
+        var changes = await keyAdmin.ChangesAsync(new ChangesRequest());
         var hash = KeyString.Hash(created.Value);
         return changes.Changes.Last(c => c.KeyHash.Span.SequenceEqual(hash));
     }

@@ -27,7 +27,6 @@ public sealed class RedisRecordStoreTests(KeysAppFixture fixture) : IAsyncLifeti
         _redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
         _store = new RedisRecordStore(_redis, Options.Create(new KeyValidationOptions
         {
-            AdminToken = "unused",
             RedisKeyPrefix = _prefix,
         }));
         _epoch = await StartEpochAsync();

@@ -100,7 +100,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
     public async Task WatchClientThatStopsReadingIsFlushedOrCutOffNeverSilentlyThinned()
     {
         var replica = (await fixture.GetReplicaAddressesAsync("key-validation", "grpc", replicas: 2))[0];
-        using var channel = GrpcChannel.ForAddress(replica);
+        using var channel = fixture.ServiceChannel(replica);
         var validation = new V1.KeyValidation.KeyValidationClient(channel);
         var project = await _admin.CreateProjectAsync("Slow watcher");
         var held = await _admin.CreateKeyAsync(project.Id, "dev", "held", "secret");
@@ -541,9 +541,9 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
 
     private async Task<ChangesResponse> ChangesAsync(long since, int limit = 0)
     {
-        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("key-admin", "grpc"));
-        return await new V1.KeyAdmin.KeyAdminClient(channel).ChangesAsync(
-            new ChangesRequest { SinceSequence = since, Limit = limit }, fixture.AdminCallHeaders());
+        var keyAdmin = fixture.CreateKeyAdminInternalClient(out var channel);
+        using var disposeChannel = channel;
+        return await keyAdmin.ChangesAsync(new ChangesRequest { SinceSequence = since, Limit = limit });
     }
 
     /// <summary>The outbox sequence of the first change to a key after <paramref name="since"/>.</summary>
@@ -709,7 +709,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
     private async Task<IReadOnlyList<string>> LiveRecordsInRedisAsync(IEnumerable<CreatedKeyDto> deleted)
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
-        var store = new RedisRecordStore(redis, Options.Create(new KeyValidationOptions { AdminToken = "unused" }));
+        var store = new RedisRecordStore(redis, Options.Create(new KeyValidationOptions()));
         var problems = new List<string>();
         // Only the current epoch's records can be read by any replica.
         if ((await store.ReadEpochAsync()).Epoch is not { } epoch)
@@ -767,7 +767,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
         var replicas = await fixture.GetReplicaAddressesAsync("key-validation", "grpc", replicas: 2);
         return [.. replicas.Select((address, i) =>
         {
-            var channel = GrpcChannel.ForAddress(address);
+            var channel = fixture.ServiceChannel(address);
             _disposables.Add(channel);
             var client = new V1.KeyValidation.KeyValidationClient(channel);
             return new KeyChecker($"key-validation-{i}", (key, ct) => AskKeyValidationAsync(client, key, ct));

@@ -22,7 +22,6 @@ public sealed class InvalidationFeedTests
     {
         var options = Options.Create(new KeyValidationOptions
         {
-            AdminToken = "unused",
             WatchBufferCapacity = BufferCapacity,
             WatchReplayCapacity = 4,
             ConfirmationTimeout = TimeSpan.FromSeconds(3),

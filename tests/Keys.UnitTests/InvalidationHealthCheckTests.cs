@@ -18,7 +18,7 @@ public sealed class InvalidationHealthCheckTests
 
     public InvalidationHealthCheckTests()
     {
-        var options = Options.Create(new KeyValidationOptions { AdminToken = "unused" });
+        var options = Options.Create(new KeyValidationOptions());
         _feed = new InvalidationFeed(new LocalRecordCache(options, _time), options, _time);
         // Redis and KeyAdmin are never reached here: the sync has not run, so Redis counts as unavailable.
         var redisSync = new RedisSync(

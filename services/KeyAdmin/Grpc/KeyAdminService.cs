@@ -90,48 +90,6 @@ public sealed class KeyAdminService(
         };
     }
 
-    public override async Task<LookupKeyResponse> LookupKey(LookupKeyRequest request, ServerCallContext context)
-    {
-        if (request.KeyHash.Length != KeyString.HashLength)
-        {
-            throw ApiErrors.InvalidArgument("INVALID_KEY_HASH", "key_hash is the 32-byte SHA-256 of a key.");
-        }
-
-        var (row, asOf) = await store.FindByHashAsync(request.KeyHash.ToByteArray(), context.CancellationToken);
-        return new LookupKeyResponse { Record = row is null ? null : ToRecord(row), AsOfSequence = asOf };
-    }
-
-    public override async Task<ChangesResponse> Changes(ChangesRequest request, ServerCallContext context)
-    {
-        const int maxChanges = 10_000;
-        if (request.SinceSequence < 0 || request.Limit is < 0 or > maxChanges)
-        {
-            throw ApiErrors.InvalidArgument("INVALID_CHANGES_REQUEST", $"since_sequence is 0 or more; limit is from 1 to {maxChanges}.");
-        }
-
-        // Polled every second by every KeyValidation replica: not worth a trace (nor its queries' spans) each time.
-        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-        var (changes, head) = await store.ChangesSinceAsync(
-            request.SinceSequence, request.Limit == 0 ? maxChanges : request.Limit, context.CancellationToken);
-        return new ChangesResponse
-        {
-            HeadSequence = head,
-            Changes = { changes.Select(c => c.ToMessage()) },
-        };
-    }
-
-    public override async Task<RecordUsageResponse> RecordUsage(RecordUsageRequest request, ServerCallContext context)
-    {
-        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-        if (request.Usages.Count > 0)
-        {
-            await store.RecordUsageAsync(
-                request.Usages.Select(u => (u.KeyId, u.LastUsedAt.ToDateTime())).ToList(), context.CancellationToken);
-        }
-
-        return new RecordUsageResponse();
-    }
-
     private static Project ToMessage(ProjectRow project) => new()
     {
         Id = project.Id,
@@ -175,16 +133,5 @@ public sealed class KeyAdminService(
         return message;
     }
 
-    private static KeyRecord ToRecord(KeyRow row) => new()
-    {
-        KeyId = row.Id,
-        ProjectId = row.ProjectId,
-        Environment = row.Environment,
-        Type = row.Type == ApiKeyType.Secret ? KeyType.Secret : KeyType.Publishable,
-        Scopes = { row.Scopes },
-        ExpiresAt = ToTimestamp(row.ExpiresAt),
-        RevokedAt = ToTimestamp(row.DeletedAt),
-    };
-
-    private static Timestamp? ToTimestamp(DateTime? value) => value is { } v ? Timestamp.FromDateTime(v) : null;
+    internal static Timestamp? ToTimestamp(DateTime? value) => value is { } v ? Timestamp.FromDateTime(v) : null;
 }

@@ -21,13 +21,15 @@ public sealed class KeyRecordResolver(
     RedisRecordStore redis,
     RedisSync redisSync,
     InvalidationFeed feed,
-    V1.KeyAdmin.KeyAdminClient keyAdmin,
+    V1.KeyAdminInternal.KeyAdminInternalClient keyAdmin,
     ValidationMetrics metrics,
     IOptions<KeyValidationOptions> options)
 {
     private readonly ConcurrentDictionary<KeyHash, Lazy<Task<KeyRecord?>>> _loads = new();
     private readonly TimeSpan _lookupTimeout = options.Value.LookupTimeout;
     private readonly TimeSpan _redisTimeout = options.Value.RedisTimeout;
+    private readonly int _maxConcurrentLookups = options.Value.MaxConcurrentLookups;
+    private int _lookupsInFlight;
 
     public ValueTask<KeyRecord?> GetAsync(KeyHash hash)
     {
@@ -83,10 +85,27 @@ public sealed class KeyRecordResolver(
             }
         }
 
-        clock.Restart();
-        var response = await keyAdmin.LookupKeyAsync(
-            new LookupKeyRequest { KeyHash = ByteString.CopyFrom(hash.ToArray()) },
-            deadline: DateTime.UtcNow + _lookupTimeout);
+        // Queueing behind KeyAdmin would only slow every caller down (and Postgres with it): past the cap, fail fast.
+        if (Interlocked.Increment(ref _lookupsInFlight) > _maxConcurrentLookups)
+        {
+            Interlocked.Decrement(ref _lookupsInFlight);
+            metrics.LookupShed();
+            throw new LookupCapacityExceededException();
+        }
+
+        LookupKeyResponse response;
+        try
+        {
+            clock.Restart();
+            response = await keyAdmin.LookupKeyAsync(
+                new LookupKeyRequest { KeyHash = ByteString.CopyFrom(hash.ToArray()) },
+                deadline: DateTime.UtcNow + _lookupTimeout);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _lookupsInFlight);
+        }
+
         metrics.Loaded("key_admin", clock.Elapsed);
         metrics.Answered("key_admin");
 
@@ -117,3 +136,6 @@ public sealed class KeyRecordResolver(
         }
     }
 }
+
+/// <summary>A lookup was refused because <c>MaxConcurrentLookups</c> were already in flight.</summary>
+public sealed class LookupCapacityExceededException() : Exception("Too many key lookups at once.");

@@ -9,80 +9,126 @@ namespace Keys.KeyValidation.Caching;
 public sealed record CachedRecord(KeyRecord? Record, long LoadedAtTicks);
 
 /// <summary>
-/// Records in process memory, by key hash. Bounded in count, and every entry has a maximum age (shorter for "no such
-/// key"), so even a missed invalidation cannot keep an answer alive for long.
+/// Answers in process memory, by key hash. Records of existing keys and "no such key" answers are kept apart, each
+/// bounded in count: a flood of unknown keys fills only its own part and can never take the place of a real key.
+/// Every entry has a maximum age (shorter for "no such key"), so even a missed invalidation cannot keep an answer alive
+/// for long.
 /// </summary>
 public sealed class LocalRecordCache(IOptions<KeyValidationOptions> options, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<KeyHash, CachedRecord> _entries = new();
-    private readonly long _maxAgeTicks = options.Value.MemoryMaxAge.Ticks;
-    private readonly long _notFoundMaxAgeTicks = options.Value.NotFoundMaxAge.Ticks;
-    private readonly int _maxEntries = options.Value.MemoryMaxEntries;
-    private int _count;
+    private readonly Part _records = new(options.Value.MemoryMaxEntries, options.Value.MemoryMaxAge.Ticks);
+    private readonly Part _notFound = new(options.Value.NotFoundMaxEntries, options.Value.NotFoundMaxAge.Ticks);
 
-    public int Count => Volatile.Read(ref _count);
+    /// <summary>Records of existing keys held.</summary>
+    public int Count => _records.Count;
+
+    /// <summary>"No such key" answers held.</summary>
+    public int NotFoundCount => _notFound.Count;
 
     public bool TryGet(KeyHash hash, out CachedRecord entry)
     {
-        if (_entries.TryGetValue(hash, out entry!) && !IsExpired(entry, time.GetUtcNow().UtcTicks))
-        {
-            return true;
-        }
-
-        entry = null!;
-        return false;
+        var now = time.GetUtcNow().UtcTicks;
+        return _records.TryGet(hash, now, out entry) || _notFound.TryGet(hash, now, out entry);
     }
 
     public void Set(KeyHash hash, KeyRecord? record)
     {
         var entry = new CachedRecord(record, time.GetUtcNow().UtcTicks);
-        if (_entries.TryGetValue(hash, out _))
+        if (record is null)
         {
-            _entries[hash] = entry;
-            return;
+            _records.Remove(hash);
+            _notFound.Set(hash, entry);
         }
-
-        // Full: serve from Redis rather than grow; the sweep makes room as entries age out.
-        if (Count >= _maxEntries)
+        else
         {
-            return;
-        }
-
-        if (_entries.TryAdd(hash, entry))
-        {
-            Interlocked.Increment(ref _count);
+            _notFound.Remove(hash);
+            _records.Set(hash, entry);
         }
     }
 
     public void Remove(KeyHash hash)
     {
-        if (_entries.TryRemove(hash, out _))
-        {
-            Interlocked.Decrement(ref _count);
-        }
+        _records.Remove(hash);
+        _notFound.Remove(hash);
     }
 
     public void Clear()
     {
-        foreach (var hash in _entries.Keys)
-        {
-            Remove(hash);
-        }
+        _records.Clear();
+        _notFound.Clear();
     }
 
     /// <summary>Drops expired entries; called periodically.</summary>
     public void Sweep()
     {
         var now = time.GetUtcNow().UtcTicks;
-        foreach (var (hash, entry) in _entries)
+        _records.Sweep(now);
+        _notFound.Sweep(now);
+    }
+
+    private sealed class Part(int maxEntries, long maxAgeTicks)
+    {
+        private readonly ConcurrentDictionary<KeyHash, CachedRecord> _entries = new();
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public bool TryGet(KeyHash hash, long now, out CachedRecord entry)
         {
-            if (IsExpired(entry, now) && _entries.TryRemove(new KeyValuePair<KeyHash, CachedRecord>(hash, entry)))
+            if (_entries.TryGetValue(hash, out entry!) && now - entry.LoadedAtTicks <= maxAgeTicks)
+            {
+                return true;
+            }
+
+            entry = null!;
+            return false;
+        }
+
+        public void Set(KeyHash hash, CachedRecord entry)
+        {
+            if (_entries.TryGetValue(hash, out _))
+            {
+                _entries[hash] = entry;
+                return;
+            }
+
+            // Full: serve from Redis rather than grow; the sweep makes room as entries age out.
+            if (Count >= maxEntries)
+            {
+                return;
+            }
+
+            if (_entries.TryAdd(hash, entry))
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
+
+        public void Remove(KeyHash hash)
+        {
+            if (_entries.TryRemove(hash, out _))
             {
                 Interlocked.Decrement(ref _count);
             }
         }
-    }
 
-    private bool IsExpired(CachedRecord entry, long now) =>
-        now - entry.LoadedAtTicks > (entry.Record is null ? _notFoundMaxAgeTicks : _maxAgeTicks);
+        public void Clear()
+        {
+            foreach (var hash in _entries.Keys)
+            {
+                Remove(hash);
+            }
+        }
+
+        public void Sweep(long now)
+        {
+            foreach (var (hash, entry) in _entries)
+            {
+                if (now - entry.LoadedAtTicks > maxAgeTicks && _entries.TryRemove(new KeyValuePair<KeyHash, CachedRecord>(hash, entry)))
+                {
+                    Interlocked.Decrement(ref _count);
+                }
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@ using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Invalidation;
 using Keys.KeyValidation.Usage;
+using Keys.ServiceAuth;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 
@@ -15,6 +16,7 @@ public sealed class KeyValidationService(
     ValidationMetrics metrics,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
+    WatchAdmission admission,
     IOptions<KeyValidationOptions> options) : V1.KeyValidation.KeyValidationBase
 {
     private static readonly ValidateResponse InvalidFormat = new() { Outcome = ValidationOutcome.InvalidFormat };
@@ -34,6 +36,10 @@ public sealed class KeyValidationService(
         try
         {
             record = await resolver.GetAsync(KeyHash.Of(request.Key));
+        }
+        catch (LookupCapacityExceededException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "Too many key lookups at once; retry shortly."));
         }
         catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
         {
@@ -57,6 +63,9 @@ public sealed class KeyValidationService(
 
     public override async Task Watch(WatchRequest request, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context)
     {
+        using var slot = admission.TryEnter(context.GetCaller())
+            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, "Too many Watch streams are open; close one, or retry later."));
+
         // A replica that cannot vouch for a cache offers none: the client fails closed and tries again, perhaps elsewhere.
         var watcher = feed.Subscribe(request.FromSequence)
             ?? throw new RpcException(new Status(StatusCode.Unavailable, "This KeyValidation replica is not current with KeyAdmin; reconnect."));

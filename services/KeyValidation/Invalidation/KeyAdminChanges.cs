@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace Keys.KeyValidation.Invalidation;
 
 /// <summary>KeyAdmin's outbox, read through its internal <c>Changes</c> call: the source of truth that pub/sub only speeds up.</summary>
-public sealed class KeyAdminChanges(V1.KeyAdmin.KeyAdminClient keyAdmin, IOptions<KeyValidationOptions> options)
+public sealed class KeyAdminChanges(V1.KeyAdminInternal.KeyAdminInternalClient keyAdmin, IOptions<KeyValidationOptions> options)
 {
     /// <summary>Changes after <paramref name="since"/> in sequence order (at most <paramref name="limit"/>; 0: KeyAdmin's most), and the head.</summary>
     public async Task<V1.ChangesResponse> SinceAsync(long since, int limit, CancellationToken cancellationToken) =>

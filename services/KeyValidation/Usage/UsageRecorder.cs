@@ -10,7 +10,7 @@ namespace Keys.KeyValidation.Usage;
 /// sent to KeyAdmin on an interval. A failed send is merged back and retried.
 /// </summary>
 public sealed class UsageRecorder(
-    V1.KeyAdmin.KeyAdminClient keyAdmin,
+    V1.KeyAdminInternal.KeyAdminInternalClient keyAdmin,
     TimeProvider time,
     IOptions<KeyValidationOptions> options,
     BackgroundLoops loops,

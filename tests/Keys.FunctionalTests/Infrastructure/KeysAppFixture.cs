@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -26,6 +27,18 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
 
     public string AdminToken { get; } = "test-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
 
+    /// <summary>KeyValidation's credential for KeyAdmin's internal API (the AppHost's <c>key-validation-token</c>).</summary>
+    public string KeyValidationToken { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+
+    /// <summary>The gateway's credential for KeyValidation (the AppHost's <c>gateway-token</c>).</summary>
+    public string GatewayToken { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+
+    /// <summary>The tests' own credential for KeyValidation: a caller of their own, as an internal service would be.</summary>
+    public string TestCallerToken { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+
+    /// <summary>Watch streams one caller may hold open on a KeyValidation replica.</summary>
+    public const int WatchMaxStreamsPerCaller = 12;
+
     public async Task InitializeAsync()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Keys_AppHost>(
@@ -35,6 +48,8 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
                 "Keys:Replicas:Gateway=2",
                 $"Keys:DataDirectory={_dataDirectory.FullName}",
                 $"Parameters:admin-token={AdminToken}",
+                $"Parameters:key-validation-token={KeyValidationToken}",
+                $"Parameters:gateway-token={GatewayToken}",
             ]);
         // KEYS_TEST_LOGS=1 prints every resource's output, for a test run that needs explaining.
         builder.Services.AddLogging(logging =>
@@ -62,7 +77,9 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
         builder.CreateResourceBuilder(keyValidation)
             .WithEnvironment("KeyValidation__UsageFlushInterval", "00:00:01")
             .WithEnvironment("KeyValidation__WatchReplayCapacity", WatchReplayCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .WithEnvironment("KeyValidation__WatchBufferCapacity", WatchBufferCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            .WithEnvironment("KeyValidation__WatchBufferCapacity", WatchBufferCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("KeyValidation__WatchMaxStreamsPerCaller", WatchMaxStreamsPerCaller.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("ServiceAuth__Callers__tests", TestCallerToken);
 
         // High enough that tests which send a few bad keys on purpose never meet it; the 429 test goes past it.
         var gateway = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gateway");
@@ -99,6 +116,32 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
             },
             timeout.Token);
         return [.. addresses.Values];
+    }
+
+    /// <summary>
+    /// A gRPC channel to an internal service that presents <paramref name="token"/> (default: the tests' own
+    /// KeyValidation credential) on every call; null presents none.
+    /// </summary>
+    public GrpcChannel ServiceChannel(Uri address, string? token = "")
+    {
+        HttpMessageHandler handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        token = token == "" ? TestCallerToken : token;
+        if (token is not null)
+        {
+            handler = new ServiceAuth.ServiceCredentialHandler(token) { InnerHandler = handler };
+        }
+
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+    }
+
+    /// <summary>A channel to KeyValidation (through the proxy that spreads calls over its replicas), as the tests' caller.</summary>
+    public GrpcChannel KeyValidationChannel() => ServiceChannel(App.GetEndpoint("key-validation", "grpc"));
+
+    /// <summary>KeyAdmin's internal API, with KeyValidation's credential.</summary>
+    public V1.KeyAdminInternal.KeyAdminInternalClient CreateKeyAdminInternalClient(out GrpcChannel channel)
+    {
+        channel = ServiceChannel(App.GetEndpoint("key-admin", "grpc"), KeyValidationToken);
+        return new V1.KeyAdminInternal.KeyAdminInternalClient(channel);
     }
 
     /// <summary>The admin token as gRPC call headers, for KeyAdmin's gRPC API.</summary>

@@ -1,0 +1,81 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Keys.ApiKeys;
+using Keys.KeyAdmin.Data;
+using Keys.KeyAdmin.Invalidation;
+using Keys.V1;
+
+namespace Keys.KeyAdmin.Grpc;
+
+/// <summary>
+/// What KeyValidation needs from the owner of keys. Only callers with a service credential reach it
+/// (<see cref="Keys.ServiceAuth.ServiceCredentialInterceptor"/>); the operator's token is not one.
+/// </summary>
+public sealed class KeyAdminInternalService(KeyStore store, TimeProvider time) : KeyAdminInternal.KeyAdminInternalBase
+{
+    public const int MaxChanges = 10_000;
+    public const int MaxUsages = 10_000;
+
+    public override async Task<LookupKeyResponse> LookupKey(LookupKeyRequest request, ServerCallContext context)
+    {
+        if (request.KeyHash.Length != KeyString.HashLength)
+        {
+            throw ApiErrors.InvalidArgument("INVALID_KEY_HASH", "key_hash is the 32-byte SHA-256 of a key.");
+        }
+
+        var (row, asOf) = await store.FindByHashAsync(request.KeyHash.ToByteArray(), context.CancellationToken);
+        return new LookupKeyResponse { Record = row is null ? null : ToRecord(row), AsOfSequence = asOf };
+    }
+
+    public override async Task<ChangesResponse> Changes(ChangesRequest request, ServerCallContext context)
+    {
+        if (request.SinceSequence < 0 || request.Limit is < 0 or > MaxChanges)
+        {
+            throw ApiErrors.InvalidArgument("INVALID_CHANGES_REQUEST", $"since_sequence is 0 or more; limit is from 1 to {MaxChanges}.");
+        }
+
+        // Polled every second by every KeyValidation replica: not worth a trace (nor its queries' spans) each time.
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        var (changes, head) = await store.ChangesSinceAsync(
+            request.SinceSequence, request.Limit == 0 ? MaxChanges : request.Limit, context.CancellationToken);
+        return new ChangesResponse
+        {
+            HeadSequence = head,
+            Changes = { changes.Select(c => c.ToMessage()) },
+        };
+    }
+
+    public override async Task<RecordUsageResponse> RecordUsage(RecordUsageRequest request, ServerCallContext context)
+    {
+        if (request.Usages.Count > MaxUsages)
+        {
+            throw ApiErrors.InvalidArgument("TOO_MANY_USAGES", $"At most {MaxUsages} usages per call.");
+        }
+
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        if (request.Usages.Count > 0)
+        {
+            // A key cannot have been used later than now: a clock running ahead (or a forged time) must not make a
+            // key look in use for the future, which would hide it from anyone looking for unused keys.
+            var now = time.GetUtcNow().UtcDateTime;
+            await store.RecordUsageAsync(
+                [.. request.Usages
+                    .Where(u => u.LastUsedAt is not null && ResourceId.IsWellFormed(u.KeyId, ResourceId.KeyPrefix))
+                    .Select(u => (u.KeyId, UsedAt: u.LastUsedAt.ToDateTime() is var at && at > now ? now : at))],
+                context.CancellationToken);
+        }
+
+        return new RecordUsageResponse();
+    }
+
+    private static KeyRecord ToRecord(KeyRow row) => new()
+    {
+        KeyId = row.Id,
+        ProjectId = row.ProjectId,
+        Environment = row.Environment,
+        Type = row.Type == ApiKeyType.Secret ? KeyType.Secret : KeyType.Publishable,
+        Scopes = { row.Scopes },
+        ExpiresAt = KeyAdminService.ToTimestamp(row.ExpiresAt),
+        RevokedAt = KeyAdminService.ToTimestamp(row.DeletedAt),
+    };
+}
