@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Aspire.Hosting.Testing;
-using Grpc.Net.Client;
 using Keys.FunctionalTests.Infrastructure;
 using Keys.V1;
 using Npgsql;

@@ -5,7 +5,6 @@ using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
 using Keys.KeyValidation;

@@ -1,4 +1,3 @@
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Keys.ApiKeys;
 using Keys.KeyAdmin.Data;
