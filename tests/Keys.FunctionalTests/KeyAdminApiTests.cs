@@ -310,7 +310,7 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", rolled.Value))).StatusCode);
         Assert.Equal([rolled.Key.Id, old.Key.Id], (await _admin.ListKeysAsync(project.Id, "dev")).Keys.Select(k => k.Id));
         await KeyAdminClient.AssertErrorAsync(
-            await _admin.PostRollAsync(project.Id, "dev", old.Key.Id, 0), HttpStatusCode.BadRequest, "KEY_ALREADY_ROLLED");
+            await _admin.PostRollAsync(project.Id, "dev", old.Key.Id, 0), HttpStatusCode.Conflict, "KEY_ALREADY_ROLLED");
     }
 
     [Fact]
@@ -382,5 +382,87 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         Assert.Contains("/v1/projects", paths);
         Assert.Contains("/v1/projects/{projectId}/environments/{environment}/keys/{keyId}:roll", paths);
         Assert.Contains("/v1/projects/{projectId}/audit", paths);
+    }
+
+    [Fact]
+    public async Task RollOfAnExpiringKeyKeepsItsExpiry()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var expires = DateTimeOffset.UtcNow.AddDays(7);
+        var trial = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
+            await _admin.PostKeyAsync(project.Id, "dev", new { name = "trial", type = "secret", expiresAt = expires }));
+
+        var rolled = await _admin.RollKeyAsync(project.Id, "dev", trial.Key.Id, gracePeriodSeconds: 0);
+
+        Assert.NotNull(rolled.Key.ExpiresAt);
+        Assert.Equal(expires.ToUnixTimeSeconds(), rolled.Key.ExpiresAt.Value.ToUnixTimeSeconds());
+        var listed = (await _admin.ListKeysAsync(project.Id, "dev")).Keys.Single(k => k.Id == rolled.Key.Id);
+        Assert.Equal(expires.ToUnixTimeSeconds(), listed.ExpiresAt!.Value.ToUnixTimeSeconds());
+    }
+
+    [Fact]
+    public async Task RollMayGiveTheNewKeyAnotherExpiry()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var key = await _admin.CreateKeyAsync(project.Id, "dev", "renewed", "secret");
+        var expires = DateTimeOffset.UtcNow.AddDays(30);
+
+        var response = await _admin.Http.PostAsJsonAsync(
+            $"/v1/projects/{project.Id}/environments/dev/keys/{key.Key.Id}:roll", new { gracePeriodSeconds = 0, expiresAt = expires });
+        var rolled = await KeyAdminClient.ReadAsync<RolledKeyDto>(response);
+
+        Assert.Equal(expires.ToUnixTimeSeconds(), rolled.Key.ExpiresAt!.Value.ToUnixTimeSeconds());
+        await KeyAdminClient.AssertErrorAsync(
+            await _admin.Http.PostAsJsonAsync(
+                $"/v1/projects/{project.Id}/environments/dev/keys/{rolled.Key.Id}:roll",
+                new { gracePeriodSeconds = 0, expiresAt = DateTimeOffset.UtcNow.AddDays(-1) }),
+            HttpStatusCode.BadRequest, "INVALID_EXPIRY");
+    }
+
+    [Fact]
+    public async Task RollOfAnExpiredKeyIs409KeyExpired()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var key = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
+            await _admin.PostKeyAsync(project.Id, "dev", new { name = "short-lived", type = "secret", expiresAt = DateTimeOffset.UtcNow.AddSeconds(2) }));
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+
+        await KeyAdminClient.AssertErrorAsync(
+            await _admin.PostRollAsync(project.Id, "dev", key.Key.Id, 0), HttpStatusCode.Conflict, "KEY_EXPIRED");
+        Assert.Equal([key.Key.Id], (await _admin.ListKeysAsync(project.Id, "dev")).Keys.Select(k => k.Id));
+    }
+
+    [Fact]
+    public async Task RollOfADeletedKeyIs409KeyRevoked()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var key = await _admin.CreateKeyAsync(project.Id, "dev", "gone", "secret");
+        Assert.Equal(HttpStatusCode.OK, (await _admin.DeleteKeyAsync(project.Id, "dev", key.Key.Id, "gone")).StatusCode);
+
+        await KeyAdminClient.AssertErrorAsync(
+            await _admin.PostRollAsync(project.Id, "dev", key.Key.Id, 0), HttpStatusCode.Conflict, "KEY_REVOKED");
+        Assert.Empty((await _admin.ListKeysAsync(project.Id, "dev")).Keys);
+    }
+
+    [Fact]
+    public async Task AKeyPastedWhereAnIdBelongsIsNeverEchoed()
+    {
+        var project = await _admin.CreateProjectAsync();
+        var key = await _admin.CreateKeyAsync(project.Id, "dev", "pasted", "secret");
+
+        var errors = new[]
+        {
+            await KeyAdminClient.AssertErrorAsync(
+                await _admin.Http.GetAsync($"/v1/projects/{key.Value}"), HttpStatusCode.NotFound, "PROJECT_NOT_FOUND"),
+            await KeyAdminClient.AssertErrorAsync(
+                await _admin.Http.GetAsync($"/v1/projects/{project.Id}/environments/{key.Value}/keys"), HttpStatusCode.NotFound, "ENVIRONMENT_NOT_FOUND"),
+            await KeyAdminClient.AssertErrorAsync(
+                await _admin.DeleteKeyAsync(project.Id, "dev", key.Value, "pasted"), HttpStatusCode.NotFound, "KEY_NOT_FOUND"),
+            await KeyAdminClient.AssertErrorAsync(
+                await _admin.PostRollAsync(project.Id, "dev", key.Value, 0), HttpStatusCode.NotFound, "KEY_NOT_FOUND"),
+        };
+
+        Assert.All(errors, e => Assert.DoesNotContain(key.Value[3..], e.Message, StringComparison.Ordinal));
+        Assert.DoesNotContain(key.Value[3..], await fixture.ReadAllLogsAsync(), StringComparison.Ordinal);
     }
 }

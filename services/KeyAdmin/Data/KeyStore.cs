@@ -212,21 +212,51 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Creates a key of the same name, type and scopes, and schedules the old one's revocation at the end of the grace
-    /// period (now when it is zero). Caches learn of the old key's new end through the outbox.
+    /// Creates a key of the same name, type, scopes and expiry (or <paramref name="expiresAt"/>), and schedules the old
+    /// one's revocation at the end of the grace period (now when it is zero). Caches learn of the old key's new end
+    /// through the outbox. Only a key that works now can be rolled: a roll never brings a dead key back.
     /// </summary>
     public async Task<(KeyRow NewKey, string Value, KeyRow PreviousKey)> RollKeyAsync(
-        string projectId, string environment, string keyId, TimeSpan gracePeriod, string actor, CancellationToken cancellationToken)
+        string projectId, string environment, string keyId, TimeSpan gracePeriod, DateTime? expiresAt, string actor,
+        CancellationToken cancellationToken)
     {
         await RequireEnvironmentAsync(projectId, environment, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        var old = await LockUsableKeyAsync(connection, transaction, projectId, environment, keyId, cancellationToken);
-        if (old.DeletedAt is not null)
+        KeyRow old;
+        DateTime now;
+        await using (var command = new NpgsqlCommand(
+            $"""
+            SELECT {KeyColumns}, now() FROM api_key
+            WHERE id = @id AND project_id = @project AND environment = @environment
+            FOR UPDATE
+            """, connection, transaction))
         {
-            throw ApiErrors.FailedPrecondition(
-                "KEY_ALREADY_ROLLED", $"Key '{keyId}' was already rolled and stops working at {old.DeletedAt:O}; roll its replacement instead.");
+            command.Parameters.AddWithValue("id", keyId);
+            command.Parameters.AddWithValue("project", projectId);
+            command.Parameters.AddWithValue("environment", environment);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw ApiErrors.KeyNotFound(keyId, environment);
+            }
+
+            old = ReadKey(reader);
+            now = reader.GetDateTime(15);
+        }
+
+        if (old.DeletedAt is { } deletedAt)
+        {
+            throw old.GraceUntil is { } graceUntil && graceUntil > now
+                ? ApiErrors.Conflict(
+                    "KEY_ALREADY_ROLLED", $"Key '{keyId}' was already rolled and stops working at {deletedAt:O}; roll its replacement instead.")
+                : ApiErrors.Conflict("KEY_REVOKED", $"Key '{keyId}' was deleted or rolled and no longer works; create a new key instead.");
+        }
+
+        if (old.ExpiresAt is { } expired && expired <= now)
+        {
+            throw ApiErrors.Conflict("KEY_EXPIRED", $"Key '{keyId}' expired at {expired:O}; create a new key instead.");
         }
 
         KeyRow previous;
@@ -244,7 +274,8 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
             previous = ReadKey(reader);
         }
 
-        var replacement = new NewKey(projectId, environment, old.Name, old.Type, old.Scopes, ExpiresAt: null, actor);
+        // The replacement inherits the old key's end: rolling a trial key must not make it permanent.
+        var replacement = new NewKey(projectId, environment, old.Name, old.Type, old.Scopes, expiresAt ?? old.ExpiresAt, actor);
         var (row, value) = await InsertKeyAsync(connection, transaction, replacement, rolledFrom: old.Id, cancellationToken);
         await AuditAsync(connection, transaction, old, "key.rolled", actor, cancellationToken);
         await AuditAsync(connection, transaction, row, "key.created", actor, cancellationToken);
@@ -351,7 +382,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? ReadKey(reader)
-            : throw ApiErrors.NotFound("KEY_NOT_FOUND", $"Key '{keyId}' does not exist in environment '{environment}'.");
+            : throw ApiErrors.KeyNotFound(keyId, environment);
     }
 
     private static async Task<(KeyRow Row, string Value)> InsertKeyAsync(

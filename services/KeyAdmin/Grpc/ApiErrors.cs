@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
+using Keys.ApiKeys;
 
 namespace Keys.KeyAdmin.Grpc;
 
@@ -23,11 +24,25 @@ public static class ApiErrors
 
     public static RpcException Unauthenticated(string message) => Create(Code.Unauthenticated, "UNAUTHORIZED", message);
 
+    /// <summary>A conflict with the resource's state (HTTP 409): the request may be right, but not for this resource now.</summary>
+    public static RpcException Conflict(string reason, string message) => Create(Code.Aborted, reason, message);
+
+    // Identifiers are echoed only once they have the shape of one: whatever else sits in an ID's place (a pasted API
+    // key, say) must not be repeated into error messages, which end up in logs.
     public static RpcException ProjectNotFound(string projectId) =>
-        NotFound("PROJECT_NOT_FOUND", $"Project '{projectId}' does not exist.");
+        NotFound("PROJECT_NOT_FOUND", ResourceId.IsWellFormed(projectId, ResourceId.ProjectPrefix)
+            ? $"Project '{projectId}' does not exist."
+            : "No project has this ID: project IDs look like prj_ and 22 letters and digits.");
 
     public static RpcException EnvironmentNotFound(string projectId, string environment) =>
-        NotFound("ENVIRONMENT_NOT_FOUND", $"Project '{projectId}' has no environment '{environment}'.");
+        NotFound("ENVIRONMENT_NOT_FOUND", RequestRules.IsEnvironmentName(environment)
+            ? $"Project '{projectId}' has no environment '{environment}'."
+            : "The project has no environment of this name: environment names are lowercase letters, digits and '-'.");
+
+    public static RpcException KeyNotFound(string keyId, string environment) =>
+        NotFound("KEY_NOT_FOUND", ResourceId.IsWellFormed(keyId, ResourceId.KeyPrefix)
+            ? $"Key '{keyId}' does not exist in environment '{environment}'."
+            : "No key has this ID: key IDs look like key_ and 22 letters and digits (not the key itself).");
 
     private static RpcException Create(Code code, string reason, string message) => new Google.Rpc.Status
     {

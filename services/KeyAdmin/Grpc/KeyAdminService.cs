@@ -63,8 +63,8 @@ public sealed class KeyAdminService(
     public override async Task<RollKeyResponse> RollKey(RollKeyRequest request, ServerCallContext context)
     {
         var (row, value, previous) = await store.RollKeyAsync(
-            request.ProjectId, request.Environment, request.KeyId, RequestRules.GracePeriod(request.GracePeriodSeconds), Actor,
-            context.CancellationToken);
+            request.ProjectId, request.Environment, request.KeyId, RequestRules.GracePeriod(request.GracePeriodSeconds),
+            RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()), Actor, context.CancellationToken);
         outbox.Wake();
         return new RollKeyResponse { Key = ToMessage(row), Value = value, PreviousKey = ToMessage(previous) };
     }

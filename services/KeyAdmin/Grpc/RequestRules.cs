@@ -36,6 +36,8 @@ public static partial class RequestRules
         return name;
     }
 
+    public static bool IsEnvironmentName(string name) => EnvironmentNamePattern().IsMatch(name);
+
     public static TimeSpan GracePeriod(int seconds) => seconds is >= 0 and <= MaxGracePeriodSeconds
         ? TimeSpan.FromSeconds(seconds)
         : throw ApiErrors.InvalidArgument(
