@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
 
 namespace Keys.FunctionalTests;
