@@ -11,6 +11,12 @@ public sealed class KeyAdminOptions
     [MinLength(16, ErrorMessage = "KeyAdmin:AdminToken must be at least 16 characters.")]
     public string AdminToken { get; set; } = "";
 
+    /// <summary>Wrong admin tokens one client address may send per <see cref="FailedTokenWindow"/> before it gets 429.</summary>
+    [Range(1, int.MaxValue)]
+    public int FailedTokenLimit { get; set; } = 10;
+
+    public TimeSpan FailedTokenWindow { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The Redis channel KeyValidation listens on for invalidations.</summary>
     public string InvalidationChannel { get; set; } = "keys:invalidations";
 

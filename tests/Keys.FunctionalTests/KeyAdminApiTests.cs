@@ -465,4 +465,34 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         Assert.All(errors, e => Assert.DoesNotContain(key.Value[3..], e.Message, StringComparison.Ordinal));
         Assert.DoesNotContain(key.Value[3..], await fixture.ReadAllLogsAsync(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ConcurrentWrongAdminTokensFromOneAddressAreThrottledAtTheLimit()
+    {
+        // KeyAdmin's own address, not the proxy in front of it: the proxy would make every client one address.
+        var keyAdmin = (await fixture.GetReplicaAddressesAsync("key-admin", "http", replicas: 1))[0];
+        using var attacker = LoopbackClients.ClientFrom(IPAddress.Parse("127.0.30.1"), keyAdmin);
+        using var operatorClient = LoopbackClients.ClientFrom(IPAddress.Parse("127.0.30.2"), keyAdmin);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 3 * KeysAppFixture.FailedTokenLimit).Select(i =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/v1/projects");
+            request.Headers.Authorization = new("Bearer", $"guess-{i:D4}-{new string('x', 32)}");
+            return attacker.SendAsync(request);
+        }));
+
+        var refused = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.True(
+            responses.Count(r => r.StatusCode == HttpStatusCode.Unauthorized) <= KeysAppFixture.FailedTokenLimit,
+            string.Join(", ", responses.GroupBy(r => r.StatusCode).Select(g => $"{g.Key}: {g.Count()}")));
+        Assert.Equal(responses.Length, refused.Count + responses.Count(r => r.StatusCode == HttpStatusCode.Unauthorized));
+        Assert.NotEmpty(refused);
+        Assert.All(refused, r => Assert.NotNull(r.Headers.RetryAfter));
+        await KeyAdminClient.AssertErrorAsync(refused[0], HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS");
+
+        // Another address is not held back by the attacker's.
+        var mine = new HttpRequestMessage(HttpMethod.Get, "/v1/projects");
+        mine.Headers.Authorization = new("Bearer", fixture.AdminToken);
+        Assert.Equal(HttpStatusCode.OK, (await operatorClient.SendAsync(mine)).StatusCode);
+    }
 }

@@ -1,21 +1,27 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Keys.ServiceDefaults.Throttling;
 using Microsoft.Extensions.Options;
 
 namespace Keys.KeyAdmin.Grpc;
 
 /// <summary>
 /// Requires <c>Authorization: Bearer &lt;admin token&gt;</c> on every management call, gRPC and REST alike (REST
-/// calls pass through the same gRPC pipeline). The comparison takes the same time whatever the presented token.
+/// calls pass through the same gRPC pipeline). The comparison takes the same time whatever the presented token, and
+/// each client address gets <c>FailedTokenLimit</c> wrong tokens per <c>FailedTokenWindow</c>: a permit is taken
+/// before the comparison and given back when the token is right, so concurrent guesses cannot all slip through.
 /// </summary>
-public sealed class AdminTokenInterceptor(IOptions<KeyAdminOptions> options) : Interceptor
+public sealed class AdminTokenInterceptor(IOptions<KeyAdminOptions> options, TimeProvider time) : Interceptor
 {
     private const string Scheme = "Bearer ";
 
     // Comparing digests keeps the comparison constant-time even when the lengths differ.
     private readonly byte[] _expectedDigest = SHA256.HashData(Encoding.UTF8.GetBytes(options.Value.AdminToken));
+
+    private readonly AddressThrottle _throttle = new(options.Value.FailedTokenLimit, options.Value.FailedTokenWindow, time);
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -34,6 +40,14 @@ public sealed class AdminTokenInterceptor(IOptions<KeyAdminOptions> options) : I
 
     private void Authenticate(ServerCallContext context)
     {
+        var http = context.GetHttpContext();
+        var address = http.Connection.RemoteIpAddress;
+        if (!_throttle.TryReserve(address))
+        {
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(_throttle.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            throw ApiErrors.TooManyRequests("Too many wrong admin tokens from this address. Wait, then retry with the right token.");
+        }
+
         var header = context.RequestHeaders.GetValue("authorization");
         if (header is null || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
@@ -46,5 +60,7 @@ public sealed class AdminTokenInterceptor(IOptions<KeyAdminOptions> options) : I
         {
             throw ApiErrors.Unauthenticated("The admin token is not valid.");
         }
+
+        _throttle.Refund(address);
     }
 }

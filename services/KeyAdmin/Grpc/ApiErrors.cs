@@ -24,6 +24,8 @@ public static class ApiErrors
 
     public static RpcException Unauthenticated(string message) => Create(Code.Unauthenticated, "UNAUTHORIZED", message);
 
+    public static RpcException TooManyRequests(string message) => Create(Code.ResourceExhausted, "TOO_MANY_REQUESTS", message);
+
     /// <summary>A conflict with the resource's state (HTTP 409): the request may be right, but not for this resource now.</summary>
     public static RpcException Conflict(string reason, string message) => Create(Code.Aborted, reason, message);
 

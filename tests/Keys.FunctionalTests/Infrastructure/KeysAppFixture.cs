@@ -36,6 +36,9 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
     /// <summary>The tests' own credential for KeyValidation: a caller of their own, as an internal service would be.</summary>
     public string TestCallerToken { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
 
+    /// <summary>Wrong admin tokens one address may send to KeyAdmin per window (a minute).</summary>
+    public const int FailedTokenLimit = 20;
+
     /// <summary>Watch streams one caller may hold open on a KeyValidation replica.</summary>
     public const int WatchMaxStreamsPerCaller = 12;
 
@@ -70,6 +73,10 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
         {
             builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         }
+
+        var keyAdmin = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "key-admin");
+        builder.CreateResourceBuilder(keyAdmin)
+            .WithEnvironment("KeyAdmin__FailedTokenLimit", FailedTokenLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         // Short intervals and small buffers, so that tests of last-used, of Watch replay and of a Watch client that
         // falls behind run in seconds.
