@@ -95,6 +95,9 @@ public static class KeysInfrastructureExtensions
         var pgData = Path.Combine(dataDirectory, "postgres");
         var password = builder.AddParameter(
             "postgres-password", LocalSecrets.GetOrCreate(Path.Combine(dataDirectory, "postgres-password")), secret: true);
+        // KeyAdmin's own role, the owner of keysdb; the superuser's password stays with the AppHost and postgres-init.
+        var ownerPasswordValue = LocalSecrets.GetOrCreate(Path.Combine(dataDirectory, "keysdb-password"));
+        var ownerPassword = builder.AddParameter("keysdb-password", ownerPasswordValue, secret: true);
 
         // postgres and initdb refuse to run as root: as root they run as the postgres user the Debian package created.
         var runAs = Environment.IsPrivilegedProcess ? PostgresUser : "";
@@ -115,20 +118,22 @@ public static class KeysInfrastructureExtensions
             .WaitForCompletion(init);
 
         var endpoint = server.GetEndpoint("tcp");
-        ReferenceExpression ConnectionString(string database) => ReferenceExpression.Create(
-            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={password};Database={database}");
+        ReferenceExpression ConnectionString(string database, string user, IResourceBuilder<ParameterResource> userPassword) => ReferenceExpression.Create(
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username={user};Password={userPassword};Database={database}");
+        var superuser = ConnectionString("postgres", PostgresUser, password);
+        var owner = ConnectionString(DatabaseName, LocalPostgresDatabase.OwnerRole, ownerPassword);
 
         var serverHealthKey = "postgres-accepts-logins";
-        builder.Services.AddHealthChecks().AddAsyncCheck(serverHealthKey, ct => CanQueryAsync(ConnectionString("postgres"), ct));
+        builder.Services.AddHealthChecks().AddAsyncCheck(serverHealthKey, ct => CanQueryAsync(superuser, ct));
         server.WithHealthCheck(serverHealthKey);
 
-        // Like Aspire's own Postgres integration: the database is created once the server is ready.
+        // Like Aspire's own Postgres integration: the database (and here its owner) is made once the server is ready.
         builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, async (_, ct) =>
-            await CreateDatabaseIfMissingAsync(await ConnectionString("postgres").GetValueAsync(ct), DatabaseName, ct));
+            await LocalPostgresDatabase.PrepareAsync((await superuser.GetValueAsync(ct))!, DatabaseName, ownerPasswordValue, ct));
 
         var databaseHealthKey = $"{DatabaseName}-accepts-logins";
-        builder.Services.AddHealthChecks().AddAsyncCheck(databaseHealthKey, ct => CanQueryAsync(ConnectionString(DatabaseName), ct));
-        return builder.AddConnectionString(DatabaseName, ConnectionString(DatabaseName))
+        builder.Services.AddHealthChecks().AddAsyncCheck(databaseHealthKey, ct => CanQueryAsync(owner, ct));
+        return builder.AddConnectionString(DatabaseName, owner)
             .WithParentRelationship(server)
             .WithHealthCheck(databaseHealthKey);
     }
@@ -176,19 +181,6 @@ public static class KeysInfrastructureExtensions
         await using var command = new NpgsqlCommand("SELECT 1", connection);
         await command.ExecuteScalarAsync(cancellationToken);
         return HealthCheckResult.Healthy();
-    }
-
-    private static async Task CreateDatabaseIfMissingAsync(string? serverConnectionString, string database, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(serverConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
-        exists.Parameters.AddWithValue("name", database);
-        if (await exists.ExecuteScalarAsync(cancellationToken) is null)
-        {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
-            await create.ExecuteNonQueryAsync(cancellationToken);
-        }
     }
 
     // A bare TCP connect would pass through DCP's proxy even with the server down: speak the protocol.
