@@ -2,6 +2,10 @@ using Keys.AppHost.Infrastructure;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
+// Configuration has been read: secrets given to the AppHost as environment variables go no further than the app model
+// hands them on, instead of into every process DCP starts.
+InheritedEnvironment.RemoveSecrets();
+
 var settings = KeysSettings.From(builder.Configuration);
 var infrastructure = builder.AddKeysInfrastructure(settings);
 var adminToken = builder.AddAdminToken(settings);

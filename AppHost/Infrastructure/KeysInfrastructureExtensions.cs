@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
@@ -53,14 +54,37 @@ public static class KeysInfrastructureExtensions
             builder.AddLocalRedis(settings.DataDirectory, binaries.RedisServer));
     }
 
+    /// <summary>
+    /// The data directory holds every secret of a local run: 0700, its owner's only. As root, Postgres runs as the
+    /// unprivileged postgres user, which must still get through to its own data directory inside: root:postgres 0710
+    /// lets the postgres group pass through (not list, not read, not write) and keeps every other user out.
+    /// </summary>
     [UnsupportedOSPlatform("windows")]
-    private static void PrepareDataDirectory(string dataDirectory)
+    public static void PrepareDataDirectory(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(dataDirectory, ownerOnly);
+        // Closed first, so that an older, wider directory is never open to the postgres group beyond passing through.
+        File.SetUnixFileMode(dataDirectory, ownerOnly);
         if (Environment.IsPrivilegedProcess)
         {
-            // The postgres user must be able to pass through to its own data directory inside.
-            File.SetUnixFileMode(dataDirectory, File.GetUnixFileMode(dataDirectory) | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+            SetGroup(dataDirectory, PostgresUser);
+            File.SetUnixFileMode(dataDirectory, ownerOnly | UnixFileMode.GroupExecute);
+        }
+    }
+
+    private const string PostgresUser = "postgres";
+
+    // No .NET API sets a file's group by name; chgrp asks the system's user database, as setpriv does for the server.
+    private static void SetGroup(string path, string group)
+    {
+        using var chgrp = Process.Start(new ProcessStartInfo("chgrp", [group, path]) { RedirectStandardError = true })
+            ?? throw new InvalidOperationException("chgrp could not be started.");
+        var error = chgrp.StandardError.ReadToEnd();
+        chgrp.WaitForExit();
+        if (chgrp.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"The data directory {path} could not be given to the group '{group}': {error.Trim()}");
         }
     }
 
@@ -71,9 +95,12 @@ public static class KeysInfrastructureExtensions
         var pgData = Path.Combine(dataDirectory, "postgres");
         var password = builder.AddParameter(
             "postgres-password", LocalSecrets.GetOrCreate(Path.Combine(dataDirectory, "postgres-password")), secret: true);
+        // KeyAdmin's own role, the owner of keysdb; the superuser's password stays with the AppHost and postgres-init.
+        var ownerPasswordValue = LocalSecrets.GetOrCreate(Path.Combine(dataDirectory, "keysdb-password"));
+        var ownerPassword = builder.AddParameter("keysdb-password", ownerPasswordValue, secret: true);
 
         // postgres and initdb refuse to run as root: as root they run as the postgres user the Debian package created.
-        var runAs = Environment.IsPrivilegedProcess ? "postgres" : "";
+        var runAs = Environment.IsPrivilegedProcess ? PostgresUser : "";
 
         var init = builder.AddExecutable("postgres-init", "/bin/bash", dataDirectory, "-c", PostgresInitScript)
             .WithEnvironment("PGBIN", binDirectory)
@@ -91,20 +118,22 @@ public static class KeysInfrastructureExtensions
             .WaitForCompletion(init);
 
         var endpoint = server.GetEndpoint("tcp");
-        ReferenceExpression ConnectionString(string database) => ReferenceExpression.Create(
-            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={password};Database={database}");
+        ReferenceExpression ConnectionString(string database, string user, IResourceBuilder<ParameterResource> userPassword) => ReferenceExpression.Create(
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username={user};Password={userPassword};Database={database}");
+        var superuser = ConnectionString("postgres", PostgresUser, password);
+        var owner = ConnectionString(DatabaseName, LocalPostgresDatabase.OwnerRole, ownerPassword);
 
         var serverHealthKey = "postgres-accepts-logins";
-        builder.Services.AddHealthChecks().AddAsyncCheck(serverHealthKey, ct => CanQueryAsync(ConnectionString("postgres"), ct));
+        builder.Services.AddHealthChecks().AddAsyncCheck(serverHealthKey, ct => CanQueryAsync(superuser, ct));
         server.WithHealthCheck(serverHealthKey);
 
-        // Like Aspire's own Postgres integration: the database is created once the server is ready.
+        // Like Aspire's own Postgres integration: the database (and here its owner) is made once the server is ready.
         builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, async (_, ct) =>
-            await CreateDatabaseIfMissingAsync(await ConnectionString("postgres").GetValueAsync(ct), DatabaseName, ct));
+            await LocalPostgresDatabase.PrepareAsync((await superuser.GetValueAsync(ct))!, DatabaseName, ownerPasswordValue, ct));
 
         var databaseHealthKey = $"{DatabaseName}-accepts-logins";
-        builder.Services.AddHealthChecks().AddAsyncCheck(databaseHealthKey, ct => CanQueryAsync(ConnectionString(DatabaseName), ct));
-        return builder.AddConnectionString(DatabaseName, ConnectionString(DatabaseName))
+        builder.Services.AddHealthChecks().AddAsyncCheck(databaseHealthKey, ct => CanQueryAsync(owner, ct));
+        return builder.AddConnectionString(DatabaseName, owner)
             .WithParentRelationship(server)
             .WithHealthCheck(databaseHealthKey);
     }
@@ -118,13 +147,12 @@ public static class KeysInfrastructureExtensions
 
         // The password goes in a file only root can read, not on the command line where every process can see it.
         var configPath = Path.Combine(dataDirectory, "redis.conf");
-        File.WriteAllText(configPath, $"""
+        LocalSecrets.WriteAtomically(configPath, $"""
             bind 127.0.0.1 ::1
             requirepass {passwordValue}
             save ""
             appendonly no
             """);
-        File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var redis = builder.AddResource(new LocalRedisResource("redis", redisServer, dataDirectory, password.Resource))
             .WithEndpoint(name: LocalRedisResource.EndpointName, scheme: "tcp");
@@ -153,19 +181,6 @@ public static class KeysInfrastructureExtensions
         await using var command = new NpgsqlCommand("SELECT 1", connection);
         await command.ExecuteScalarAsync(cancellationToken);
         return HealthCheckResult.Healthy();
-    }
-
-    private static async Task CreateDatabaseIfMissingAsync(string? serverConnectionString, string database, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(serverConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
-        exists.Parameters.AddWithValue("name", database);
-        if (await exists.ExecuteScalarAsync(cancellationToken) is null)
-        {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
-            await create.ExecuteNonQueryAsync(cancellationToken);
-        }
     }
 
     // A bare TCP connect would pass through DCP's proxy even with the server down: speak the protocol.

@@ -8,7 +8,7 @@ public sealed class KeyAdminOptions
 
     /// <summary>The operator token every management call presents as <c>Authorization: Bearer …</c>.</summary>
     [Required(ErrorMessage = "KeyAdmin:AdminToken is not set: the management API would have no credential.")]
-    [MinLength(16, ErrorMessage = "KeyAdmin:AdminToken must be at least 16 characters.")]
+    [MinLength(32, ErrorMessage = "KeyAdmin:AdminToken must be at least 32 characters.")]
     public string AdminToken { get; set; } = "";
 
     /// <summary>Wrong admin tokens one client address may send per <see cref="FailedTokenWindow"/> before it gets 429.</summary>

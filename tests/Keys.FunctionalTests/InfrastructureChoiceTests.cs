@@ -76,7 +76,7 @@ public sealed class InfrastructureChoiceTests : IDisposable
 
     private async Task<IDistributedApplicationTestingBuilder> CreateModelAsync(params string[] args) =>
         await DistributedApplicationTestingBuilder.CreateAsync<Projects.Keys_AppHost>(
-            [.. args, $"Keys:DataDirectory={_dataDirectory.FullName}", "Parameters:admin-token=model-only-admin-token"]);
+            [.. args, $"Keys:DataDirectory={_dataDirectory.FullName}", "Parameters:admin-token=model-only-admin-token-of-32-characters"]);
 
     private static IResource Resource(IDistributedApplicationTestingBuilder builder, string name) =>
         Assert.Single(builder.Resources, r => r.Name == name);

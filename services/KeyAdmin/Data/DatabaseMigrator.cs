@@ -6,6 +6,9 @@ namespace Keys.KeyAdmin.Data;
 /// <summary>
 /// Applies the versioned SQL scripts embedded under <c>Data/Migrations</c> (<c>NNNN_name.sql</c>), each once and in
 /// order, at start-up. Replicas serialize on an advisory lock, so two starting together apply each script once.
+/// The scripts run with KeyAdmin's own connection: with the AppHost's local Postgres that is the role owning the
+/// database and its schema <c>public</c>, not a superuser, so a script may make and change tables, indexes and
+/// sequences there, but not extensions, roles or other databases.
 /// </summary>
 public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger) : BackgroundService
 {
