@@ -1,5 +1,6 @@
 using Keys.Gateway.Authentication;
 using Keys.Gateway.Caching;
+using Keys.ServiceDefaults.Throttling;
 using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway;
@@ -21,7 +22,12 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<NearCache>();
         builder.Services.AddHostedService<InvalidationWatcher>();
-        builder.Services.AddSingleton<InvalidKeyThrottle>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            return new AddressThrottle(
+                gateway.InvalidKeyLimit, gateway.InvalidKeyWindow, sp.GetRequiredService<TimeProvider>(), gateway.InvalidKeyMaxAddresses);
+        });
         builder.Services.AddSingleton<KeyAuthenticationMiddleware>();
 
         // Browser apps call routes whose config names this policy, with publishable keys; preflights are answered

@@ -32,6 +32,13 @@ public sealed class GatewayOptions
 
     public TimeSpan InvalidKeyWindow { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// At most this many client addresses (IPv6: /64s) are counted apart; beyond it, new ones share one allowance, so
+    /// that rotating addresses cannot exhaust gateway memory.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int InvalidKeyMaxAddresses { get; set; } = 100_000;
+
     /// <summary>Origins whose browser apps may call routes that allow CORS (with publishable keys).</summary>
     public string[] CorsAllowedOrigins { get; set; } = [];
 }

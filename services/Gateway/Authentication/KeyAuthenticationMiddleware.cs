@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Keys.ApiKeys;
 using Keys.Gateway.Caching;
+using Keys.ServiceDefaults.Throttling;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -11,12 +12,12 @@ namespace Keys.Gateway.Authentication;
 /// Runs in YARP's pipeline, after the route is chosen and before the request is proxied. It checks <c>X-API-Key</c>
 /// against the route's policy and replaces whatever identity headers the client sent with the ones the key proves.
 /// Everything that the header alone decides (presence, format, checksum, type, browser use) costs no network call;
-/// a key seen recently is answered from the near cache.
+/// a key seen recently is answered from the near cache, without touching the invalid-key throttle.
 /// </summary>
 public sealed class KeyAuthenticationMiddleware(
     V1.KeyValidation.KeyValidationClient validation,
     NearCache nearCache,
-    InvalidKeyThrottle throttle,
+    AddressThrottle throttle,
     TimeProvider time,
     IOptions<GatewayOptions> options) : IMiddleware
 {
@@ -28,6 +29,7 @@ public sealed class KeyAuthenticationMiddleware(
     public const string KeyScopesHeader = "X-Key-Scopes";
 
     private readonly TimeSpan _timeout = options.Value.ValidationTimeout;
+    private readonly ErrorResponse _tooManyInvalidKeys = ErrorResponse.TooManyInvalidKeys((int)Math.Ceiling(throttle.RetryAfter.TotalSeconds));
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
@@ -53,16 +55,10 @@ public sealed class KeyAuthenticationMiddleware(
         var rejection = Precheck(presented, out var key, out var type);
         if (rejection is not null)
         {
-            if (rejection != ErrorResponse.MissingKey)
+            // Garbage spends the address's allowance like an unknown key; a missing key is not a guess.
+            if (rejection != ErrorResponse.MissingKey && !throttle.TryReserve(client))
             {
-                if (!throttle.IsAllowed(client))
-                {
-                    rejection = throttle.Rejection;
-                }
-                else
-                {
-                    throttle.RecordInvalid(client);
-                }
+                rejection = _tooManyInvalidKeys;
             }
 
             await rejection.WriteAsync(context);
@@ -83,10 +79,11 @@ public sealed class KeyAuthenticationMiddleware(
 
         if (!nearCache.TryGet(key, out var known))
         {
-            // A throttled address gets no more lookups: that is what makes guessing keys expensive.
-            if (!throttle.IsAllowed(client))
+            // The permit is taken before the lookup, so that concurrent guesses cannot all pass a check that only
+            // their results would update. A throttled address gets no more lookups: that makes guessing expensive.
+            if (!throttle.TryReserve(client))
             {
-                await throttle.Rejection.WriteAsync(context);
+                await _tooManyInvalidKeys.WriteAsync(context);
                 return;
             }
 
@@ -98,16 +95,23 @@ public sealed class KeyAuthenticationMiddleware(
                     deadline: DateTime.UtcNow + _timeout,
                     cancellationToken: context.RequestAborted);
             }
-            catch (RpcException) when (!context.RequestAborted.IsCancellationRequested)
+            catch (RpcException ex) when (!context.RequestAborted.IsCancellationRequested)
             {
                 // Fail closed, and say so: a dependency failure is never a pass, nor a 401 that blames a good key.
+                // Unreachable, KeyValidation did no work and the client learnt nothing, so the permit comes back (a
+                // busy client would otherwise stay throttled after the outage). Too slow, it may be overloaded: the
+                // permit stays spent, so that the throttle still bounds the load.
+                if (ex.StatusCode == StatusCode.Unavailable)
+                {
+                    throttle.Refund(client);
+                }
+
                 await ErrorResponse.ValidationUnavailable.WriteAsync(context);
                 return;
             }
 
             if (result.Outcome != ValidationOutcome.Valid)
             {
-                throttle.RecordInvalid(client);
                 await (result.Outcome switch
                 {
                     ValidationOutcome.Expired => ErrorResponse.ExpiredKey,
@@ -117,6 +121,8 @@ public sealed class KeyAuthenticationMiddleware(
                 return;
             }
 
+            // A valid key gives its permit back: the attempt was no guess.
+            throttle.Refund(client);
             known = nearCache.Add(key, result, type);
         }
 

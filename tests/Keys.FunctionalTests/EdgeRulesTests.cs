@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using Keys.ApiKeys;
+using Keys.FunctionalTests.Infrastructure;
+using static Keys.FunctionalTests.Infrastructure.LoopbackClients;
+
+namespace Keys.FunctionalTests;
+
+/// <summary>
+/// What the gateway refuses or strips at the edge so that neither a key nor a forged header reaches further than it
+/// should: least-privilege scopes, header spoofing, path confusion, shared caches and concurrent key guessing.
+/// </summary>
+[Collection(KeysCollection.Name)]
+public sealed class EdgeRulesTests(KeysAppFixture fixture)
+{
+    // Loopback subnets of their own (see LoopbackClients.Addresses), so that no other test's refusals count here.
+    private const int ConcurrentGuessesSubnet = 40;
+
+
+    [Fact]
+    public async Task ConcurrentUnknownKeysFromOneAddressCauseAtMostTheLimitOfLookups()
+    {
+        var gateway = (await fixture.GetReplicaAddressesAsync("gateway", "http", replicas: 2))[0];
+        using var attacker = ClientFrom(Addresses(ConcurrentGuessesSubnet, 1)[0], gateway);
+        var guesses = Enumerable.Range(0, 3 * KeysAppFixture.InvalidKeyLimit).Select(_ => KeyString.Generate(ApiKeyType.Secret)).ToList();
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var sending = guesses.Select(async guess =>
+        {
+            await go.Task;
+            using var response = await attacker.SendAsync(GatewayResponses.Get("/demo/public/x", guess));
+            return $"{(int)response.StatusCode} {(await response.ReadErrorAsync()).Error}";
+        }).ToList();
+        var clock = Stopwatch.StartNew();
+        go.SetResult();
+        var answers = await Task.WhenAll(sending);
+        clock.Stop();
+
+        // Every answer but a 429 is a lookup: 401 INVALID_TOKEN, or 503 if one timed out on this busy machine. The
+        // bound holds per window, so the burst must fit in one.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the burst took {clock.Elapsed}, longer than the throttle's window");
+        var counts = string.Join(", ", answers.GroupBy(a => a).Select(g => $"{g.Count()} × {g.Key}"));
+        var lookups = answers.Count(a => a != "429 TOO_MANY_REQUESTS");
+        Assert.True(
+            lookups <= KeysAppFixture.InvalidKeyLimit,
+            $"{lookups} lookups for {guesses.Count} concurrent guesses, the limit being {KeysAppFixture.InvalidKeyLimit}: {counts}");
+        Assert.All(answers.Where(a => a != "429 TOO_MANY_REQUESTS"), a => Assert.Contains(a, new[] { "401 INVALID_TOKEN", "503 SERVICE_UNAVAILABLE" }));
+    }
+}
