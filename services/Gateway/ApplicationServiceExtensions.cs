@@ -14,7 +14,12 @@ public static class ApplicationServiceExtensions
         builder.Services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.SectionName)
             .ValidateDataAnnotations()
+            .Validate(TrustedProxies.AreValid, "Gateway:TrustedProxies must hold IP addresses, and Gateway:TrustedNetworks CIDR ranges such as 10.0.0.0/8.")
             .ValidateOnStart();
+
+        // Read only when Program adds the middleware, that is when trusted proxies are configured.
+        builder.Services.AddOptions<ForwardedHeadersOptions>()
+            .Configure<IOptions<GatewayOptions>>((forwarded, gateway) => TrustedProxies.Configure(forwarded, gateway.Value));
 
         builder.Services.AddGrpcClient<V1.KeyValidation.KeyValidationClient>((sp, client) =>
             client.Address = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.KeyValidationAddress);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
 using static Keys.FunctionalTests.Infrastructure.LoopbackClients;
@@ -14,7 +15,7 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture)
 {
     // Loopback subnets of their own (see LoopbackClients.Addresses), so that no other test's refusals count here.
     private const int ConcurrentGuessesSubnet = 40;
-
+    private const int ForwardedForSubnet = 41;
 
     [Fact]
     public async Task ConcurrentUnknownKeysFromOneAddressCauseAtMostTheLimitOfLookups()
@@ -44,5 +45,29 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture)
             lookups <= KeysAppFixture.InvalidKeyLimit,
             $"{lookups} lookups for {guesses.Count} concurrent guesses, the limit being {KeysAppFixture.InvalidKeyLimit}: {counts}");
         Assert.All(answers.Where(a => a != "429 TOO_MANY_REQUESTS"), a => Assert.Contains(a, new[] { "401 INVALID_TOKEN", "503 SERVICE_UNAVAILABLE" }));
+    }
+
+    [Fact]
+    public async Task ForwardedForIsIgnoredWithoutTrustedProxies()
+    {
+        var gateway = (await fixture.GetReplicaAddressesAsync("gateway", "http", replicas: 2))[0];
+        using var attacker = ClientFrom(Addresses(ForwardedForSubnet, 1)[0], gateway);
+
+        HttpResponseMessage response = null!;
+        for (var i = 0; i <= KeysAppFixture.InvalidKeyLimit; i++)
+        {
+            // A new "client" in every request: were X-Forwarded-For believed, each would get a fresh allowance.
+            var request = GatewayResponses.Get("/demo/public/x", KeyString.Generate(ApiKeyType.Secret));
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", $"198.51.{i / 250}.{(i % 250) + 1}");
+            response = await attacker.SendAsync(request);
+        }
+
+        await AssertRejectedAsync(response, HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS");
+    }
+
+    private static async Task AssertRejectedAsync(HttpResponseMessage response, HttpStatusCode status, string error)
+    {
+        Assert.True(status == response.StatusCode, $"expected {(int)status} {error}, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        Assert.Equal(error, (await response.ReadErrorAsync()).Error);
     }
 }
