@@ -140,10 +140,10 @@ public sealed class KeyAuthenticationMiddleware(
             return;
         }
 
-        if (policy.ScopeResourceFrom is { } from
-            && !Scopes.Allow(known.Scopes, context.GetRouteValue(from)?.ToString() ?? "", Scopes.OperationOf(context.Request.Method)))
+        var scopeRefusal = CheckScopes(policy, known, context);
+        if (scopeRefusal is not null)
         {
-            await ErrorResponse.ScopeInsufficient.WriteAsync(context);
+            await scopeRefusal.WriteAsync(context);
             return;
         }
 
@@ -153,6 +153,27 @@ public sealed class KeyAuthenticationMiddleware(
         headers[EnvironmentHeader] = known.Environment;
         headers[KeyScopesHeader] = known.KeyScopes;
         await next(context);
+    }
+
+    /// <summary>
+    /// What a key may do here: a route that names its scope (from a route value, or fixed) is checked against the
+    /// key's scopes and the operation; a route that names none admits only keys without scopes.
+    /// </summary>
+    private static ErrorResponse? CheckScopes(RoutePolicy policy, KnownKey known, HttpContext context)
+    {
+        if (!policy.NamesScope)
+        {
+            return known.Scopes.Count == 0 ? null : ErrorResponse.RouteNamesNoScope;
+        }
+
+        var resource = policy.ScopeResource ?? context.GetRouteValue(policy.ScopeResourceFrom!)?.ToString() ?? "";
+        var operation = policy.ScopeOperation ?? Scopes.OperationOf(context.Request.Method);
+        if (Scopes.Allow(known.Type, known.Scopes, resource, operation))
+        {
+            return null;
+        }
+
+        return known.Scopes.Count == 0 ? ErrorResponse.PublishableKeyReadOnly : ErrorResponse.ScopeInsufficient;
     }
 
     /// <summary>Everything that can be decided from the header alone: presence, uniqueness, format and checksum.</summary>
