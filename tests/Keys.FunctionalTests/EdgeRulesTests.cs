@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
 using static Keys.FunctionalTests.Infrastructure.LoopbackClients;
@@ -16,6 +18,9 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture) : IAsyncLifetime
     // Loopback subnets of their own (see LoopbackClients.Addresses), so that no other test's refusals count here.
     private const int ConcurrentGuessesSubnet = 40;
     private const int ForwardedForSubnet = 41;
+
+    private static readonly string[] IdentityHeaders = ["X-API-Key", "X-Key-Id", "X-Key-Type", "X-Project-Id", "X-Environment", "X-Key-Scopes"];
+    private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
 
     private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
     private readonly HttpClient _gateway = fixture.CreateGatewayClient();
@@ -94,6 +99,83 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MethodOverrideHeadersNeverReachTheUpstream()
+    {
+        string[] spellings = [.. MethodOverrideHeaders, "x-http-method-override", "X_HTTP_Method_Override", "x_http-method", "X_METHOD_OVERRIDE"];
+
+        foreach (var request in new[] { WithKey(HttpMethod.Post, "/demo/public/x", _secret.Value), new HttpRequestMessage(HttpMethod.Post, "/demo/open/x") })
+        {
+            foreach (var name in spellings)
+            {
+                request.Headers.TryAddWithoutValidation(name, "DELETE");
+            }
+
+            var echo = await (await _gateway.SendAsync(request)).ReadEchoAsync();
+
+            Assert.Equal("POST", echo.Method);
+            Assert.DoesNotContain(echo.Headers.Keys, name => MethodOverrideHeaders.Contains(Canonical(name), StringComparer.OrdinalIgnoreCase));
+        }
+    }
+
+    [Fact]
+    public async Task IdentityHeadersInAnySpellingNeverReachTheUpstream()
+    {
+        string[] spellings = ["X_Key_Id", "x_key-type", "X-PROJECT_ID", "X_Environment", "X_KEY_SCOPES", "X_API_Key", "x-key_id"];
+
+        var open = new HttpRequestMessage(HttpMethod.Get, "/demo/open/x");
+        var keyed = GatewayResponses.Get("/demo/public/x", _publishable.Value);
+        foreach (var name in spellings)
+        {
+            open.Headers.TryAddWithoutValidation(name, "spoofed");
+            keyed.Headers.TryAddWithoutValidation(name, "spoofed");
+        }
+
+        var openEcho = await (await _gateway.SendAsync(open)).ReadEchoAsync();
+        var keyedEcho = await (await _gateway.SendAsync(keyed)).ReadEchoAsync();
+
+        // CGI, WSGI and Rack read X_Key_Id as X-Key-Id: no spelling of an identity header may carry the client's word.
+        Assert.DoesNotContain(openEcho.Headers.Keys, name => IdentityHeaders.Contains(Canonical(name), StringComparer.OrdinalIgnoreCase));
+        Assert.DoesNotContain(keyedEcho.Headers, h => h.Value.Contains("spoofed", StringComparison.Ordinal));
+        Assert.DoesNotContain(keyedEcho.Headers.Keys, name => name.Contains('_', StringComparison.Ordinal));
+        Assert.Equal(_publishable.Key.Id, keyedEcho.Header("X-Key-Id"));
+    }
+
+    [Theory]
+    [InlineData("/demo/public/..%2Fprivate/x")]
+    [InlineData("/demo/public/..%2fprivate/x")]
+    [InlineData("/demo/public/..%5Cprivate/x")]
+    [InlineData("/demo/public/..%5cprivate/x")]
+    [InlineData("/demo/public/..\\private/x")]
+    [InlineData("/v1/data/posts%2F..%2Fusers")]
+    public async Task EncodedSlashInAKeyedPathIs400InvalidPath(string target)
+    {
+        var gateway = (await fixture.GetReplicaAddressesAsync("gateway", "http", replicas: 2))[0];
+
+        // Sent as raw bytes: HttpClient would normalise the very characters under test. Before any key check, so
+        // that no key is needed to be told, and no key makes it pass.
+        var (status, body) = await SendRawAsync(gateway, target, apiKey: null);
+        Assert.True(status == 400, $"expected 400 INVALID_PATH, got {status}: {body}");
+        Assert.Contains("\"INVALID_PATH\"", body, StringComparison.Ordinal);
+
+        (status, body) = await SendRawAsync(gateway, target, _secret.Value);
+        Assert.True(status == 400, $"expected 400 INVALID_PATH, got {status}: {body}");
+        Assert.Contains("\"INVALID_PATH\"", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KeyedResponsesVaryByTheKey()
+    {
+        var served = await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", _publishable.Value));
+        var refused = await _gateway.SendAsync(GatewayResponses.Get("/demo/private/x", _publishable.Value));
+        var missing = await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x"));
+
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.All(new[] { served, refused, missing }, response => Assert.Contains("X-API-Key", response.Headers.Vary, StringComparer.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task ConcurrentUnknownKeysFromOneAddressCauseAtMostTheLimitOfLookups()
     {
         var gateway = (await fixture.GetReplicaAddressesAsync("gateway", "http", replicas: 2))[0];
@@ -145,6 +227,26 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture) : IAsyncLifetime
     {
         _gateway.Dispose();
         return Task.CompletedTask;
+    }
+
+    // How CGI-style upstreams read a header name: case-insensitive, with '_' for '-'.
+    private static string Canonical(string name) => name.Replace('_', '-');
+
+    private static async Task<(int Status, string Body)> SendRawAsync(Uri gateway, string target, string? apiKey)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        var stream = tcp.GetStream();
+        var request = new StringBuilder()
+            .Append($"GET {target} HTTP/1.1\r\nHost: localhost:{gateway.Port}\r\nConnection: close\r\n")
+            .Append(apiKey is null ? "" : $"X-API-Key: {apiKey}\r\n")
+            .Append("\r\n")
+            .ToString();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        var response = await new StreamReader(stream, Encoding.UTF8).ReadToEndAsync();
+        var status = int.Parse(response.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture);
+        var headersEnd = response.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        return (status, headersEnd < 0 ? "" : response[(headersEnd + 4)..]);
     }
 
     private static async Task AssertRejectedAsync(HttpResponseMessage response, HttpStatusCode status, string error)

@@ -3,8 +3,10 @@ using Keys.ApiKeys;
 using Keys.Gateway.Caching;
 using Keys.ServiceDefaults.Throttling;
 using Keys.V1;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace Keys.Gateway.Authentication;
 
@@ -28,6 +30,17 @@ public sealed class KeyAuthenticationMiddleware(
     public const string EnvironmentHeader = "X-Environment";
     public const string KeyScopesHeader = "X-Key-Scopes";
 
+    // Headers only the gateway may set, and the method overrides some frameworks obey (the gateway checks scopes
+    // against the real method, so an upstream must never act on another one).
+    private static readonly string[] ClientMayNotSend =
+    [
+        ApiKeyHeader, KeyIdHeader, KeyTypeHeader, ProjectIdHeader, EnvironmentHeader, KeyScopesHeader,
+        "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+    ];
+
+    private static readonly int ShortestForbidden = ClientMayNotSend.Min(h => h.Length);
+    private static readonly int LongestForbidden = ClientMayNotSend.Max(h => h.Length);
+
     private readonly TimeSpan _timeout = options.Value.ValidationTimeout;
     private readonly ErrorResponse _tooManyInvalidKeys = ErrorResponse.TooManyInvalidKeys((int)Math.Ceiling(throttle.RetryAfter.TotalSeconds));
 
@@ -36,18 +49,26 @@ public sealed class KeyAuthenticationMiddleware(
         var headers = context.Request.Headers;
         var presented = headers[ApiKeyHeader];
 
-        // Identity headers are the gateway's word, never the client's; the key itself never goes upstream.
-        headers.Remove(ApiKeyHeader);
-        headers.Remove(KeyIdHeader);
-        headers.Remove(KeyTypeHeader);
-        headers.Remove(ProjectIdHeader);
-        headers.Remove(EnvironmentHeader);
-        headers.Remove(KeyScopesHeader);
+        // Identity headers are the gateway's word, never the client's; the key itself never goes upstream; a method
+        // override never reaches an upstream that might obey it.
+        var sentSecFetch = RemoveForbiddenHeaders(headers);
 
         var policy = RoutePolicy.For(context.GetReverseProxyFeature().Route.Config);
         if (!policy.RequiresKey)
         {
             await next(context);
+            return;
+        }
+
+        // The answer depends on the key: a shared cache must never give one key's answer (or refusal) to another.
+        // YARP appends the upstream's own Vary values to this one.
+        context.Response.Headers.Append(HeaderNames.Vary, ApiKeyHeader);
+
+        // Decided on the bytes the client sent: routing saw %2F as part of a segment, but an upstream may decode it
+        // into a separator and serve a path the gateway never checked a key against.
+        if (HasEncodedSeparator(context.Features.Get<IHttpRequestFeature>()?.RawTarget))
+        {
+            await ErrorResponse.InvalidPath.WriteAsync(context);
             return;
         }
 
@@ -65,7 +86,8 @@ public sealed class KeyAuthenticationMiddleware(
             return;
         }
 
-        if (type == ApiKeyType.Secret && IsFromBrowser(headers))
+        // Browsers add Origin to cross-origin and non-GET requests, and Sec-Fetch-* to every request; servers send neither.
+        if (type == ApiKeyType.Secret && (sentSecFetch || headers.ContainsKey(HeaderNames.Origin)))
         {
             await ErrorResponse.SecretKeyInBrowser.WriteAsync(context);
             return;
@@ -153,6 +175,115 @@ public sealed class KeyAuthenticationMiddleware(
         headers[EnvironmentHeader] = known.Environment;
         headers[KeyScopesHeader] = known.KeyScopes;
         await next(context);
+
+        // YARP clears the response to answer a failed proxy attempt (502) itself; that answer varies by key too.
+        if (!context.Response.HasStarted && !VariesByKey(context.Response.Headers))
+        {
+            context.Response.Headers.Append(HeaderNames.Vary, ApiKeyHeader);
+        }
+    }
+
+    /// <summary>
+    /// Removes every header in <see cref="ClientMayNotSend"/> in any spelling: case-insensitive, and with <c>_</c> for
+    /// <c>-</c>, since CGI, WSGI and Rack upstreams read <c>X_Key_Id</c> as <c>X-Key-Id</c>. One pass over the
+    /// headers, which also says whether any <c>Sec-Fetch-*</c> was sent; nothing is allocated unless something matches.
+    /// </summary>
+    private static bool RemoveForbiddenHeaders(IHeaderDictionary headers)
+    {
+        List<string>? forbidden = null;
+        var sentSecFetch = false;
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            if (IsForbidden(name))
+            {
+                (forbidden ??= []).Add(name);
+            }
+            else if (name.StartsWith("Sec-Fetch-", StringComparison.OrdinalIgnoreCase))
+            {
+                sentSecFetch = true;
+            }
+        }
+
+        if (forbidden is not null)
+        {
+            foreach (var name in forbidden)
+            {
+                headers.Remove(name);
+            }
+        }
+
+        return sentSecFetch;
+    }
+
+    private static bool IsForbidden(string name)
+    {
+        // Every forbidden name is "X-…": most headers are ruled out by their length or first two characters.
+        if (name.Length < ShortestForbidden || name.Length > LongestForbidden || (name[0] | 0x20) != 'x' || name[1] is not ('-' or '_'))
+        {
+            return false;
+        }
+
+        foreach (var forbidden in ClientMayNotSend)
+        {
+            if (SameHeader(name, forbidden))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // ASCII case-insensitive, '_' standing for '-'. The forbidden names hold only letters and '-', and (c | 0x20)
+    // equals a lowercase letter only for that letter in either case.
+    private static bool SameHeader(string name, string canonical)
+    {
+        if (name.Length != canonical.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            var expected = canonical[i];
+            if (expected == '-' ? c is not ('-' or '_') : (c | 0x20) != (expected | 0x20))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>An encoded <c>/</c> or <c>\</c> (<c>%2F</c>, <c>%5C</c>, either case) or a raw <c>\</c> in the path part of the request target.</summary>
+    private static bool HasEncodedSeparator(string? rawTarget)
+    {
+        if (rawTarget is null)
+        {
+            return false;
+        }
+
+        var path = rawTarget.AsSpan();
+        var query = path.IndexOf('?');
+        if (query >= 0)
+        {
+            path = path[..query];
+        }
+
+        for (var i = path.IndexOfAny('%', '\\'); i >= 0; i = path.IndexOfAny('%', '\\'))
+        {
+            if (path[i] == '\\'
+                || (i + 2 < path.Length && ((path[i + 1] == '2' && (path[i + 2] | 0x20) == 'f') || (path[i + 1] == '5' && (path[i + 2] | 0x20) == 'c'))))
+            {
+                return true;
+            }
+
+            path = path[(i + 1)..];
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -176,6 +307,19 @@ public sealed class KeyAuthenticationMiddleware(
         return known.Scopes.Count == 0 ? ErrorResponse.PublishableKeyReadOnly : ErrorResponse.ScopeInsufficient;
     }
 
+    private static bool VariesByKey(IHeaderDictionary headers)
+    {
+        foreach (var value in headers.Vary)
+        {
+            if (value?.Contains(ApiKeyHeader, StringComparison.OrdinalIgnoreCase) == true)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Everything that can be decided from the header alone: presence, uniqueness, format and checksum.</summary>
     private static ErrorResponse? Precheck(StringValues presented, out string key, out ApiKeyType type)
     {
@@ -193,24 +337,5 @@ public sealed class KeyAuthenticationMiddleware(
 
         key = presented[0]!;
         return KeyString.TryParse(key, out type) ? null : ErrorResponse.InvalidKey;
-    }
-
-    // Browsers add Origin to cross-origin and non-GET requests, and Sec-Fetch-* to every request; servers send neither.
-    private static bool IsFromBrowser(IHeaderDictionary headers)
-    {
-        if (headers.ContainsKey("Origin"))
-        {
-            return true;
-        }
-
-        foreach (var header in headers)
-        {
-            if (header.Key.StartsWith("Sec-Fetch-", StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }
