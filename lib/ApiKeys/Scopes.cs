@@ -2,13 +2,21 @@ namespace Keys.ApiKeys;
 
 /// <summary>
 /// Scopes read <c>{resource}:{operation}</c>: resource is a name or <c>*</c>; operation is one of read, create,
-/// update, delete or <c>*</c>. A key without scopes is limited only by its type.
+/// update, delete or <c>*</c>. A secret key without scopes is limited only by its type; a publishable key without
+/// scopes may only read (<see cref="PublishableDefault"/>). A key with scopes passes only routes that name the scope
+/// they need.
 /// </summary>
 public static class Scopes
 {
     public const int MaxResourceLength = 64;
 
     public static readonly IReadOnlyList<string> Operations = ["read", "create", "update", "delete"];
+
+    /// <summary>
+    /// What a publishable key created without scopes may do: read. Its value ships inside apps anyone can open, so
+    /// writing is granted only by naming scopes at creation.
+    /// </summary>
+    public static readonly IReadOnlyList<string> PublishableDefault = ["*:read"];
 
     public static bool IsValid(string? scope)
     {
@@ -62,21 +70,27 @@ public static class Scopes
     };
 
     /// <summary>
-    /// Whether a key's scopes allow <paramref name="operation"/> on <paramref name="resource"/>. A key without scopes is
-    /// limited only by its type; <c>*</c> is a wildcard on either side.
+    /// Whether a key of <paramref name="type"/> with <paramref name="scopes"/> may perform
+    /// <paramref name="operation"/> (null: an HTTP method with no operation) on <paramref name="resource"/>
+    /// (null: the route names no scope, so only keys without scopes pass it). <c>*</c> in a scope is a wildcard.
     /// </summary>
-    public static bool Allow(IReadOnlyList<string> scopes, string resource, string? operation)
+    public static bool Allow(ApiKeyType type, IReadOnlyList<string> scopes, string? resource, string? operation)
     {
         if (scopes.Count == 0)
         {
-            return true;
+            if (type == ApiKeyType.Secret || resource is null)
+            {
+                return true;
+            }
+
+            scopes = PublishableDefault;
         }
 
-        if (operation is null)
-        {
-            return false;
-        }
+        return resource is not null && operation is not null && Cover(scopes, resource, operation);
+    }
 
+    private static bool Cover(IReadOnlyList<string> scopes, string resource, string operation)
+    {
         foreach (var scope in scopes)
         {
             var colon = scope.IndexOf(':');

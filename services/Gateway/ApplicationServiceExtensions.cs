@@ -1,6 +1,7 @@
 using Keys.Gateway.Authentication;
 using Keys.Gateway.Caching;
 using Keys.ServiceAuth;
+using Keys.ServiceDefaults.Throttling;
 using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway;
@@ -14,7 +15,12 @@ public static class ApplicationServiceExtensions
         builder.Services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.SectionName)
             .ValidateDataAnnotations()
+            .Validate(TrustedProxies.AreValid, "Gateway:TrustedProxies must hold IP addresses, and Gateway:TrustedNetworks CIDR ranges such as 10.0.0.0/8.")
             .ValidateOnStart();
+
+        // Read only when Program adds the middleware, that is when trusted proxies are configured.
+        builder.Services.AddOptions<ForwardedHeadersOptions>()
+            .Configure<IOptions<GatewayOptions>>((forwarded, gateway) => TrustedProxies.Configure(forwarded, gateway.Value));
 
         builder.Services.AddServiceAuth();
         builder.Services.AddGrpcClient<V1.KeyValidation.KeyValidationClient>((sp, client) =>
@@ -24,7 +30,12 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<NearCache>();
         builder.Services.AddHostedService<InvalidationWatcher>();
-        builder.Services.AddSingleton<InvalidKeyThrottle>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            return new AddressThrottle(
+                gateway.InvalidKeyLimit, gateway.InvalidKeyWindow, sp.GetRequiredService<TimeProvider>(), gateway.InvalidKeyMaxAddresses);
+        });
         builder.Services.AddSingleton<KeyAuthenticationMiddleware>();
 
         // Browser apps call routes whose config names this policy, with publishable keys; preflights are answered

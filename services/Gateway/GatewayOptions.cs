@@ -32,6 +32,22 @@ public sealed class GatewayOptions
 
     public TimeSpan InvalidKeyWindow { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// At most this many client addresses (IPv6: /64s) are counted apart; beyond it, new ones share one allowance, so
+    /// that rotating addresses cannot exhaust gateway memory.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int InvalidKeyMaxAddresses { get; set; } = 100_000;
+
+    /// <summary>
+    /// Addresses of reverse proxies (load balancers) whose <c>X-Forwarded-For</c> names the client. Empty, with
+    /// <see cref="TrustedNetworks"/> empty: the header is ignored, and the client is the connection's address.
+    /// </summary>
+    public string[] TrustedProxies { get; set; } = [];
+
+    /// <summary>CIDR ranges (e.g. <c>10.0.0.0/8</c>) of such proxies.</summary>
+    public string[] TrustedNetworks { get; set; } = [];
+
     /// <summary>Origins whose browser apps may call routes that allow CORS (with publishable keys).</summary>
     public string[] CorsAllowedOrigins { get; set; } = [];
 }

@@ -200,7 +200,8 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         await ExpectClipboardAsync(page, listed.Value);
 
         using var gateway = fixture.CreateGatewayClient();
-        var response = await gateway.SendAsync(GatewayResponses.Get("/demo/public/orders", listed.Value));
+        // A scoped key calls routes that name their scope: here, orders as the table.
+        var response = await gateway.SendAsync(GatewayResponses.Get("/v1/data/orders", listed.Value));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 

@@ -126,8 +126,11 @@ public sealed class GatewayTests(KeysAppFixture fixture) : IAsyncLifetime
         await AssertRejectedAsync(
             await _gateway.SendAsync(WithKey(HttpMethod.Patch, "/v1/data/posts/42", scoped.Value)), HttpStatusCode.Forbidden, "SCOPE_INSUFFICIENT");
 
-        // No scopes: limited only by the key's type.
-        Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(WithKey(HttpMethod.Post, "/v1/data/posts", _publishable.Value))).StatusCode);
+        // No scopes: a secret key is limited only by its type; a publishable key may only read.
+        Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(WithKey(HttpMethod.Post, "/v1/data/posts", _secret.Value))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(GatewayResponses.Get("/v1/data/posts", _publishable.Value))).StatusCode);
+        await AssertRejectedAsync(
+            await _gateway.SendAsync(WithKey(HttpMethod.Post, "/v1/data/posts", _publishable.Value)), HttpStatusCode.Forbidden, "SCOPE_INSUFFICIENT");
     }
 
     [Theory]

@@ -306,8 +306,8 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         Assert.Equal(old.Key.Id, rolled.Key.RolledFrom);
         Assert.InRange(rolled.PreviousKey.GraceUntil!.Value, DateTimeOffset.UtcNow.AddMinutes(59), DateTimeOffset.UtcNow.AddMinutes(61));
         using var gateway = fixture.CreateGatewayClient();
-        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", old.Value))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", rolled.Value))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/v1/data/posts", old.Value))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/v1/data/posts", rolled.Value))).StatusCode);
         Assert.Equal([rolled.Key.Id, old.Key.Id], (await _admin.ListKeysAsync(project.Id, "dev")).Keys.Select(k => k.Id));
         await KeyAdminClient.AssertErrorAsync(
             await _admin.PostRollAsync(project.Id, "dev", old.Key.Id, 0), HttpStatusCode.Conflict, "KEY_ALREADY_ROLLED");

@@ -47,15 +47,55 @@ public sealed class ScopeCoverageTests
     [InlineData("*:read", "comments", "read", true)]
     [InlineData("*:read", "comments", "update", false)]
     [InlineData("*:*", "anything", "delete", true)]
-    public void OneScopeCoversWhatItNames(string scope, string resource, string operation, bool allowed) =>
-        Assert.Equal(allowed, Scopes.Allow([scope], resource, operation));
+    public void OneScopeCoversWhatItNames(string scope, string resource, string operation, bool allowed)
+    {
+        Assert.Equal(allowed, Scopes.Allow(ApiKeyType.Secret, [scope], resource, operation));
+        Assert.Equal(allowed, Scopes.Allow(ApiKeyType.Publishable, [scope], resource, operation));
+    }
 
     [Fact]
-    public void AnyOfSeveralScopesIsEnough() => Assert.True(Scopes.Allow(["posts:read", "comments:create"], "comments", "create"));
+    public void AnyOfSeveralScopesIsEnough() => Assert.True(Scopes.Allow(ApiKeyType.Secret, ["posts:read", "comments:create"], "comments", "create"));
+
+    [Theory]
+    [InlineData("read", true)]
+    [InlineData("create", true)]
+    [InlineData("update", true)]
+    [InlineData("delete", true)]
+    [InlineData(null, true)]
+    public void SecretKeyWithoutScopesIsLimitedOnlyByItsType(string? operation, bool allowed) =>
+        Assert.Equal(allowed, Scopes.Allow(ApiKeyType.Secret, [], "posts", operation));
+
+    [Theory]
+    [InlineData("read", true)]
+    [InlineData("create", false)]
+    [InlineData("update", false)]
+    [InlineData("delete", false)]
+    [InlineData(null, false)]
+    public void PublishableKeyWithoutScopesMayOnlyRead(string? operation, bool allowed) =>
+        Assert.Equal(allowed, Scopes.Allow(ApiKeyType.Publishable, [], "posts", operation));
 
     [Fact]
-    public void KeyWithoutScopesIsLimitedOnlyByItsType() => Assert.True(Scopes.Allow([], "posts", "delete"));
+    public void PublishableKeyWithAWriteScopeMayWriteWhatItNames()
+    {
+        Assert.True(Scopes.Allow(ApiKeyType.Publishable, ["posts:create"], "posts", "create"));
+        Assert.False(Scopes.Allow(ApiKeyType.Publishable, ["posts:create"], "posts", "read"));
+    }
+
+    [Theory]
+    [InlineData(ApiKeyType.Secret)]
+    [InlineData(ApiKeyType.Publishable)]
+    public void KeyWithScopesIsRefusedWhereTheRouteNamesNoScope(ApiKeyType type)
+    {
+        Assert.False(Scopes.Allow(type, ["posts:read"], resource: null, "read"));
+        Assert.False(Scopes.Allow(type, ["*:*"], resource: null, "read"));
+    }
+
+    [Theory]
+    [InlineData(ApiKeyType.Secret)]
+    [InlineData(ApiKeyType.Publishable)]
+    public void KeyWithoutScopesPassesWhereTheRouteNamesNoScope(ApiKeyType type) =>
+        Assert.True(Scopes.Allow(type, [], resource: null, "create"));
 
     [Fact]
-    public void UnknownMethodIsNotCoveredByScopes() => Assert.False(Scopes.Allow(["*:*"], "posts", null));
+    public void UnknownMethodIsNotCoveredByScopes() => Assert.False(Scopes.Allow(ApiKeyType.Secret, ["*:*"], "posts", null));
 }

@@ -16,6 +16,9 @@ public sealed class ErrorResponse
     public static readonly ErrorResponse SecretKeyRequired = new(403, "PERMISSION_DENIED", "This route accepts only secret keys; a publishable key cannot call it.");
     public static readonly ErrorResponse PublishableKeyRequired = new(403, "PERMISSION_DENIED", "This route accepts only publishable keys.");
     public static readonly ErrorResponse ScopeInsufficient = new(403, "SCOPE_INSUFFICIENT", "The key's scopes do not allow this operation on this resource.");
+    public static readonly ErrorResponse PublishableKeyReadOnly = new(403, "SCOPE_INSUFFICIENT", "A publishable key without scopes may only read. To write, create a key with scopes that allow it (e.g. orders:create).");
+    public static readonly ErrorResponse RouteNamesNoScope = new(403, "SCOPE_INSUFFICIENT", "This route does not say which scope it needs, so only keys without scopes may call it.");
+    public static readonly ErrorResponse InvalidPath = new(400, "INVALID_PATH", "The path holds an encoded '/' or '\\' (%2F, %5C) or a raw '\\', which servers behind the gateway may read differently. Send '/' only as a separator.");
     public static readonly ErrorResponse SecretKeyInBrowser = new(403, "SECRET_KEY_IN_BROWSER", "Secret keys must never be used from a browser. Use a publishable key (pk_…) in browser and mobile apps.");
     public static readonly ErrorResponse ValidationUnavailable = new(503, "SERVICE_UNAVAILABLE", "API keys cannot be checked right now. Retry shortly.", retryAfterSeconds: 1);
 
