@@ -121,8 +121,9 @@ public sealed class KeyAuthenticationMiddleware(
             {
                 // Fail closed, and say so: a dependency failure is never a pass, nor a 401 that blames a good key.
                 // Unreachable, KeyValidation did no work and the client learnt nothing, so the permit comes back (a
-                // busy client would otherwise stay throttled after the outage). Too slow, it may be overloaded: the
-                // permit stays spent, so that the throttle still bounds the load.
+                // busy client would otherwise stay throttled after the outage). Too slow or shedding lookups
+                // (DeadlineExceeded, ResourceExhausted), it is overloaded: the permit stays spent, so that the
+                // throttle still bounds the load.
                 if (ex.StatusCode == StatusCode.Unavailable)
                 {
                     throttle.Refund(client);

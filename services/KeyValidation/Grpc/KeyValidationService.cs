@@ -39,7 +39,8 @@ public sealed class KeyValidationService(
         }
         catch (LookupCapacityExceededException)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, "Too many key lookups at once; retry shortly."));
+            // Overloaded, not down: a caller that refunds its throttle on Unavailable must not refund this.
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, "Too many key lookups at once; retry shortly."));
         }
         catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
         {
