@@ -128,11 +128,18 @@ public static class KeysInfrastructureExtensions
         server.WithHealthCheck(serverHealthKey);
 
         // Like Aspire's own Postgres integration: the database (and here its owner) is made once the server is ready.
+        var prepared = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, async (_, ct) =>
-            await LocalPostgresDatabase.PrepareAsync((await superuser.GetValueAsync(ct))!, DatabaseName, ownerPasswordValue, ct));
+        {
+            await LocalPostgresDatabase.PrepareAsync((await superuser.GetValueAsync(ct))!, DatabaseName, ownerPasswordValue, ct);
+            prepared.TrySetResult();
+        });
 
+        // Not before the owner role exists: each early try would be a failed login in Postgres's log.
         var databaseHealthKey = $"{DatabaseName}-accepts-logins";
-        builder.Services.AddHealthChecks().AddAsyncCheck(databaseHealthKey, ct => CanQueryAsync(owner, ct));
+        builder.Services.AddHealthChecks().AddAsyncCheck(databaseHealthKey, ct => prepared.Task.IsCompleted
+            ? CanQueryAsync(owner, ct)
+            : Task.FromResult(HealthCheckResult.Unhealthy($"{DatabaseName} and its owner are being prepared.")));
         return builder.AddConnectionString(DatabaseName, owner)
             .WithParentRelationship(server)
             .WithHealthCheck(databaseHealthKey);

@@ -140,6 +140,23 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture) : IAsyncLifetime
         Assert.Equal(_publishable.Key.Id, keyedEcho.Header("X-Key-Id"));
     }
 
+    [Fact]
+    public async Task ForwardingHeadersInAnySpellingNeverCarryTheClientsWord()
+    {
+        string[] spellings = ["X_Forwarded_For", "x_forwarded-host", "X_Forwarded_Proto", "X_Real_IP", "X-Real-IP", "X-Forwarded-Prefix"];
+        var request = GatewayResponses.Get("/demo/public/x", _publishable.Value);
+        foreach (var name in spellings)
+        {
+            request.Headers.TryAddWithoutValidation(name, "203.0.113.66");
+        }
+
+        var echo = await (await _gateway.SendAsync(request)).ReadEchoAsync();
+
+        // A CGI, WSGI or Rack upstream reads X_Forwarded_For as X-Forwarded-For: only the gateway's own may arrive.
+        Assert.DoesNotContain(echo.Headers, h => h.Value.Contains("203.0.113.66", StringComparison.Ordinal));
+        Assert.NotNull(echo.Header("X-Forwarded-For"));
+    }
+
     [Theory]
     [InlineData("/demo/public/..%2Fprivate/x")]
     [InlineData("/demo/public/..%2fprivate/x")]

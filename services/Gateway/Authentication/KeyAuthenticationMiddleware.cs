@@ -36,6 +36,9 @@ public sealed class KeyAuthenticationMiddleware(
     [
         ApiKeyHeader, KeyIdHeader, KeyTypeHeader, ProjectIdHeader, EnvironmentHeader, KeyScopesHeader,
         "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+        // YARP sets the X-Forwarded-* it sends itself; a client's own in '_' spelling would pass it by, and a CGI-style
+        // upstream would read it as the real one.
+        "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix", "X-Real-IP",
     ];
 
     private static readonly int ShortestForbidden = ClientMayNotSend.Min(h => h.Length);

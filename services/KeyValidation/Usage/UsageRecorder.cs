@@ -42,6 +42,8 @@ public sealed class UsageRecorder(
         }
     }
 
+    private const int MaxUsagesPerCall = 5_000;
+
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
         if (_pending.IsEmpty)
@@ -49,21 +51,27 @@ public sealed class UsageRecorder(
             return;
         }
 
-        var batch = Interlocked.Exchange(ref _pending, new ConcurrentDictionary<string, long>());
-        var request = new V1.RecordUsageRequest();
-        foreach (var (keyId, ticks) in batch)
-        {
-            request.Usages.Add(new V1.KeyUsage { KeyId = keyId, LastUsedAt = Timestamp.FromDateTimeOffset(new DateTimeOffset(ticks, TimeSpan.Zero)) });
-        }
-
+        var batch = Interlocked.Exchange(ref _pending, new ConcurrentDictionary<string, long>()).ToList();
+        var sent = 0;
         try
         {
             using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-            await keyAdmin.RecordUsageAsync(request, cancellationToken: cancellationToken);
+            // KeyAdmin takes at most 10,000 usages per call: a busy interval goes in several.
+            foreach (var chunk in batch.Chunk(MaxUsagesPerCall))
+            {
+                var request = new V1.RecordUsageRequest();
+                foreach (var (keyId, ticks) in chunk)
+                {
+                    request.Usages.Add(new V1.KeyUsage { KeyId = keyId, LastUsedAt = Timestamp.FromDateTimeOffset(new DateTimeOffset(ticks, TimeSpan.Zero)) });
+                }
+
+                await keyAdmin.RecordUsageAsync(request, cancellationToken: cancellationToken);
+                sent += chunk.Length;
+            }
         }
         catch
         {
-            foreach (var (keyId, ticks) in batch)
+            foreach (var (keyId, ticks) in batch.Skip(sent))
             {
                 _pending.AddOrUpdate(keyId, ticks, (_, current) => Math.Max(current, ticks));
             }
