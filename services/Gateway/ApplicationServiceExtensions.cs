@@ -29,6 +29,7 @@ public static class ApplicationServiceExtensions
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<NearCache>();
+        builder.Services.AddSingleton<SharedLookups>();
         builder.Services.AddHostedService<InvalidationWatcher>();
         builder.Services.AddSingleton(sp =>
         {

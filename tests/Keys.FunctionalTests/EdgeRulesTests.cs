@@ -18,6 +18,7 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture) : IAsyncLifetime
     // Loopback subnets of their own (see LoopbackClients.Addresses), so that no other test's refusals count here.
     private const int ConcurrentGuessesSubnet = 40;
     private const int ForwardedForSubnet = 41;
+    private const int BusyClientSubnet = 42;
 
     private static readonly string[] IdentityHeaders = ["X-API-Key", "X-Key-Id", "X-Key-Type", "X-Project-Id", "X-Environment", "X-Key-Scopes"];
     private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
@@ -220,6 +221,30 @@ public sealed class EdgeRulesTests(KeysAppFixture fixture) : IAsyncLifetime
             lookups <= KeysAppFixture.InvalidKeyLimit,
             $"{lookups} lookups for {guesses.Count} concurrent guesses, the limit being {KeysAppFixture.InvalidKeyLimit}: {counts}");
         Assert.All(answers.Where(a => a != "429 TOO_MANY_REQUESTS"), a => Assert.Contains(a, new[] { "401 INVALID_TOKEN", "503 SERVICE_UNAVAILABLE" }));
+    }
+
+    [Fact]
+    public async Task ABusyClientWithAValidKeyIsNeverThrottledWhenItsKeyIsNotCached()
+    {
+        // A key no gateway has cached yet, asked by many requests at once from one address, as a busy server does after
+        // a near-cache flush: they share one lookup, and a valid key spends none of the address's invalid-key permits.
+        var admin = fixture.CreateKeyAdminClient();
+        var project = await admin.CreateProjectAsync();
+        var key = await admin.CreateKeyAsync(project.Id, "dev", "busy-client", "secret");
+        var gateway = (await fixture.GetReplicaAddressesAsync("gateway", "http", replicas: 2))[0];
+        using var busy = ClientFrom(Addresses(BusyClientSubnet, 1)[0], gateway);
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var sending = Enumerable.Range(0, 3 * KeysAppFixture.InvalidKeyLimit).Select(async _ =>
+        {
+            await go.Task;
+            using var response = await busy.SendAsync(GatewayResponses.Get("/demo/public/x", key.Value));
+            return (int)response.StatusCode;
+        }).ToList();
+        go.SetResult();
+        var statuses = await Task.WhenAll(sending);
+
+        Assert.True(statuses.All(s => s == 200), string.Join(", ", statuses.GroupBy(s => s).Select(g => $"{g.Count()} × {g.Key}")));
     }
 
     [Fact]

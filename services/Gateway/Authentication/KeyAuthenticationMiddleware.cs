@@ -17,7 +17,7 @@ namespace Keys.Gateway.Authentication;
 /// a key seen recently is answered from the near cache, without touching the invalid-key throttle.
 /// </summary>
 public sealed class KeyAuthenticationMiddleware(
-    V1.KeyValidation.KeyValidationClient validation,
+    SharedLookups lookups,
     NearCache nearCache,
     AddressThrottle throttle,
     TimeProvider time,
@@ -104,35 +104,29 @@ public sealed class KeyAuthenticationMiddleware(
 
         if (!nearCache.TryGet(key, out var known))
         {
-            // The permit is taken before the lookup, so that concurrent guesses cannot all pass a check that only
-            // their results would update. A throttled address gets no more lookups: that makes guessing expensive.
-            if (!throttle.TryReserve(client))
+            ValidateResponse? result = null;
+            var arrivedAt = nearCache.Sequence;
+            if (nearCache.IsConnected && lookups.TryJoin(key, out var shared))
             {
-                await _tooManyInvalidKeys.WriteAsync(context);
-                return;
-            }
-
-            ValidateResponse result;
-            try
-            {
-                result = await validation.ValidateAsync(
-                    new ValidateRequest { Key = key },
-                    deadline: DateTime.UtcNow + _timeout,
-                    cancellationToken: context.RequestAborted);
-            }
-            catch (RpcException ex) when (!context.RequestAborted.IsCancellationRequested)
-            {
-                // Fail closed, and say so: a dependency failure is never a pass, nor a 401 that blames a good key.
-                // Unreachable, KeyValidation did no work and the client learnt nothing, so the permit comes back (a
-                // busy client would otherwise stay throttled after the outage). Too slow or shedding lookups
-                // (DeadlineExceeded, ResourceExhausted), it is overloaded: the permit stays spent, so that the
-                // throttle still bounds the load.
-                if (ex.StatusCode == StatusCode.Unavailable)
+                // Another request is looking this key up: its answer serves this one too, if it reflects every
+                // invalidation this gateway had applied when this request arrived (a delete in between must not be
+                // answered with what was true before it). It costs no permit: it caused no lookup.
+                var answer = await shared.WaitAsync(context.RequestAborted);
+                if (answer is null)
                 {
-                    throttle.Refund(client);
+                    await ErrorResponse.ValidationUnavailable.WriteAsync(context);
+                    return;
                 }
 
-                await ErrorResponse.ValidationUnavailable.WriteAsync(context);
+                if (answer.AsOfSequence >= arrivedAt)
+                {
+                    result = answer;
+                }
+            }
+
+            result ??= await LookUpAsync(context, key, client);
+            if (result is null)
+            {
                 return;
             }
 
@@ -147,8 +141,6 @@ public sealed class KeyAuthenticationMiddleware(
                 return;
             }
 
-            // A valid key gives its permit back: the attempt was no guess.
-            throttle.Refund(client);
             known = nearCache.Add(key, result, type);
         }
 
@@ -185,6 +177,49 @@ public sealed class KeyAuthenticationMiddleware(
         {
             context.Response.Headers.Append(HeaderNames.Vary, ApiKeyHeader);
         }
+    }
+
+    /// <summary>
+    /// This request's own lookup. The permit is taken before it, so that concurrent guesses cannot all pass a check
+    /// that only their results would update; a throttled address gets no more lookups, which makes guessing expensive.
+    /// Null when the request has been answered (429 or 503).
+    /// </summary>
+    private async Task<ValidateResponse?> LookUpAsync(HttpContext context, string key, System.Net.IPAddress? client)
+    {
+        if (!throttle.TryReserve(client))
+        {
+            await _tooManyInvalidKeys.WriteAsync(context);
+            return null;
+        }
+
+        ValidateResponse result;
+        try
+        {
+            result = await lookups.LookUpAsync(key, DateTime.UtcNow + _timeout).WaitAsync(context.RequestAborted);
+        }
+        catch (RpcException ex)
+        {
+            // Fail closed, and say so: a dependency failure is never a pass, nor a 401 that blames a good key.
+            // Unreachable, KeyValidation did no work and the client learnt nothing, so the permit comes back (a
+            // busy client would otherwise stay throttled after the outage). Too slow or shedding lookups
+            // (DeadlineExceeded, ResourceExhausted), it is overloaded: the permit stays spent, so that the
+            // throttle still bounds the load.
+            if (ex.StatusCode == StatusCode.Unavailable)
+            {
+                throttle.Refund(client);
+            }
+
+            await ErrorResponse.ValidationUnavailable.WriteAsync(context);
+            return null;
+        }
+
+        if (result.Outcome == ValidationOutcome.Valid)
+        {
+            // A valid key gives its permit back: the attempt was no guess.
+            throttle.Refund(client);
+        }
+
+        return result;
     }
 
     /// <summary>
