@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Options;
@@ -15,13 +14,12 @@ namespace Keys.ServiceAuth;
 public sealed class ServiceCredentialInterceptor : Interceptor
 {
     internal const string CallerKey = "keys.service-caller";
-    private const string Scheme = "Bearer ";
 
     private readonly (string Name, byte[] Digest)[] _callers;
 
     public ServiceCredentialInterceptor(IOptions<ServiceAuthOptions> options)
     {
-        _callers = [.. options.Value.Callers.Select(c => (c.Key, SHA256.HashData(Encoding.UTF8.GetBytes(c.Value))))];
+        _callers = [.. options.Value.Callers.Select(c => (c.Key, BearerToken.Digest(c.Value)))];
         if (_callers.Length == 0)
         {
             throw new InvalidOperationException(
@@ -61,16 +59,11 @@ public sealed class ServiceCredentialInterceptor : Interceptor
 
     private void Authenticate(ServerCallContext context)
     {
-        var header = context.RequestHeaders.GetValue("authorization");
-        if (header is null || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
+        if (!BearerToken.TryDigest(context.RequestHeaders, presented))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "This is an internal service: send your service credential as 'Authorization: Bearer <service token>'."));
         }
-
-        var token = header.AsSpan(Scheme.Length).Trim();
-        Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
-        var utf8 = token.Length <= 256 ? stackalloc byte[Encoding.UTF8.GetMaxByteCount(token.Length)] : new byte[Encoding.UTF8.GetMaxByteCount(token.Length)];
-        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(token, utf8)], presented);
 
         string? caller = null;
         foreach (var (name, digest) in _callers)

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Keys.ServiceAuth;
 using Keys.ServiceDefaults.Throttling;
 using Microsoft.Extensions.Options;
 
@@ -16,10 +16,7 @@ namespace Keys.KeyAdmin.Grpc;
 /// </summary>
 public sealed class AdminTokenInterceptor(IOptions<KeyAdminOptions> options, TimeProvider time) : Interceptor
 {
-    private const string Scheme = "Bearer ";
-
-    // Comparing digests keeps the comparison constant-time even when the lengths differ.
-    private readonly byte[] _expectedDigest = SHA256.HashData(Encoding.UTF8.GetBytes(options.Value.AdminToken));
+    private readonly byte[] _expectedDigest = BearerToken.Digest(options.Value.AdminToken);
 
     private readonly AddressThrottle _throttle = new(options.Value.FailedTokenLimit, options.Value.FailedTokenWindow, time);
 
@@ -48,14 +45,12 @@ public sealed class AdminTokenInterceptor(IOptions<KeyAdminOptions> options, Tim
             throw ApiErrors.TooManyRequests("Too many wrong admin tokens from this address. Wait, then retry with the right token.");
         }
 
-        var header = context.RequestHeaders.GetValue("authorization");
-        if (header is null || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
+        if (!BearerToken.TryDigest(context.RequestHeaders, presented))
         {
             throw ApiErrors.Unauthenticated("Send the admin token as 'Authorization: Bearer <token>'.");
         }
 
-        Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(header[Scheme.Length..].Trim()), presented);
         if (!CryptographicOperations.FixedTimeEquals(presented, _expectedDigest))
         {
             throw ApiErrors.Unauthenticated("The admin token is not valid.");
