@@ -22,7 +22,7 @@ public static class ValidationBenchmark
     {
         var address = await system.DirectAddressAsync("key-validation", "grpc");
         using var channel = system.ServiceChannel(address);
-        var validation = new V1.KeyValidation.KeyValidationClient(channel);
+        var validation = new KeyValidationService.KeyValidationServiceClient(channel);
         var (_, _, key) = await system.CreateKeyAsync("secret");
         var validRequest = new ValidateRequest { Key = key };
         var ping = new PingRequest();
@@ -107,7 +107,7 @@ public static class ValidationBenchmark
 
     /// <summary>Counts, not assumptions: Redis's MONITOR for commands on key records, and Postgres's scans of the key table.</summary>
     private static async Task<(long RedisCommands, long RedisControl, long KeyAdminLookups, long ControlLookups)> GarbageAsync(
-        KeysSystem system, V1.KeyValidation.KeyValidationClient validation)
+        KeysSystem system, KeyValidationService.KeyValidationServiceClient validation)
     {
         await using var monitor = await RedisMonitor.StartAsync((await system.App.GetConnectionStringAsync("redis"))!);
         await using var postgres = new NpgsqlConnection(await system.App.GetConnectionStringAsync("keysdb"));

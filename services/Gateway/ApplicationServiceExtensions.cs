@@ -2,6 +2,7 @@ using Keys.Gateway.Authentication;
 using Keys.Gateway.Caching;
 using Keys.ServiceAuth;
 using Keys.ServiceDefaults.Throttling;
+using Keys.V1;
 using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway;
@@ -23,7 +24,7 @@ public static class ApplicationServiceExtensions
             .Configure<IOptions<GatewayOptions>>((forwarded, gateway) => TrustedProxies.Configure(forwarded, gateway.Value));
 
         builder.Services.AddServiceAuth();
-        builder.Services.AddGrpcClient<V1.KeyValidation.KeyValidationClient>((sp, client) =>
+        builder.Services.AddGrpcClient<KeyValidationService.KeyValidationServiceClient>((sp, client) =>
                 client.Address = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.KeyValidationAddress)
             .AddServiceCredential();
 

@@ -4,6 +4,7 @@ using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.Invalidation;
 using Keys.ServiceAuth;
+using Keys.V1;
 using Microsoft.OpenApi.Models;
 
 namespace Keys.KeyAdmin;
@@ -33,9 +34,9 @@ public static class ApplicationServiceExtensions
         builder.Services.AddGrpc()
             // ErrorInfo rides in error details; the JSON writer must know the type to print it.
             .AddJsonTranscoding(options => options.TypeRegistry = TypeRegistry.FromMessages(ErrorInfo.Descriptor))
-            .AddServiceOptions<KeyAdminService>(options => options.Interceptors.Add<AdminTokenInterceptor>())
+            .AddServiceOptions<ManagementApi>(options => options.Interceptors.Add<AdminTokenInterceptor>())
             // KeyValidation's own API, with its own credential: the operator token opens the management API only.
-            .RequireServiceCredential<KeyAdminInternalService>();
+            .RequireServiceCredential<InternalApi>();
         builder.Services.AddSingleton<AdminTokenInterceptor>();
         builder.Services.AddServiceAuth();
         builder.Services.AddGrpcHealthChecks();
@@ -49,7 +50,8 @@ public static class ApplicationServiceExtensions
                 Version = "v1",
                 Description = "Projects, environments and API keys. Every call needs 'Authorization: Bearer <admin token>'.",
             });
-            var comments = Path.Combine(AppContext.BaseDirectory, $"{typeof(ApplicationServiceExtensions).Assembly.GetName().Name}.xml");
+            // The contracts project turns the proto comments into this XML file.
+            var comments = Path.Combine(AppContext.BaseDirectory, $"{typeof(KeyAdminService).Assembly.GetName().Name}.xml");
             swagger.IncludeXmlComments(comments);
             swagger.IncludeGrpcXmlComments(comments, includeControllerXmlComments: true);
             swagger.AddSecurityDefinition("admin-token", new OpenApiSecurityScheme { Type = SecuritySchemeType.Http, Scheme = "bearer" });

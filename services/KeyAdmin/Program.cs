@@ -12,8 +12,8 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.UseOperatorConsole();
 app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
-app.MapGrpcService<KeyAdminService>();
-app.MapGrpcService<KeyAdminInternalService>();
+app.MapGrpcService<ManagementApi>();
+app.MapGrpcService<InternalApi>();
 app.MapGrpcHealthChecksService();
 
 app.Run();

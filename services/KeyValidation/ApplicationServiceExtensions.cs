@@ -3,6 +3,7 @@ using Keys.KeyValidation.Grpc;
 using Keys.KeyValidation.Invalidation;
 using Keys.KeyValidation.Usage;
 using Keys.ServiceAuth;
+using Keys.V1;
 using Microsoft.Extensions.Options;
 
 namespace Keys.KeyValidation;
@@ -22,7 +23,7 @@ public static class ApplicationServiceExtensions
 
         builder.Services.AddServiceAuth();
         // KeyAdmin's internal API, with this service's own credential: KeyValidation never holds the operator token.
-        builder.Services.AddGrpcClient<V1.KeyAdminInternal.KeyAdminInternalClient>((sp, client) =>
+        builder.Services.AddGrpcClient<KeyAdminInternalService.KeyAdminInternalServiceClient>((sp, client) =>
                 client.Address = sp.GetRequiredService<IOptions<KeyValidationOptions>>().Value.KeyAdminAddress)
             .AddServiceCredential();
 
@@ -41,7 +42,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UsageRecorder>());
 
         builder.Services.AddSingleton<WatchAdmission>();
-        builder.Services.AddGrpc().RequireServiceCredential<KeyValidationService>();
+        builder.Services.AddGrpc().RequireServiceCredential<ValidationApi>();
         builder.Services.AddGrpcHealthChecks();
     }
 }

@@ -9,7 +9,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
-app.MapGrpcService<KeyValidationService>();
+app.MapGrpcService<ValidationApi>();
 app.MapGrpcHealthChecksService();
 
 app.Run();

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Keys.V1;
 
 namespace Keys.KeyValidation;
 
@@ -21,7 +22,7 @@ public sealed class ValidationMetrics
         _loadDuration = meter.CreateHistogram<double>("keys.validation.load.duration", unit: "ms", description: "Time to load a record from Redis or KeyAdmin");
     }
 
-    public void Validated(V1.ValidationOutcome outcome) => _validations.Add(1, new KeyValuePair<string, object?>("outcome", OutcomeName(outcome)));
+    public void Validated(ValidationOutcome outcome) => _validations.Add(1, new KeyValuePair<string, object?>("outcome", OutcomeName(outcome)));
 
     public void Answered(string layer) => _lookups.Add(1, new KeyValuePair<string, object?>("layer", layer));
 
@@ -30,13 +31,13 @@ public sealed class ValidationMetrics
     public void Loaded(string source, TimeSpan elapsed) =>
         _loadDuration.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("source", source));
 
-    private static string OutcomeName(V1.ValidationOutcome outcome) => outcome switch
+    private static string OutcomeName(ValidationOutcome outcome) => outcome switch
     {
-        V1.ValidationOutcome.Valid => "valid",
-        V1.ValidationOutcome.InvalidFormat => "invalid_format",
-        V1.ValidationOutcome.NotFound => "not_found",
-        V1.ValidationOutcome.Revoked => "revoked",
-        V1.ValidationOutcome.Expired => "expired",
+        ValidationOutcome.Valid => "valid",
+        ValidationOutcome.InvalidFormat => "invalid_format",
+        ValidationOutcome.NotFound => "not_found",
+        ValidationOutcome.Revoked => "revoked",
+        ValidationOutcome.Expired => "expired",
         _ => "unspecified",
     };
 }

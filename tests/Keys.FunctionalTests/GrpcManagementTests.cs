@@ -14,7 +14,7 @@ public sealed class GrpcManagementTests(KeysAppFixture fixture) : IDisposable
     [Fact]
     public async Task GrpcCallsCreateAndListKeysWithTheAdminToken()
     {
-        var client = new V1.KeyAdmin.KeyAdminClient(_channel);
+        var client = new KeyAdminService.KeyAdminServiceClient(_channel);
         var auth = fixture.AdminCallHeaders();
 
         var project = await client.CreateProjectAsync(new CreateProjectRequest { Name = "Over gRPC" }, auth);
@@ -30,7 +30,7 @@ public sealed class GrpcManagementTests(KeysAppFixture fixture) : IDisposable
     [Fact]
     public async Task GrpcCallWithoutTheAdminTokenIsUnauthenticated()
     {
-        var client = new V1.KeyAdmin.KeyAdminClient(_channel);
+        var client = new KeyAdminService.KeyAdminServiceClient(_channel);
 
         var error = await Assert.ThrowsAsync<RpcException>(async () => await client.ListProjectsAsync(new ListProjectsRequest()));
 

@@ -14,7 +14,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
     private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
     private readonly GrpcChannel _channel = fixture.KeyValidationChannel();
 
-    private V1.KeyValidation.KeyValidationClient Validation => new(_channel);
+    private KeyValidationService.KeyValidationServiceClient Validation => new(_channel);
 
     [Fact]
     public async Task ValidKeyIsValidWithItsIdentity()
@@ -202,7 +202,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
         {
             foreach (var channel in channels)
             {
-                var client = new V1.KeyValidation.KeyValidationClient(channel);
+                var client = new KeyValidationService.KeyValidationServiceClient(channel);
                 Assert.Equal(ValidationOutcome.Valid, (await client.ValidateAsync(new ValidateRequest { Key = created.Value })).Outcome);
             }
 
@@ -245,7 +245,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
 
     private async Task<ValidationOutcome> EventuallyAsync(string key, ValidationOutcome wanted, TimeSpan within, GrpcChannel? channel = null)
     {
-        var client = new V1.KeyValidation.KeyValidationClient(channel ?? _channel);
+        var client = new KeyValidationService.KeyValidationServiceClient(channel ?? _channel);
         var clock = Stopwatch.StartNew();
         ValidationOutcome outcome;
         do
@@ -263,7 +263,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
         }
     }
 
-    private async Task<V1.Invalidation> DeleteNewKeyAsync(string projectId, string name)
+    private async Task<KeyInvalidation> DeleteNewKeyAsync(string projectId, string name)
     {
         var created = await _admin.CreateKeyAsync(projectId, "dev", name, "secret");
         await _admin.DeleteKeyAsync(projectId, "dev", created.Key.Id, name);

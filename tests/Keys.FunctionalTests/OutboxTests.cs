@@ -2,6 +2,7 @@ using System.Net;
 using System.Threading.Channels;
 using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
+using Keys.V1;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -56,9 +57,9 @@ public sealed class OutboxTests(KeysAppFixture fixture)
 
         await using var redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
         // A message queue, not a handler: handlers may run concurrently and would reorder what Redis delivered.
-        var received = Channel.CreateUnbounded<V1.Invalidation>();
+        var received = Channel.CreateUnbounded<KeyInvalidation>();
         var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal("keys:invalidations"));
-        queue.OnMessage(message => received.Writer.TryWrite(V1.Invalidation.Parser.ParseFrom((byte[])message.Message!)));
+        queue.OnMessage(message => received.Writer.TryWrite(KeyInvalidation.Parser.ParseFrom((byte[])message.Message!)));
 
         // Redis refuses PUBLISH: KeyAdmin cannot deliver, and must keep the invalidations rather than drop them.
         await redis.GetServer(redis.GetEndPoints()[0]).ExecuteAsync("ACL", "SETUSER", "default", "-publish");
@@ -78,7 +79,7 @@ public sealed class OutboxTests(KeysAppFixture fixture)
         }
 
         var wanted = keys.Select(k => Convert.ToHexString(KeyString.Hash(k.Value))).ToList();
-        var delivered = new List<V1.Invalidation>();
+        var delivered = new List<KeyInvalidation>();
         using var timeout = new CancellationTokenSource(Patience);
         while (delivered.Count < wanted.Count)
         {
@@ -114,9 +115,9 @@ public sealed class OutboxTests(KeysAppFixture fixture)
         };
     }
 
-    private static async Task<List<V1.Invalidation>> DrainAsync(ChannelReader<V1.Invalidation> reader)
+    private static async Task<List<KeyInvalidation>> DrainAsync(ChannelReader<KeyInvalidation> reader)
     {
-        var items = new List<V1.Invalidation>();
+        var items = new List<KeyInvalidation>();
         while (reader.TryRead(out var item))
         {
             items.Add(item);

@@ -100,7 +100,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
     {
         var replica = (await fixture.GetReplicaAddressesAsync("key-validation", "grpc", replicas: 2))[0];
         using var channel = fixture.ServiceChannel(replica);
-        var validation = new V1.KeyValidation.KeyValidationClient(channel);
+        var validation = new KeyValidationService.KeyValidationServiceClient(channel);
         var project = await _admin.CreateProjectAsync("Slow watcher");
         var held = await _admin.CreateKeyAsync(project.Id, "dev", "held", "secret");
         var heldHash = Convert.ToHexString(KeyString.Hash(held.Value));
@@ -768,7 +768,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
         {
             var channel = fixture.ServiceChannel(address);
             _disposables.Add(channel);
-            var client = new V1.KeyValidation.KeyValidationClient(channel);
+            var client = new KeyValidationService.KeyValidationServiceClient(channel);
             return new KeyChecker($"key-validation-{i}", (key, ct) => AskKeyValidationAsync(client, key, ct));
         })];
     }
@@ -805,7 +805,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
         }
     }
 
-    private static async Task<string> AskKeyValidationAsync(V1.KeyValidation.KeyValidationClient client, string key, CancellationToken cancellationToken)
+    private static async Task<string> AskKeyValidationAsync(KeyValidationService.KeyValidationServiceClient client, string key, CancellationToken cancellationToken)
     {
         try
         {

@@ -104,7 +104,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
     {
         using var channel = fixture.ServiceChannel(KeyAdminAddress, fixture.KeyValidationToken);
         var error = await Assert.ThrowsAsync<RpcException>(
-            async () => await new V1.KeyAdmin.KeyAdminClient(channel).ListProjectsAsync(new ListProjectsRequest()));
+            async () => await new KeyAdminService.KeyAdminServiceClient(channel).ListProjectsAsync(new ListProjectsRequest()));
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
 
@@ -112,7 +112,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
     public async Task InternalRpcsAreNotServedAsRest()
     {
         var admin = fixture.CreateKeyAdminClient();
-        using var response = await admin.Http.PostAsync("/keys.v1.KeyAdminInternal/Changes", new StringContent("{}"));
+        using var response = await admin.Http.PostAsync("/keys.v1.KeyAdminInternalService/Changes", new StringContent("{}"));
         Assert.NotEqual(System.Net.HttpStatusCode.OK, response.StatusCode);
     }
 
@@ -142,7 +142,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
         // One replica, so that every stream counts against the same cap.
         var replica = (await fixture.GetReplicaAddressesAsync("key-validation", "grpc", replicas: 2))[0];
         using var channel = fixture.ServiceChannel(replica);
-        var client = new V1.KeyValidation.KeyValidationClient(channel);
+        var client = new KeyValidationService.KeyValidationServiceClient(channel);
         var streams = new List<AsyncServerStreamingCall<WatchEvent>>();
         try
         {
@@ -165,7 +165,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
 
             // Another caller is not held back by this one's streams.
             using var gatewayChannel = fixture.ServiceChannel(replica, fixture.GatewayToken);
-            var (other, _) = await OpenWatchAsync(new V1.KeyValidation.KeyValidationClient(gatewayChannel));
+            var (other, _) = await OpenWatchAsync(new KeyValidationService.KeyValidationServiceClient(gatewayChannel));
             Assert.NotNull(other);
             other.Dispose();
 
@@ -191,7 +191,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
         const int flood = 300;
         var replica = (await fixture.GetReplicaAddressesAsync("key-validation", "grpc", replicas: 2))[0];
         using var channel = fixture.ServiceChannel(replica);
-        var client = new V1.KeyValidation.KeyValidationClient(channel);
+        var client = new KeyValidationService.KeyValidationServiceClient(channel);
         var keys = Enumerable.Range(0, flood).Select(_ => KeyString.Generate(ApiKeyType.Secret)).ToList();
 
         var outcomes = new List<string>();
@@ -219,7 +219,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
             o.StartsWith("ResourceExhausted", StringComparison.Ordinal) || o.StartsWith("Unavailable", StringComparison.Ordinal), o));
     }
 
-    private static async Task<(AsyncServerStreamingCall<WatchEvent>? Call, StatusCode Status)> OpenWatchAsync(V1.KeyValidation.KeyValidationClient client)
+    private static async Task<(AsyncServerStreamingCall<WatchEvent>? Call, StatusCode Status)> OpenWatchAsync(KeyValidationService.KeyValidationServiceClient client)
     {
         // A replica not yet current with KeyAdmin refuses with Unavailable: retry that, as the gateway does.
         var deadline = DateTime.UtcNow.AddSeconds(15);
@@ -245,7 +245,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
         }
     }
 
-    private static async Task<(AsyncServerStreamingCall<WatchEvent>? Call, StatusCode Status)> EventuallyOpenAsync(V1.KeyValidation.KeyValidationClient client)
+    private static async Task<(AsyncServerStreamingCall<WatchEvent>? Call, StatusCode Status)> EventuallyOpenAsync(KeyValidationService.KeyValidationServiceClient client)
     {
         // The server notices a closed stream when its next write fails or the reset arrives: give it a moment.
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -263,7 +263,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
 
     private static async Task<StatusCode> CallKeyValidationAsync(GrpcChannel channel, string rpc)
     {
-        var client = new V1.KeyValidation.KeyValidationClient(channel);
+        var client = new KeyValidationService.KeyValidationServiceClient(channel);
         try
         {
             switch (rpc)
@@ -293,7 +293,7 @@ public sealed class ServiceCredentialTests(KeysAppFixture fixture)
 
     private static async Task<StatusCode> CallKeyAdminInternalAsync(GrpcChannel channel, string rpc)
     {
-        var client = new KeyAdminInternal.KeyAdminInternalClient(channel);
+        var client = new KeyAdminInternalService.KeyAdminInternalServiceClient(channel);
         try
         {
             switch (rpc)

@@ -150,7 +150,7 @@ public sealed class InvalidationFeedTests
         Assert.True(_feed.Confirm(sequence));
     }
 
-    private static V1.Invalidation Invalidation(long sequence) => new()
+    private static KeyInvalidation Invalidation(long sequence) => new()
     {
         Sequence = sequence,
         KeyHash = ByteString.CopyFrom(KeyHash.Of(KeyString.Generate(ApiKeyType.Secret)).ToArray()),

@@ -1,10 +1,8 @@
-extern alias gateway;
-
-using gateway::Keys.Gateway;
-using gateway::Keys.Gateway.Caching;
 using Keys.ApiKeys;
+using Keys.Gateway;
+using Keys.Gateway.Caching;
+using Keys.V1;
 using Microsoft.Extensions.Options;
-using ValidateResponse = gateway::Keys.V1.ValidateResponse;
 
 namespace Keys.UnitTests;
 

@@ -1,6 +1,4 @@
-extern alias gateway;
-
-using gateway::Keys.Gateway.Authentication;
+using Keys.Gateway.Authentication;
 
 namespace Keys.UnitTests;
 

@@ -1,7 +1,5 @@
-extern alias gateway;
-
 using System.Net;
-using gateway::Keys.Gateway;
+using Keys.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;

@@ -9,7 +9,7 @@ namespace Keys.Gateway.Authentication;
 /// left the near cache (a flush, a reconnect) would send one lookup per request in flight, and spend the invalid-key
 /// throttle's permits on a key that is valid.
 /// </summary>
-public sealed class SharedLookups(V1.KeyValidation.KeyValidationClient validation)
+public sealed class SharedLookups(KeyValidationService.KeyValidationServiceClient validation)
 {
     // Faulted lookups complete with null rather than an exception: nobody may be waiting to observe one.
     private readonly ConcurrentDictionary<string, Task<ValidateResponse?>> _inFlight = new(StringComparer.Ordinal);

@@ -11,7 +11,7 @@ namespace Keys.Gateway.Caching;
 /// connected: a gateway never answers from memory it cannot keep exact.
 /// </summary>
 public sealed partial class InvalidationWatcher(
-    V1.KeyValidation.KeyValidationClient validation,
+    KeyValidationService.KeyValidationServiceClient validation,
     NearCache cache,
     IOptions<GatewayOptions> options,
     BackgroundLoops loops,

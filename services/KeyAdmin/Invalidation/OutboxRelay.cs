@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Keys.KeyAdmin.Data;
+using Keys.V1;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;
@@ -87,7 +88,7 @@ public sealed class OutboxRelay(
 public static class OutboxRowMessages
 {
     /// <summary>The invalidation as it goes to Redis and to Changes: one shape for both.</summary>
-    public static V1.Invalidation ToMessage(this OutboxRow row) => new()
+    public static KeyInvalidation ToMessage(this OutboxRow row) => new()
     {
         Sequence = row.Sequence,
         KeyHash = ByteString.CopyFrom(row.KeyHash),

@@ -21,7 +21,7 @@ public sealed class KeyRecordResolver(
     RedisRecordStore redis,
     RedisSync redisSync,
     InvalidationFeed feed,
-    V1.KeyAdminInternal.KeyAdminInternalClient keyAdmin,
+    KeyAdminInternalService.KeyAdminInternalServiceClient keyAdmin,
     ValidationMetrics metrics,
     IOptions<KeyValidationOptions> options)
 {

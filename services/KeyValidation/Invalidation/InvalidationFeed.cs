@@ -19,7 +19,7 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
     private readonly TimeSpan _confirmationTimeout = options.Value.ConfirmationTimeout;
 
     private readonly Lock _gate = new();
-    private readonly Queue<V1.Invalidation> _recent = new();
+    private readonly Queue<KeyInvalidation> _recent = new();
     private readonly List<Watcher> _watchers = [];
     private long _applied;
     private bool _current;
@@ -65,7 +65,7 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
     /// Applies the next invalidation: drops it from memory and sends it to watchers. An already applied one is ignored;
     /// one past the next (a gap) is refused, and the caller must catch up from KeyAdmin.
     /// </summary>
-    public bool TryApply(V1.Invalidation invalidation)
+    public bool TryApply(KeyInvalidation invalidation)
     {
         lock (_gate)
         {

@@ -1,5 +1,6 @@
 using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
+using Keys.V1;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -134,10 +135,10 @@ public sealed partial class InvalidationListener(
 
     private void OnMessage(ChannelMessage message)
     {
-        V1.Invalidation invalidation;
+        KeyInvalidation invalidation;
         try
         {
-            invalidation = V1.Invalidation.Parser.ParseFrom((byte[])message.Message!);
+            invalidation = KeyInvalidation.Parser.ParseFrom((byte[])message.Message!);
             KeyHash.From(invalidation.KeyHash.Span);
         }
         catch (Exception ex) when (ex is Google.Protobuf.InvalidProtocolBufferException or ArgumentException)

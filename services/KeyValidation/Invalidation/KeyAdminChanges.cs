@@ -1,14 +1,15 @@
+using Keys.V1;
 using Microsoft.Extensions.Options;
 
 namespace Keys.KeyValidation.Invalidation;
 
 /// <summary>KeyAdmin's outbox, read through its internal <c>Changes</c> call: the source of truth that pub/sub only speeds up.</summary>
-public sealed class KeyAdminChanges(V1.KeyAdminInternal.KeyAdminInternalClient keyAdmin, IOptions<KeyValidationOptions> options)
+public sealed class KeyAdminChanges(KeyAdminInternalService.KeyAdminInternalServiceClient keyAdmin, IOptions<KeyValidationOptions> options)
 {
     /// <summary>Changes after <paramref name="since"/> in sequence order (at most <paramref name="limit"/>; 0: KeyAdmin's most), and the head.</summary>
-    public async Task<V1.ChangesResponse> SinceAsync(long since, int limit, CancellationToken cancellationToken) =>
+    public async Task<ChangesResponse> SinceAsync(long since, int limit, CancellationToken cancellationToken) =>
         await keyAdmin.ChangesAsync(
-            new V1.ChangesRequest { SinceSequence = since, Limit = limit },
+            new ChangesRequest { SinceSequence = since, Limit = limit },
             deadline: DateTime.UtcNow + options.Value.LookupTimeout,
             cancellationToken: cancellationToken);
 

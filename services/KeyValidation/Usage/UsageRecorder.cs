@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Keys.V1;
 using Microsoft.Extensions.Options;
 
 namespace Keys.KeyValidation.Usage;
@@ -10,7 +11,7 @@ namespace Keys.KeyValidation.Usage;
 /// sent to KeyAdmin on an interval. A failed send is merged back and retried.
 /// </summary>
 public sealed class UsageRecorder(
-    V1.KeyAdminInternal.KeyAdminInternalClient keyAdmin,
+    KeyAdminInternalService.KeyAdminInternalServiceClient keyAdmin,
     TimeProvider time,
     IOptions<KeyValidationOptions> options,
     BackgroundLoops loops,
@@ -59,10 +60,10 @@ public sealed class UsageRecorder(
             // KeyAdmin takes at most 10,000 usages per call: a busy interval goes in several.
             foreach (var chunk in batch.Chunk(MaxUsagesPerCall))
             {
-                var request = new V1.RecordUsageRequest();
+                var request = new RecordUsageRequest();
                 foreach (var (keyId, ticks) in chunk)
                 {
-                    request.Usages.Add(new V1.KeyUsage { KeyId = keyId, LastUsedAt = Timestamp.FromDateTimeOffset(new DateTimeOffset(ticks, TimeSpan.Zero)) });
+                    request.Usages.Add(new KeyUsage { KeyId = keyId, LastUsedAt = Timestamp.FromDateTimeOffset(new DateTimeOffset(ticks, TimeSpan.Zero)) });
                 }
 
                 await keyAdmin.RecordUsageAsync(request, cancellationToken: cancellationToken);

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Grpc.Net.Client;
+using Keys.V1;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -145,10 +146,10 @@ public sealed partial class KeysAppFixture : IAsyncLifetime
     public GrpcChannel KeyValidationChannel() => ServiceChannel(App.GetEndpoint("key-validation", "grpc"));
 
     /// <summary>KeyAdmin's internal API, with KeyValidation's credential.</summary>
-    public V1.KeyAdminInternal.KeyAdminInternalClient CreateKeyAdminInternalClient(out GrpcChannel channel)
+    public KeyAdminInternalService.KeyAdminInternalServiceClient CreateKeyAdminInternalClient(out GrpcChannel channel)
     {
         channel = ServiceChannel(App.GetEndpoint("key-admin", "grpc"), KeyValidationToken);
-        return new V1.KeyAdminInternal.KeyAdminInternalClient(channel);
+        return new KeyAdminInternalService.KeyAdminInternalServiceClient(channel);
     }
 
     /// <summary>The admin token as gRPC call headers, for KeyAdmin's gRPC API.</summary>

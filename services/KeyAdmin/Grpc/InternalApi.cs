@@ -10,7 +10,7 @@ namespace Keys.KeyAdmin.Grpc;
 /// What KeyValidation needs from the owner of keys. Only callers with a service credential reach it
 /// (<see cref="Keys.ServiceAuth.ServiceCredentialInterceptor"/>); the operator's token is not one.
 /// </summary>
-public sealed class KeyAdminInternalService(KeyStore store, TimeProvider time) : KeyAdminInternal.KeyAdminInternalBase
+public sealed class InternalApi(KeyStore store, TimeProvider time) : KeyAdminInternalService.KeyAdminInternalServiceBase
 {
     public const int MaxChanges = 10_000;
     public const int MaxUsages = 10_000;
@@ -74,7 +74,7 @@ public sealed class KeyAdminInternalService(KeyStore store, TimeProvider time) :
         Environment = row.Environment,
         Type = row.Type == ApiKeyType.Secret ? KeyType.Secret : KeyType.Publishable,
         Scopes = { row.Scopes },
-        ExpiresAt = KeyAdminService.ToTimestamp(row.ExpiresAt),
-        RevokedAt = KeyAdminService.ToTimestamp(row.DeletedAt),
+        ExpiresAt = ManagementApi.ToTimestamp(row.ExpiresAt),
+        RevokedAt = ManagementApi.ToTimestamp(row.DeletedAt),
     };
 }

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 
 namespace Keys.KeyValidation.Grpc;
 
-public sealed class KeyValidationService(
+public sealed class ValidationApi(
     KeyRecordResolver resolver,
     InvalidationFeed feed,
     UsageRecorder usage,
@@ -17,7 +17,7 @@ public sealed class KeyValidationService(
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     WatchAdmission admission,
-    IOptions<KeyValidationOptions> options) : V1.KeyValidation.KeyValidationBase
+    IOptions<KeyValidationOptions> options) : KeyValidationService.KeyValidationServiceBase
 {
     private static readonly ValidateResponse InvalidFormat = new() { Outcome = ValidationOutcome.InvalidFormat };
 

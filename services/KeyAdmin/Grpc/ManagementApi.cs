@@ -7,10 +7,10 @@ using Keys.V1;
 
 namespace Keys.KeyAdmin.Grpc;
 
-public sealed class KeyAdminService(
+public sealed class ManagementApi(
     KeyStore store,
     OutboxRelay outbox,
-    TimeProvider time) : V1.KeyAdmin.KeyAdminBase
+    TimeProvider time) : KeyAdminService.KeyAdminServiceBase
 {
     // The admin token is the only principal there is; audit records say it was used.
     private const string Actor = "admin-token";
@@ -24,7 +24,7 @@ public sealed class KeyAdminService(
     public override async Task<Project> GetProject(GetProjectRequest request, ServerCallContext context) =>
         ToMessage(await store.GetProjectAsync(request.ProjectId, context.CancellationToken));
 
-    public override async Task<V1.Environment> CreateEnvironment(CreateEnvironmentRequest request, ServerCallContext context) =>
+    public override async Task<EnvironmentInfo> CreateEnvironment(CreateEnvironmentRequest request, ServerCallContext context) =>
         ToMessage(await store.CreateEnvironmentAsync(request.ProjectId, RequestRules.EnvironmentName(request.Name), context.CancellationToken));
 
     public override async Task<CreateKeyResponse> CreateKey(CreateKeyRequest request, ServerCallContext context)
@@ -98,15 +98,15 @@ public sealed class KeyAdminService(
         Environments = { project.Environments.Select(ToMessage) },
     };
 
-    private static V1.Environment ToMessage(EnvironmentRow environment) => new()
+    private static EnvironmentInfo ToMessage(EnvironmentRow environment) => new()
     {
         Name = environment.Name,
         CreatedAt = Timestamp.FromDateTime(environment.CreatedAt),
     };
 
-    private static V1.ApiKey ToMessage(KeyRow row)
+    private static ApiKey ToMessage(KeyRow row)
     {
-        var message = new V1.ApiKey
+        var message = new ApiKey
         {
             Id = row.Id,
             Name = row.Name,
