@@ -1,8 +1,5 @@
-using System.Net.Sockets;
 using System.Runtime.Versioning;
-using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Keys.AppHost.Infrastructure;
 
@@ -35,43 +32,14 @@ public static class LocalRedisExtensions
             context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
         });
 
+        // The check logs in and pings: a bare TCP connect would pass through DCP's proxy even with the server down. Its
+        // connection string exists only once DCP has given Redis a port; Aspire's own Redis integration waits the same way.
+        string? connectionString = null;
+        redis.OnConnectionStringAvailable(async (resource, _, ct) =>
+            connectionString = await resource.ConnectionStringExpression.GetValueAsync(ct));
         var healthKey = $"{name}-answers-ping";
-        builder.Services.AddHealthChecks().AddAsyncCheck(healthKey, ct => RedisPingAsync(endpoint, passwordValue, ct));
+        builder.Services.AddHealthChecks().AddRedis(
+            _ => connectionString ?? throw new InvalidOperationException($"{name} has no port yet."), healthKey);
         return redis.WithHealthCheck(healthKey);
-    }
-
-    // A bare TCP connect would pass through DCP's proxy even with the server down: speak the protocol.
-    private static async Task<HealthCheckResult> RedisPingAsync(EndpointReference endpoint, string password, CancellationToken cancellationToken)
-    {
-        if (!endpoint.IsAllocated)
-        {
-            return HealthCheckResult.Unhealthy("Redis has no port yet.");
-        }
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        using var client = new TcpClient();
-        await client.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"AUTH {password}\r\nPING\r\n"), timeout.Token);
-
-        var received = new StringBuilder();
-        var buffer = new byte[256];
-        while (!received.ToString().Contains("+PONG", StringComparison.Ordinal))
-        {
-            var read = await stream.ReadAsync(buffer, timeout.Token);
-            if (read == 0)
-            {
-                return HealthCheckResult.Unhealthy("Redis closed the connection.");
-            }
-
-            received.Append(Encoding.ASCII.GetString(buffer, 0, read));
-            if (received.ToString().StartsWith('-'))
-            {
-                return HealthCheckResult.Unhealthy("Redis refused the health check.");
-            }
-        }
-
-        return HealthCheckResult.Healthy();
     }
 }
