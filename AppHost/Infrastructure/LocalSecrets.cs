@@ -24,7 +24,7 @@ public static class LocalSecrets
             }
         }
 
-        var secret = RandomNumberGenerator.GetString("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 40);
+        var secret = RandomSecret.Create(40);
         WriteAtomically(path, secret);
         return secret;
     }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace Keys.AppHost.Infrastructure;
 
 public static class ServiceTokenExtensions
@@ -14,8 +12,7 @@ public static class ServiceTokenExtensions
         var configKey = $"Parameters:{name}";
         if (string.IsNullOrWhiteSpace(builder.Configuration[configKey]))
         {
-            builder.Configuration[configKey] = RandomNumberGenerator.GetString(
-                "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 48);
+            builder.Configuration[configKey] = RandomSecret.Create(48);
         }
 
         return builder.AddParameter(name, secret: true);

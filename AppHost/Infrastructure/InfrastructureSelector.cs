@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace Keys.AppHost.Infrastructure;
 
 /// <summary>Where Postgres and Redis come from.</summary>
@@ -17,7 +19,17 @@ public enum InfrastructureMode
 public sealed record InfrastructureProbe(
     bool ExternalConnectionStringsConfigured,
     Func<bool> ContainerRuntimeAnswers,
-    Func<LocalBinaries?> FindLocalBinaries);
+    Func<LocalBinaries?> FindLocalBinaries)
+{
+    /// <summary>This machine, with the connection strings and binary locations that configuration gives.</summary>
+    public static InfrastructureProbe Of(IConfiguration configuration) => new(
+        ExternalConnectionStringsConfigured:
+            !string.IsNullOrWhiteSpace(configuration.GetConnectionString(KeysInfrastructureExtensions.DatabaseName))
+            && !string.IsNullOrWhiteSpace(configuration.GetConnectionString(KeysInfrastructureExtensions.RedisName)),
+        ContainerRuntimeAnswers: ContainerRuntime.Answers,
+        FindLocalBinaries: () => LocalBinaries.Find(
+            configuration[LocalBinaries.PostgresBinConfigKey], configuration[LocalBinaries.RedisServerConfigKey]));
+}
 
 public static class InfrastructureSelector
 {
