@@ -26,7 +26,10 @@ public static class ApplicationServiceExtensions
         builder.Services.AddHealthChecks().AddCheck<MigrationHealthCheck>("migrations");
 
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ProjectStore>();
         builder.Services.AddSingleton<KeyStore>();
+        builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<Outbox>();
         builder.Services.AddSingleton<OutboxRelay>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
