@@ -1,5 +1,4 @@
 using Keys.ApiKeys;
-using Keys.KeyAdmin.Grpc;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -26,8 +25,7 @@ public sealed record NewKey(string ProjectId, string Environment, string Name, A
 
 /// <summary>
 /// API keys and their usage. Every change to a key writes its audit event and, when caches must drop the key, its
-/// outbox row in the same transaction. Failures are the API's errors (<see cref="ApiErrors"/>), since this store
-/// serves only the KeyAdmin API.
+/// outbox row in the same transaction.
 /// </summary>
 public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects, AuditLog audit, Outbox outbox)
 {
@@ -87,7 +85,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         var key = await LockUsableKeyAsync(connection, transaction, projectId, environment, keyId, cancellationToken);
         if (!string.Equals(key.Name, confirmName, StringComparison.Ordinal))
         {
-            throw ApiErrors.InvalidArgument("CONFIRM_NAME_MISMATCH", "confirmName does not match the key's name; nothing was deleted.");
+            throw KeyAdminException.ConfirmNameMismatch();
         }
 
         await using (var command = new NpgsqlCommand("UPDATE api_key SET deleted_at = now(), grace_until = NULL WHERE id = @id", connection, transaction))
@@ -129,7 +127,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
             {
-                throw ApiErrors.KeyNotFound(keyId, environment);
+                throw KeyAdminException.KeyNotFound(keyId, environment);
             }
 
             old = ReadKey(reader);
@@ -139,14 +137,13 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         if (old.DeletedAt is { } deletedAt)
         {
             throw old.GraceUntil is { } graceUntil && graceUntil > now
-                ? ApiErrors.Conflict(
-                    "KEY_ALREADY_ROLLED", $"Key '{keyId}' was already rolled and stops working at {deletedAt:O}; roll its replacement instead.")
-                : ApiErrors.Conflict("KEY_REVOKED", $"Key '{keyId}' was deleted or rolled and no longer works; create a new key instead.");
+                ? KeyAdminException.KeyAlreadyRolled(keyId, deletedAt)
+                : KeyAdminException.KeyRevoked(keyId);
         }
 
         if (old.ExpiresAt is { } expired && expired <= now)
         {
-            throw ApiErrors.Conflict("KEY_EXPIRED", $"Key '{keyId}' expired at {expired:O}; create a new key instead.");
+            throw KeyAdminException.KeyExpired(keyId, expired);
         }
 
         KeyRow previous;
@@ -222,7 +219,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? ReadKey(reader)
-            : throw ApiErrors.KeyNotFound(keyId, environment);
+            : throw KeyAdminException.KeyNotFound(keyId, environment);
     }
 
     private static async Task<(KeyRow Row, string Value)> InsertKeyAsync(
@@ -257,7 +254,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         }
         catch (PostgresException ex) when (ex is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "api_key_live_name" })
         {
-            throw ApiErrors.AlreadyExists("KEY_NAME_TAKEN", $"A key named '{key.Name}' already exists in environment '{key.Environment}'.");
+            throw KeyAdminException.KeyNameTaken(key.Name, key.Environment);
         }
     }
 

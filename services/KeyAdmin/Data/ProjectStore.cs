@@ -1,5 +1,5 @@
+using System.Text.RegularExpressions;
 using Keys.ApiKeys;
-using Keys.KeyAdmin.Grpc;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -10,9 +10,12 @@ public sealed record EnvironmentRow(string Name, DateTime CreatedAt);
 public sealed record ProjectRow(string Id, string Name, DateTime CreatedAt, IReadOnlyList<EnvironmentRow> Environments);
 
 /// <summary>Projects and their environments, which keys, audit events and their checks hang from.</summary>
-public sealed class ProjectStore(NpgsqlDataSource dataSource)
+public sealed partial class ProjectStore(NpgsqlDataSource dataSource)
 {
     public static readonly string[] DefaultEnvironments = ["dev", "staging", "prod"];
+
+    /// <summary>1 to 32 lowercase letters, digits and '-', starting with a letter or digit.</summary>
+    public static bool IsEnvironmentName(string name) => EnvironmentNamePattern().IsMatch(name);
 
     public async Task<ProjectRow> CreateProjectAsync(string name, CancellationToken cancellationToken)
     {
@@ -54,7 +57,7 @@ public sealed class ProjectStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await ReadProjectsAsync(connection, null, projectId, cancellationToken)).SingleOrDefault()
-            ?? throw ApiErrors.ProjectNotFound(projectId);
+            ?? throw KeyAdminException.ProjectNotFound(projectId);
     }
 
     public async Task<EnvironmentRow> CreateEnvironmentAsync(string projectId, string name, CancellationToken cancellationToken)
@@ -74,7 +77,7 @@ public sealed class ProjectStore(NpgsqlDataSource dataSource)
         }
 
         await RequireEnvironmentAsync(projectId, name, cancellationToken);
-        throw ApiErrors.AlreadyExists("ENVIRONMENT_EXISTS", $"Project '{projectId}' already has an environment '{name}'.");
+        throw KeyAdminException.EnvironmentExists(projectId, name);
     }
 
     /// <summary>Throws PROJECT_NOT_FOUND or ENVIRONMENT_NOT_FOUND unless both exist.</summary>
@@ -91,12 +94,12 @@ public sealed class ProjectStore(NpgsqlDataSource dataSource)
         await reader.ReadAsync(cancellationToken);
         if (!reader.GetBoolean(0))
         {
-            throw ApiErrors.ProjectNotFound(projectId);
+            throw KeyAdminException.ProjectNotFound(projectId);
         }
 
         if (!reader.GetBoolean(1))
         {
-            throw ApiErrors.EnvironmentNotFound(projectId, environment);
+            throw KeyAdminException.EnvironmentNotFound(projectId, environment);
         }
     }
 
@@ -106,7 +109,7 @@ public sealed class ProjectStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("project", projectId);
         if (await command.ExecuteScalarAsync(cancellationToken) is not true)
         {
-            throw ApiErrors.ProjectNotFound(projectId);
+            throw KeyAdminException.ProjectNotFound(projectId);
         }
     }
 
@@ -136,4 +139,7 @@ public sealed class ProjectStore(NpgsqlDataSource dataSource)
 
         return projects;
     }
+
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,31}\z")]
+    private static partial Regex EnvironmentNamePattern();
 }
