@@ -12,8 +12,9 @@ public sealed record OutboxRow(long Sequence, byte[] KeyHash, DateTime? RevokesA
 /// </summary>
 public sealed class Outbox(NpgsqlDataSource dataSource)
 {
-    // Advisory locks share one number space in the database (DatabaseMigrator holds another): "Keys" and four letters
-    // keep them apart.
+    // Advisory lock ids share one number space in the database with DatabaseMigrator's: each is "Keys" and four ASCII
+    // letters of its own, so that none collide.
+
     // Orders the sequence numbers of appends; held until commit.
     private const long AppendLockId = 0x4B657973_4F757462;
 
