@@ -27,17 +27,22 @@ public static class ApplicationServiceExtensions
         builder.Services.AddHealthChecks().AddCheck<MigrationHealthCheck>("migrations");
 
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ProjectStore>();
         builder.Services.AddSingleton<KeyStore>();
+        builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<Outbox>();
         builder.Services.AddSingleton<OutboxRelay>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
-        builder.Services.AddGrpc()
+        // Interceptors added here wrap every service, so KeyAdmin's refusals reach clients in one form whatever the RPC.
+        builder.Services.AddGrpc(options => options.Interceptors.Add<DomainErrorInterceptor>())
             // ErrorInfo rides in error details; the JSON writer must know the type to print it.
             .AddJsonTranscoding(options => options.TypeRegistry = TypeRegistry.FromMessages(ErrorInfo.Descriptor))
             .AddServiceOptions<ManagementApi>(options => options.Interceptors.Add<AdminTokenInterceptor>())
             // KeyValidation's own API, with its own credential: the operator token opens the management API only.
             .RequireServiceCredential<InternalApi>();
         builder.Services.AddSingleton<AdminTokenInterceptor>();
+        builder.Services.AddSingleton<DomainErrorInterceptor>();
         builder.Services.AddServiceAuth();
         builder.Services.AddGrpcHealthChecks();
 

@@ -12,7 +12,7 @@ namespace Keys.KeyAdmin.Data;
 /// </summary>
 public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger) : BackgroundService
 {
-    // Any constant: it names the lock that KeyAdmin replicas share for migrations.
+    // Any constant no other lock uses (Outbox holds two): it names the lock that KeyAdmin replicas share for migrations.
     private const long AdvisoryLockId = 0x4B657973_4D696772;
 
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,13 +1,8 @@
 using Keys.ApiKeys;
-using Keys.KeyAdmin.Grpc;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace Keys.KeyAdmin.Data;
-
-public sealed record EnvironmentRow(string Name, DateTime CreatedAt);
-
-public sealed record ProjectRow(string Id, string Name, DateTime CreatedAt, IReadOnlyList<EnvironmentRow> Environments);
 
 public sealed record KeyRow(
     string Id,
@@ -28,23 +23,12 @@ public sealed record KeyRow(
 
 public sealed record NewKey(string ProjectId, string Environment, string Name, ApiKeyType Type, string[] Scopes, DateTime? ExpiresAt, string Actor);
 
-/// <summary>A change caches must learn of: the key's hash, and when the change revokes the key (null: it does not).</summary>
-public sealed record OutboxRow(long Sequence, byte[] KeyHash, DateTime? RevokesAt);
-
-public sealed record AuditRow(long Id, string Action, string KeyId, string KeyName, string Environment, string Actor, DateTime OccurredAt);
-
 /// <summary>
-/// All of KeyAdmin's reads and writes. Every change to a key writes its audit event and, when caches must drop the
-/// key, its outbox row in the same transaction. Failures are the API's errors (<see cref="ApiErrors"/>), since this
-/// store serves only the KeyAdmin API.
+/// API keys and their usage. Every change to a key writes its audit event and, when caches must drop the key, its
+/// outbox row in the same transaction.
 /// </summary>
-public sealed class KeyStore(NpgsqlDataSource dataSource)
+public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects, AuditLog audit, Outbox outbox)
 {
-    public static readonly string[] DefaultEnvironments = ["dev", "staging", "prod"];
-
-    // Names the lock that orders outbox sequence numbers; held until commit.
-    private const long OutboxLockId = 0x4B657973_4F757462;
-
     private const string KeyColumns =
         "id, project_id, environment, name, type, scopes, masked_key, publishable_value, created_at, created_by, " +
         "expires_at, last_used_at, deleted_at, rolled_from, grace_until";
@@ -53,110 +37,14 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     // re-reads the row after another committed never takes it for usable, whatever each transaction's now() was.
     private const string UsableKey = "(deleted_at IS NULL OR (grace_until IS NOT NULL AND grace_until > now()))";
 
-    public async Task<ProjectRow> CreateProjectAsync(string name, CancellationToken cancellationToken)
-    {
-        var id = ResourceId.NewProjectId();
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        await using (var command = new NpgsqlCommand("INSERT INTO project (id, name) VALUES (@id, @name)", connection, transaction))
-        {
-            command.Parameters.AddWithValue("id", id);
-            command.Parameters.AddWithValue("name", name);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        // Spaced by a microsecond so that they list in the order given: dev, staging, prod.
-        await using (var command = new NpgsqlCommand(
-            """
-            INSERT INTO environment (project_id, name, created_at)
-            SELECT @id, name, now() + make_interval(secs => ordinal / 1e6) FROM unnest(@names) WITH ORDINALITY AS t(name, ordinal)
-            """, connection, transaction))
-        {
-            command.Parameters.AddWithValue("id", id);
-            command.Parameters.AddWithValue("names", DefaultEnvironments);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var project = (await ReadProjectsAsync(connection, transaction, id, cancellationToken)).Single();
-        await transaction.CommitAsync(cancellationToken);
-        return project;
-    }
-
-    public async Task<IReadOnlyList<ProjectRow>> ListProjectsAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await ReadProjectsAsync(connection, null, null, cancellationToken);
-    }
-
-    public async Task<ProjectRow> GetProjectAsync(string projectId, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return (await ReadProjectsAsync(connection, null, projectId, cancellationToken)).SingleOrDefault()
-            ?? throw ApiErrors.ProjectNotFound(projectId);
-    }
-
-    public async Task<EnvironmentRow> CreateEnvironmentAsync(string projectId, string name, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            """
-            INSERT INTO environment (project_id, name)
-            SELECT id, @name FROM project WHERE id = @project
-            ON CONFLICT DO NOTHING
-            RETURNING created_at
-            """);
-        command.Parameters.AddWithValue("project", projectId);
-        command.Parameters.AddWithValue("name", name);
-        if (await command.ExecuteScalarAsync(cancellationToken) is DateTime createdAt)
-        {
-            return new EnvironmentRow(name, createdAt);
-        }
-
-        await RequireEnvironmentAsync(projectId, name, cancellationToken);
-        throw ApiErrors.AlreadyExists("ENVIRONMENT_EXISTS", $"Project '{projectId}' already has an environment '{name}'.");
-    }
-
-    /// <summary>Throws PROJECT_NOT_FOUND or ENVIRONMENT_NOT_FOUND unless both exist.</summary>
-    public async Task RequireEnvironmentAsync(string projectId, string environment, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            """
-            SELECT EXISTS (SELECT 1 FROM project WHERE id = @project),
-                   EXISTS (SELECT 1 FROM environment WHERE project_id = @project AND name = @environment)
-            """);
-        command.Parameters.AddWithValue("project", projectId);
-        command.Parameters.AddWithValue("environment", environment);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        if (!reader.GetBoolean(0))
-        {
-            throw ApiErrors.ProjectNotFound(projectId);
-        }
-
-        if (!reader.GetBoolean(1))
-        {
-            throw ApiErrors.EnvironmentNotFound(projectId, environment);
-        }
-    }
-
-    public async Task RequireProjectAsync(string projectId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM project WHERE id = @project)");
-        command.Parameters.AddWithValue("project", projectId);
-        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
-        {
-            throw ApiErrors.ProjectNotFound(projectId);
-        }
-    }
-
     /// <summary>Creates the key and returns its row with the full value, which exists only in this call's result.</summary>
     public async Task<(KeyRow Row, string Value)> CreateKeyAsync(NewKey key, CancellationToken cancellationToken)
     {
-        await RequireEnvironmentAsync(key.ProjectId, key.Environment, cancellationToken);
+        await projects.RequireEnvironmentAsync(key.ProjectId, key.Environment, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var created = await InsertKeyAsync(connection, transaction, key, rolledFrom: null, cancellationToken);
-        await AuditAsync(connection, transaction, created.Row, "key.created", key.Actor, cancellationToken);
+        await audit.AppendAsync(connection, transaction, created.Row, "key.created", key.Actor, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return created;
     }
@@ -164,7 +52,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     /// <summary>Usable keys of one environment (live, or rolled and still in grace), newest first.</summary>
     public async Task<IReadOnlyList<KeyRow>> ListKeysAsync(string projectId, string environment, CancellationToken cancellationToken)
     {
-        await RequireEnvironmentAsync(projectId, environment, cancellationToken);
+        await projects.RequireEnvironmentAsync(projectId, environment, cancellationToken);
         await using var command = dataSource.CreateCommand(
             $"""
             SELECT {KeyColumns} FROM api_key
@@ -190,14 +78,14 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     public async Task DeleteKeyAsync(
         string projectId, string environment, string keyId, string confirmName, string actor, CancellationToken cancellationToken)
     {
-        await RequireEnvironmentAsync(projectId, environment, cancellationToken);
+        await projects.RequireEnvironmentAsync(projectId, environment, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         var key = await LockUsableKeyAsync(connection, transaction, projectId, environment, keyId, cancellationToken);
         if (!string.Equals(key.Name, confirmName, StringComparison.Ordinal))
         {
-            throw ApiErrors.InvalidArgument("CONFIRM_NAME_MISMATCH", "confirmName does not match the key's name; nothing was deleted.");
+            throw KeyAdminException.ConfirmNameMismatch();
         }
 
         await using (var command = new NpgsqlCommand("UPDATE api_key SET deleted_at = now(), grace_until = NULL WHERE id = @id", connection, transaction))
@@ -206,8 +94,8 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await AuditAsync(connection, transaction, key, "key.deleted", actor, cancellationToken);
-        await AppendOutboxAsync(connection, transaction, key.Id, cancellationToken);
+        await audit.AppendAsync(connection, transaction, key, "key.deleted", actor, cancellationToken);
+        await outbox.AppendAsync(connection, transaction, key.Id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -220,7 +108,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         string projectId, string environment, string keyId, TimeSpan gracePeriod, DateTime? expiresAt, string actor,
         CancellationToken cancellationToken)
     {
-        await RequireEnvironmentAsync(projectId, environment, cancellationToken);
+        await projects.RequireEnvironmentAsync(projectId, environment, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
@@ -239,7 +127,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
             {
-                throw ApiErrors.KeyNotFound(keyId, environment);
+                throw KeyAdminException.KeyNotFound(keyId, environment);
             }
 
             old = ReadKey(reader);
@@ -249,14 +137,13 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         if (old.DeletedAt is { } deletedAt)
         {
             throw old.GraceUntil is { } graceUntil && graceUntil > now
-                ? ApiErrors.Conflict(
-                    "KEY_ALREADY_ROLLED", $"Key '{keyId}' was already rolled and stops working at {deletedAt:O}; roll its replacement instead.")
-                : ApiErrors.Conflict("KEY_REVOKED", $"Key '{keyId}' was deleted or rolled and no longer works; create a new key instead.");
+                ? KeyAdminException.KeyAlreadyRolled(keyId, deletedAt)
+                : KeyAdminException.KeyRevoked(keyId);
         }
 
         if (old.ExpiresAt is { } expired && expired <= now)
         {
-            throw ApiErrors.Conflict("KEY_EXPIRED", $"Key '{keyId}' expired at {expired:O}; create a new key instead.");
+            throw KeyAdminException.KeyExpired(keyId, expired);
         }
 
         KeyRow previous;
@@ -277,33 +164,11 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         // The replacement inherits the old key's end: rolling a trial key must not make it permanent.
         var replacement = new NewKey(projectId, environment, old.Name, old.Type, old.Scopes, expiresAt ?? old.ExpiresAt, actor);
         var (row, value) = await InsertKeyAsync(connection, transaction, replacement, rolledFrom: old.Id, cancellationToken);
-        await AuditAsync(connection, transaction, old, "key.rolled", actor, cancellationToken);
-        await AuditAsync(connection, transaction, row, "key.created", actor, cancellationToken);
-        await AppendOutboxAsync(connection, transaction, old.Id, cancellationToken);
+        await audit.AppendAsync(connection, transaction, old, "key.rolled", actor, cancellationToken);
+        await audit.AppendAsync(connection, transaction, row, "key.created", actor, cancellationToken);
+        await outbox.AppendAsync(connection, transaction, old.Id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (row, value, previous);
-    }
-
-    public async Task<IReadOnlyList<AuditRow>> ListAuditEventsAsync(string projectId, int limit, CancellationToken cancellationToken)
-    {
-        await RequireProjectAsync(projectId, cancellationToken);
-        await using var command = dataSource.CreateCommand(
-            """
-            SELECT id, action, key_id, key_name, environment, actor, occurred_at FROM audit_event
-            WHERE project_id = @project ORDER BY id DESC LIMIT @limit
-            """);
-        command.Parameters.AddWithValue("project", projectId);
-        command.Parameters.AddWithValue("limit", limit);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var events = new List<AuditRow>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            events.Add(new AuditRow(
-                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetString(4), reader.GetString(5), reader.GetDateTime(6)));
-        }
-
-        return events;
     }
 
     /// <summary>
@@ -314,7 +179,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(
             $"""
-            SELECT coalesce((SELECT max(sequence) FROM outbox), 0), k.*
+            SELECT {Outbox.HeadSequenceSql}, k.*
             FROM (SELECT 1) AS one LEFT JOIN (SELECT {KeyColumns} FROM api_key WHERE key_hash = @hash) AS k ON true
             """);
         command.Parameters.AddWithValue("hash", keyHash);
@@ -322,34 +187,6 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         await reader.ReadAsync(cancellationToken);
         var asOf = reader.GetInt64(0);
         return (reader.IsDBNull(1) ? null : ReadKey(reader, offset: 1), asOf);
-    }
-
-    /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
-    public async Task<(IReadOnlyList<OutboxRow> Changes, long Head)> ChangesSinceAsync(
-        long sinceSequence, int limit, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            """
-            SELECT coalesce((SELECT max(sequence) FROM outbox), 0), o.sequence, o.key_hash, o.revokes_at
-            FROM (SELECT 1) AS one
-            LEFT JOIN (SELECT sequence, key_hash, revokes_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
-            ORDER BY o.sequence
-            """);
-        command.Parameters.AddWithValue("since", sinceSequence);
-        command.Parameters.AddWithValue("limit", limit);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var changes = new List<OutboxRow>();
-        long head = 0;
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            head = reader.GetInt64(0);
-            if (!reader.IsDBNull(1))
-            {
-                changes.Add(ReadOutboxRow(reader, offset: 1));
-            }
-        }
-
-        return (changes, head);
     }
 
     /// <summary>Moves last_used_at forward only: usage reports can arrive late and out of order.</summary>
@@ -382,7 +219,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? ReadKey(reader)
-            : throw ApiErrors.KeyNotFound(keyId, environment);
+            : throw KeyAdminException.KeyNotFound(keyId, environment);
     }
 
     private static async Task<(KeyRow Row, string Value)> InsertKeyAsync(
@@ -417,73 +254,9 @@ public sealed class KeyStore(NpgsqlDataSource dataSource)
         }
         catch (PostgresException ex) when (ex is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "api_key_live_name" })
         {
-            throw ApiErrors.AlreadyExists("KEY_NAME_TAKEN", $"A key named '{key.Name}' already exists in environment '{key.Environment}'.");
+            throw KeyAdminException.KeyNameTaken(key.Name, key.Environment);
         }
     }
-
-    private static async Task AuditAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, KeyRow key, string action, string actor, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(
-            """
-            INSERT INTO audit_event (project_id, environment, action, key_id, key_name, actor)
-            VALUES (@project, @environment, @action, @key, @name, @actor)
-            """, connection, transaction);
-        command.Parameters.AddWithValue("project", key.ProjectId);
-        command.Parameters.AddWithValue("environment", key.Environment);
-        command.Parameters.AddWithValue("action", action);
-        command.Parameters.AddWithValue("key", key.Id);
-        command.Parameters.AddWithValue("name", key.Name);
-        command.Parameters.AddWithValue("actor", actor);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static async Task AppendOutboxAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string keyId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(
-            """
-            SELECT pg_advisory_xact_lock(@lock);
-            INSERT INTO outbox (sequence, key_hash, revokes_at)
-            SELECT coalesce((SELECT max(sequence) FROM outbox), 0) + 1, key_hash, deleted_at FROM api_key WHERE id = @key;
-            """, connection, transaction);
-        command.Parameters.AddWithValue("lock", OutboxLockId);
-        command.Parameters.AddWithValue("key", keyId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static async Task<IReadOnlyList<ProjectRow>> ReadProjectsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction? transaction, string? projectId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(
-            """
-            SELECT p.id, p.name, p.created_at, e.name, e.created_at
-            FROM project p JOIN environment e ON e.project_id = p.id
-            WHERE @id::text IS NULL OR p.id = @id
-            ORDER BY p.created_at DESC, p.id, e.created_at, e.name
-            """, connection, transaction);
-        command.Parameters.AddWithValue("id", NpgsqlDbType.Text, projectId is null ? DBNull.Value : projectId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var projects = new List<ProjectRow>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var id = reader.GetString(0);
-            if (projects.Count == 0 || projects[^1].Id != id)
-            {
-                projects.Add(new ProjectRow(id, reader.GetString(1), reader.GetDateTime(2), new List<EnvironmentRow>()));
-            }
-
-            ((List<EnvironmentRow>)projects[^1].Environments).Add(new EnvironmentRow(reader.GetString(3), reader.GetDateTime(4)));
-        }
-
-        return projects;
-    }
-
-    /// <summary>An outbox row from columns sequence, key_hash, revokes_at at <paramref name="offset"/>.</summary>
-    public static OutboxRow ReadOutboxRow(NpgsqlDataReader reader, int offset = 0) => new(
-        reader.GetInt64(offset),
-        reader.GetFieldValue<byte[]>(offset + 1),
-        reader.IsDBNull(offset + 2) ? null : reader.GetDateTime(offset + 2));
 
     private static KeyRow ReadKey(NpgsqlDataReader reader, int offset = 0)
     {

@@ -1,7 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
-using Keys.ApiKeys;
+using Keys.KeyAdmin.Data;
 
 namespace Keys.KeyAdmin.Grpc;
 
@@ -16,35 +16,22 @@ public static class ApiErrors
 
     public static RpcException InvalidArgument(string reason, string message) => Create(Code.InvalidArgument, reason, message);
 
-    public static RpcException NotFound(string reason, string message) => Create(Code.NotFound, reason, message);
-
-    public static RpcException AlreadyExists(string reason, string message) => Create(Code.AlreadyExists, reason, message);
-
-    public static RpcException FailedPrecondition(string reason, string message) => Create(Code.FailedPrecondition, reason, message);
-
     public static RpcException Unauthenticated(string message) => Create(Code.Unauthenticated, "UNAUTHORIZED", message);
 
     public static RpcException TooManyRequests(string message) => Create(Code.ResourceExhausted, "TOO_MANY_REQUESTS", message);
 
-    /// <summary>A conflict with the resource's state (HTTP 409): the request may be right, but not for this resource now.</summary>
-    public static RpcException Conflict(string reason, string message) => Create(Code.Aborted, reason, message);
+    /// <summary>The API's form of a refusal from KeyAdmin itself: its code becomes the reason, its kind the status.</summary>
+    public static RpcException From(KeyAdminException error) => Create(StatusOf(error.Kind), error.Code, error.Message);
 
-    // Identifiers are echoed only once they have the shape of one: whatever else sits in an ID's place (a pasted API
-    // key, say) must not be repeated into error messages, which end up in logs.
-    public static RpcException ProjectNotFound(string projectId) =>
-        NotFound("PROJECT_NOT_FOUND", ResourceId.IsWellFormed(projectId, ResourceId.ProjectPrefix)
-            ? $"Project '{projectId}' does not exist."
-            : "No project has this ID: project IDs look like prj_ and 22 letters and digits.");
-
-    public static RpcException EnvironmentNotFound(string projectId, string environment) =>
-        NotFound("ENVIRONMENT_NOT_FOUND", RequestRules.IsEnvironmentName(environment)
-            ? $"Project '{projectId}' has no environment '{environment}'."
-            : "The project has no environment of this name: environment names are lowercase letters, digits and '-'.");
-
-    public static RpcException KeyNotFound(string keyId, string environment) =>
-        NotFound("KEY_NOT_FOUND", ResourceId.IsWellFormed(keyId, ResourceId.KeyPrefix)
-            ? $"Key '{keyId}' does not exist in environment '{environment}'."
-            : "No key has this ID: key IDs look like key_ and 22 letters and digits (not the key itself).");
+    public static Code StatusOf(KeyAdminErrorKind kind) => kind switch
+    {
+        KeyAdminErrorKind.InvalidArgument => Code.InvalidArgument,
+        KeyAdminErrorKind.NotFound => Code.NotFound,
+        KeyAdminErrorKind.AlreadyExists => Code.AlreadyExists,
+        // ABORTED is what JSON transcoding answers with HTTP 409; FAILED_PRECONDITION would be 400.
+        KeyAdminErrorKind.Conflict => Code.Aborted,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "A kind of error with no status."),
+    };
 
     private static RpcException Create(Code code, string reason, string message) => new Google.Rpc.Status
     {

@@ -10,7 +10,7 @@ namespace Keys.KeyAdmin.Grpc;
 /// What KeyValidation needs from the owner of keys. Only callers with a service credential reach it
 /// (<see cref="Keys.ServiceAuth.ServiceCredentialInterceptor"/>); the operator's token is not one.
 /// </summary>
-public sealed class InternalApi(KeyStore store, TimeProvider time) : KeyAdminInternalService.KeyAdminInternalServiceBase
+public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time) : KeyAdminInternalService.KeyAdminInternalServiceBase
 {
     public const int MaxChanges = 10_000;
     public const int MaxUsages = 10_000;
@@ -35,7 +35,7 @@ public sealed class InternalApi(KeyStore store, TimeProvider time) : KeyAdminInt
 
         // Polled every second by every KeyValidation replica: not worth a trace (nor its queries' spans) each time.
         using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-        var (changes, head) = await store.ChangesSinceAsync(
+        var (changes, head) = await outbox.ChangesSinceAsync(
             request.SinceSequence, request.Limit == 0 ? MaxChanges : request.Limit, context.CancellationToken);
         return new ChangesResponse
         {

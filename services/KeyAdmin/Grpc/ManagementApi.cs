@@ -8,7 +8,9 @@ using Keys.V1;
 namespace Keys.KeyAdmin.Grpc;
 
 public sealed class ManagementApi(
+    ProjectStore projects,
     KeyStore store,
+    AuditLog audit,
     OutboxRelay outbox,
     TimeProvider time) : KeyAdminService.KeyAdminServiceBase
 {
@@ -16,16 +18,16 @@ public sealed class ManagementApi(
     private const string Actor = "admin-token";
 
     public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context) =>
-        ToMessage(await store.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.CancellationToken));
+        ToMessage(await projects.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.CancellationToken));
 
     public override async Task<ListProjectsResponse> ListProjects(ListProjectsRequest request, ServerCallContext context) =>
-        new() { Projects = { (await store.ListProjectsAsync(context.CancellationToken)).Select(ToMessage) } };
+        new() { Projects = { (await projects.ListProjectsAsync(context.CancellationToken)).Select(ToMessage) } };
 
     public override async Task<Project> GetProject(GetProjectRequest request, ServerCallContext context) =>
-        ToMessage(await store.GetProjectAsync(request.ProjectId, context.CancellationToken));
+        ToMessage(await projects.GetProjectAsync(request.ProjectId, context.CancellationToken));
 
     public override async Task<EnvironmentInfo> CreateEnvironment(CreateEnvironmentRequest request, ServerCallContext context) =>
-        ToMessage(await store.CreateEnvironmentAsync(request.ProjectId, RequestRules.EnvironmentName(request.Name), context.CancellationToken));
+        ToMessage(await projects.CreateEnvironmentAsync(request.ProjectId, RequestRules.EnvironmentName(request.Name), context.CancellationToken));
 
     public override async Task<CreateKeyResponse> CreateKey(CreateKeyRequest request, ServerCallContext context)
     {
@@ -71,7 +73,7 @@ public sealed class ManagementApi(
 
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {
-        var events = await store.ListAuditEventsAsync(request.ProjectId, RequestRules.AuditLimit(request.Limit), context.CancellationToken);
+        var events = await audit.ListAsync(request.ProjectId, RequestRules.AuditLimit(request.Limit), context.CancellationToken);
         return new ListAuditEventsResponse
         {
             Events =

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Keys.ApiKeys;
+using Keys.KeyAdmin.Data;
 
 namespace Keys.KeyAdmin.Grpc;
 
@@ -26,7 +27,7 @@ public static partial class RequestRules
 
     public static string EnvironmentName(string name)
     {
-        if (!EnvironmentNamePattern().IsMatch(name))
+        if (!ProjectStore.IsEnvironmentName(name))
         {
             throw ApiErrors.InvalidArgument(
                 "INVALID_ENVIRONMENT_NAME",
@@ -35,8 +36,6 @@ public static partial class RequestRules
 
         return name;
     }
-
-    public static bool IsEnvironmentName(string name) => EnvironmentNamePattern().IsMatch(name);
 
     public static TimeSpan GracePeriod(int seconds) => seconds is >= 0 and <= MaxGracePeriodSeconds
         ? TimeSpan.FromSeconds(seconds)
@@ -117,7 +116,4 @@ public static partial class RequestRules
 
     [GeneratedRegex(@"^[A-Za-z0-9_.\-](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?\z")]
     private static partial Regex KeyNamePattern();
-
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,31}\z")]
-    private static partial Regex EnvironmentNamePattern();
 }

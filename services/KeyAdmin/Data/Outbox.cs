@@ -1,0 +1,121 @@
+using Npgsql;
+
+namespace Keys.KeyAdmin.Data;
+
+/// <summary>A change caches must learn of: the key's hash, and when the change revokes the key (null: it does not).</summary>
+public sealed record OutboxRow(long Sequence, byte[] KeyHash, DateTime? RevokesAt);
+
+/// <summary>
+/// The invalidations caches must learn of, numbered in commit order. A row is appended in the transaction of the key
+/// change it announces, read by sequence for catch-up (<see cref="ChangesSinceAsync"/>), and claimed in batches by the
+/// relay, which marks it published only once Redis took it (<see cref="RelayBatchAsync"/>).
+/// </summary>
+public sealed class Outbox(NpgsqlDataSource dataSource)
+{
+    // Advisory lock ids share one number space in the database with DatabaseMigrator's: each is "Keys" and four ASCII
+    // letters of its own, so that none collide.
+
+    // Orders the sequence numbers of appends; held until commit.
+    private const long AppendLockId = 0x4B657973_4F757462;
+
+    // Lets one replica relay at a time, which keeps the publishes in sequence order.
+    private const long RelayLockId = 0x4B657973_52656C79;
+
+    /// <summary>
+    /// The highest sequence there is (0 while the outbox is empty), as a SQL expression for a statement that must read
+    /// it in the same snapshot as something else.
+    /// </summary>
+    public const string HeadSequenceSql = "coalesce((SELECT max(sequence) FROM outbox), 0)";
+
+    /// <summary>Appends the invalidation of the key, as it stands in <paramref name="transaction"/>, to the outbox.</summary>
+    public async Task AppendAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string keyId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"""
+            SELECT pg_advisory_xact_lock(@lock);
+            INSERT INTO outbox (sequence, key_hash, revokes_at)
+            SELECT {HeadSequenceSql} + 1, key_hash, deleted_at FROM api_key WHERE id = @key;
+            """, connection, transaction);
+        command.Parameters.AddWithValue("lock", AppendLockId);
+        command.Parameters.AddWithValue("key", keyId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
+    public async Task<(IReadOnlyList<OutboxRow> Changes, long Head)> ChangesSinceAsync(
+        long sinceSequence, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT {HeadSequenceSql}, o.sequence, o.key_hash, o.revokes_at
+            FROM (SELECT 1) AS one
+            LEFT JOIN (SELECT sequence, key_hash, revokes_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
+            ORDER BY o.sequence
+            """);
+        command.Parameters.AddWithValue("since", sinceSequence);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var changes = new List<OutboxRow>();
+        long head = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            head = reader.GetInt64(0);
+            if (!reader.IsDBNull(1))
+            {
+                changes.Add(ReadRow(reader, offset: 1));
+            }
+        }
+
+        return (changes, head);
+    }
+
+    /// <summary>
+    /// Claims up to <paramref name="limit"/> unpublished rows, hands them to <paramref name="publish"/> in sequence
+    /// order, and marks them published once it returns. Returns how many there were: none when another replica is
+    /// relaying.
+    /// </summary>
+    public async Task<int> RelayBatchAsync(
+        int limit, Func<IReadOnlyList<OutboxRow>, CancellationToken, Task> publish, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // One round trip claims the batch: the rows are marked published, but only this transaction sees that until it
+        // commits, after Redis took them; if anything fails it rolls back and they stay unpublished. A replica that
+        // does not get the lock claims nothing (another replica is relaying), which keeps the publishes in order.
+        var rows = new List<OutboxRow>();
+        await using (var command = new NpgsqlCommand(
+            """
+            UPDATE outbox SET published_at = now()
+            WHERE pg_try_advisory_xact_lock(@lock)
+              AND sequence IN (SELECT sequence FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT @limit)
+            RETURNING sequence, key_hash, revokes_at
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue("lock", RelayLockId);
+            command.Parameters.AddWithValue("limit", limit);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add(ReadRow(reader));
+            }
+        }
+
+        if (rows.Count == 0)
+        {
+            return 0;
+        }
+
+        rows.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        await publish(rows, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return rows.Count;
+    }
+
+    /// <summary>An outbox row from columns sequence, key_hash, revokes_at at <paramref name="offset"/>.</summary>
+    private static OutboxRow ReadRow(NpgsqlDataReader reader, int offset = 0) => new(
+        reader.GetInt64(offset),
+        reader.GetFieldValue<byte[]>(offset + 1),
+        reader.IsDBNull(offset + 2) ? null : reader.GetDateTime(offset + 2));
+}

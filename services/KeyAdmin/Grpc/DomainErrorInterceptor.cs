@@ -1,0 +1,27 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Keys.KeyAdmin.Data;
+
+namespace Keys.KeyAdmin.Grpc;
+
+/// <summary>
+/// Turns KeyAdmin's refusals (<see cref="KeyAdminException"/>) into the API's errors (<see cref="ApiErrors.From"/>)
+/// for every service, gRPC and REST alike (REST calls pass through the same gRPC pipeline), so that no RPC can leak
+/// one as an UNKNOWN error by forgetting to translate it.
+/// </summary>
+public sealed class DomainErrorInterceptor : Interceptor
+{
+    // Every KeyAdmin RPC is unary: a streaming one would need its handler here too.
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (KeyAdminException ex)
+        {
+            throw ApiErrors.From(ex);
+        }
+    }
+}
