@@ -719,7 +719,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
         foreach (var key in deleted)
         {
             var (found, record) = await store.TryGetAsync(KeyHash.Of(key.Value), epoch);
-            if (found && record is not null && (record.RevokedAt is null || record.RevokedAt.ToDateTimeOffset() > DateTimeOffset.UtcNow))
+            if (found && record is not null && (record.RevokesAt is null || record.RevokesAt.ToDateTimeOffset() > DateTimeOffset.UtcNow))
             {
                 problems.Add($"Redis holds a live record for {key.Key.Name}, which was deleted: any replica reading it would pass the key.");
             }

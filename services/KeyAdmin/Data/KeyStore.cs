@@ -19,7 +19,7 @@ public sealed record KeyRow(
     DateTime? LastUsedAt,
     DateTime? DeletedAt,
     string? RolledFrom,
-    DateTime? GraceUntil);
+    DateTime? RevokesAt);
 
 public sealed record NewKey(string ProjectId, string Environment, string Name, ApiKeyType Type, string[] Scopes, DateTime? ExpiresAt, string Actor);
 
@@ -31,11 +31,12 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
 {
     private const string KeyColumns =
         "id, project_id, environment, name, type, scopes, masked_key, publishable_value, created_at, created_by, " +
-        "expires_at, last_used_at, deleted_at, rolled_from, grace_until";
+        "expires_at, last_used_at, deleted_at, rolled_from, revokes_at";
 
-    // Live keys, and rolled keys still in their grace period. A delete clears grace_until, so a concurrent delete that
-    // re-reads the row after another committed never takes it for usable, whatever each transaction's now() was.
-    private const string UsableKey = "(deleted_at IS NULL OR (grace_until IS NOT NULL AND grace_until > now()))";
+    // Live keys, and rolled keys still in their grace period. Deleted keys never, by deleted_at rather than by
+    // revokes_at: a concurrent delete that re-reads the row after another committed must not take it for usable
+    // because its own transaction's now() is older than the revokes_at the other one wrote.
+    private const string UsableKey = "(deleted_at IS NULL AND (revokes_at IS NULL OR revokes_at > now()))";
 
     /// <summary>Creates the key and returns its row with the full value, which exists only in this call's result.</summary>
     public async Task<(KeyRow Row, string Value)> CreateKeyAsync(NewKey key, CancellationToken cancellationToken)
@@ -88,7 +89,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
             throw KeyAdminException.ConfirmNameMismatch();
         }
 
-        await using (var command = new NpgsqlCommand("UPDATE api_key SET deleted_at = now(), grace_until = NULL WHERE id = @id", connection, transaction))
+        await using (var command = new NpgsqlCommand("UPDATE api_key SET deleted_at = now(), revokes_at = now() WHERE id = @id", connection, transaction))
         {
             command.Parameters.AddWithValue("id", keyId);
             await command.ExecuteNonQueryAsync(cancellationToken);
@@ -134,10 +135,10 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
             now = reader.GetDateTime(15);
         }
 
-        if (old.DeletedAt is { } deletedAt)
+        if (old.RevokesAt is { } revokesAt)
         {
-            throw old.GraceUntil is { } graceUntil && graceUntil > now
-                ? KeyAdminException.KeyAlreadyRolled(keyId, deletedAt)
+            throw old.DeletedAt is null && revokesAt > now
+                ? KeyAdminException.KeyAlreadyRolled(keyId, revokesAt)
                 : KeyAdminException.KeyRevoked(keyId);
         }
 
@@ -149,7 +150,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         KeyRow previous;
         await using (var command = new NpgsqlCommand(
             $"""
-            UPDATE api_key SET deleted_at = now() + @grace, grace_until = now() + @grace
+            UPDATE api_key SET revokes_at = now() + @grace
             WHERE id = @id
             RETURNING {KeyColumns}
             """, connection, transaction))
@@ -276,6 +277,6 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
             LastUsedAt: reader.IsDBNull(offset + 11) ? null : reader.GetDateTime(offset + 11),
             DeletedAt: reader.IsDBNull(offset + 12) ? null : reader.GetDateTime(offset + 12),
             RolledFrom: reader.IsDBNull(offset + 13) ? null : reader.GetString(offset + 13),
-            GraceUntil: reader.IsDBNull(offset + 14) ? null : reader.GetDateTime(offset + 14));
+            RevokesAt: reader.IsDBNull(offset + 14) ? null : reader.GetDateTime(offset + 14));
     }
 }

@@ -35,7 +35,7 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
             $"""
             SELECT pg_advisory_xact_lock(@lock);
             INSERT INTO outbox (sequence, key_hash, revokes_at)
-            SELECT {HeadSequenceSql} + 1, key_hash, deleted_at FROM api_key WHERE id = @key;
+            SELECT {HeadSequenceSql} + 1, key_hash, revokes_at FROM api_key WHERE id = @key;
             """, connection, transaction);
         command.Parameters.AddWithValue("lock", AppendLockId);
         command.Parameters.AddWithValue("key", keyId);

@@ -75,6 +75,6 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
         Type = row.Type == ApiKeyType.Secret ? KeyType.Secret : KeyType.Publishable,
         Scopes = { row.Scopes },
         ExpiresAt = ManagementApi.ToTimestamp(row.ExpiresAt),
-        RevokedAt = ManagementApi.ToTimestamp(row.DeletedAt),
+        RevokesAt = ManagementApi.ToTimestamp(row.RevokesAt),
     };
 }

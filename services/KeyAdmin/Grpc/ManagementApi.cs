@@ -120,7 +120,7 @@ public sealed class ManagementApi(
             CreatedBy = row.CreatedBy ?? "",
             ExpiresAt = ToTimestamp(row.ExpiresAt),
             LastUsedAt = ToTimestamp(row.LastUsedAt),
-            GraceUntil = ToTimestamp(row.GraceUntil),
+            RevokesAt = ToTimestamp(row.RevokesAt),
         };
         if (row.PublishableValue is not null)
         {

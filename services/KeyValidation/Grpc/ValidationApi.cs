@@ -143,7 +143,7 @@ public sealed class ValidationApi(
             return new ValidateResponse { Outcome = ValidationOutcome.NotFound, AsOfSequence = asOf };
         }
 
-        if (record.RevokedAt is not null && record.RevokedAt.ToDateTimeOffset() <= now)
+        if (record.RevokesAt is not null && record.RevokesAt.ToDateTimeOffset() <= now)
         {
             return new ValidateResponse { Outcome = ValidationOutcome.Revoked, AsOfSequence = asOf };
         }
@@ -162,7 +162,7 @@ public sealed class ValidationApi(
             Type = record.Type,
             Scopes = { record.Scopes },
             ExpiresAt = record.ExpiresAt,
-            RevokesAt = record.RevokedAt,
+            RevokesAt = record.RevokesAt,
             AsOfSequence = asOf,
         };
     }
