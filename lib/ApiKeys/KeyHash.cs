@@ -1,20 +1,29 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 
 namespace Keys.ApiKeys;
 
-/// <summary>SHA-256 of a key as a value type: a dictionary key that costs no allocation to build or compare.</summary>
+/// <summary>
+/// SHA-256 of the whole key string: the only form of a secret key that is ever stored, and what every cache looks a
+/// key up by. A value type, so that it is a dictionary key that costs no allocation to build or compare.
+/// </summary>
 public readonly record struct KeyHash(ulong A, ulong B, ulong C, ulong D)
 {
-    public static KeyHash Of(string key)
+    public const int Length = SHA256.HashSizeInBytes;
+
+    /// <summary>The hash of a key string of the Keys format (<see cref="KeyString"/>).</summary>
+    public static KeyHash Of(ReadOnlySpan<char> key)
     {
-        Span<byte> hash = stackalloc byte[KeyString.HashLength];
-        KeyString.Hash(key, hash);
+        Span<byte> ascii = stackalloc byte[KeyString.Length];
+        var written = System.Text.Encoding.ASCII.GetBytes(key, ascii);
+        Span<byte> hash = stackalloc byte[Length];
+        SHA256.HashData(ascii[..written], hash);
         return From(hash);
     }
 
     public static KeyHash From(ReadOnlySpan<byte> hash)
     {
-        if (hash.Length != KeyString.HashLength)
+        if (hash.Length != Length)
         {
             throw new ArgumentException("A key hash is 32 bytes.", nameof(hash));
         }
@@ -28,7 +37,7 @@ public readonly record struct KeyHash(ulong A, ulong B, ulong C, ulong D)
 
     public byte[] ToArray()
     {
-        var bytes = new byte[KeyString.HashLength];
+        var bytes = new byte[Length];
         BinaryPrimitives.WriteUInt64BigEndian(bytes, A);
         BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(8), B);
         BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(16), C);

@@ -15,7 +15,6 @@ public static class KeyString
     public const int BodyLength = 43;
     public const int ChecksumLength = 6;
     public const int Length = PrefixLength + BodyLength + ChecksumLength;
-    public const int HashLength = SHA256.HashSizeInBytes;
 
     private const int RandomBytes = 32;
 
@@ -81,21 +80,6 @@ public static class KeyString
         }
 
         return string.Concat(key.AsSpan(0, PrefixLength + 4), "…", key.AsSpan(Length - 4));
-    }
-
-    /// <summary>SHA-256 of the whole key string: the only form of a secret key that is ever stored.</summary>
-    public static byte[] Hash(ReadOnlySpan<char> key)
-    {
-        var hash = new byte[HashLength];
-        Hash(key, hash);
-        return hash;
-    }
-
-    public static void Hash(ReadOnlySpan<char> key, Span<byte> destination)
-    {
-        Span<byte> ascii = stackalloc byte[Length];
-        var written = System.Text.Encoding.ASCII.GetBytes(key, ascii);
-        SHA256.HashData(ascii[..written], destination);
     }
 
     internal static uint Checksum(ReadOnlySpan<char> prefixAndBody)

@@ -104,7 +104,7 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         var listJson = await _admin.Http.GetStringAsync($"/v1/projects/{project.Id}/environments/dev/keys");
         var byResource = await fixture.ReadLogsByResourceAsync();
         var logs = string.Concat(byResource.Values);
-        var hash = KeyString.Hash(secret.Value);
+        var hash = KeyHash.Of(secret.Value).ToArray();
 
         Assert.Contains(secret.Key.Id, listJson);
         Assert.DoesNotContain(secret.Value, listJson);

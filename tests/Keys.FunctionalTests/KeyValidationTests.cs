@@ -108,7 +108,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
 
         await _admin.DeleteKeyAsync(project.Id, "dev", created.Key.Id, "watched");
 
-        var hash = KeyString.Hash(created.Value);
+        var hash = KeyHash.Of(created.Value).ToArray();
         while (await watch.ResponseStream.MoveNext(timeout.Token))
         {
             var current = watch.ResponseStream.Current;
@@ -270,7 +270,7 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
         var keyAdmin = fixture.CreateKeyAdminInternalClient(out var channel);
         using var disposeChannel = channel;
         var changes = await keyAdmin.ChangesAsync(new ChangesRequest());
-        var hash = KeyString.Hash(created.Value);
+        var hash = KeyHash.Of(created.Value).ToArray();
         return changes.Changes.Last(c => c.KeyHash.Span.SequenceEqual(hash));
     }
 

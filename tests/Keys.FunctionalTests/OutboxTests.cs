@@ -21,7 +21,7 @@ public sealed class OutboxTests(KeysAppFixture fixture)
     {
         var project = await _admin.CreateProjectAsync();
         var key = await _admin.CreateKeyAsync(project.Id, "dev", "outlives-redis", "secret");
-        var hash = KeyString.Hash(key.Value);
+        var hash = KeyHash.Of(key.Value).ToArray();
 
         await fixture.StopResourceAsync("redis");
         try
@@ -71,14 +71,14 @@ public sealed class OutboxTests(KeysAppFixture fixture)
             }
 
             await Task.Delay(TimeSpan.FromSeconds(1.5));
-            Assert.DoesNotContain(await DrainAsync(received.Reader), i => keys.Any(k => i.KeyHash.Span.SequenceEqual(KeyString.Hash(k.Value))));
+            Assert.DoesNotContain(await DrainAsync(received.Reader), i => keys.Any(k => i.KeyHash.Span.SequenceEqual(KeyHash.Of(k.Value).ToArray())));
         }
         finally
         {
             await redis.GetServer(redis.GetEndPoints()[0]).ExecuteAsync("ACL", "SETUSER", "default", "+publish");
         }
 
-        var wanted = keys.Select(k => Convert.ToHexString(KeyString.Hash(k.Value))).ToList();
+        var wanted = keys.Select(k => Convert.ToHexString(KeyHash.Of(k.Value).ToArray())).ToList();
         var delivered = new List<KeyInvalidation>();
         using var timeout = new CancellationTokenSource(Patience);
         while (delivered.Count < wanted.Count)

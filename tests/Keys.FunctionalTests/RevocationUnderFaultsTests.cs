@@ -103,7 +103,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
         var validation = new KeyValidationService.KeyValidationServiceClient(channel);
         var project = await _admin.CreateProjectAsync("Slow watcher");
         var held = await _admin.CreateKeyAsync(project.Id, "dev", "held", "secret");
-        var heldHash = Convert.ToHexString(KeyString.Hash(held.Value));
+        var heldHash = Convert.ToHexString(KeyHash.Of(held.Value).ToArray());
 
         // The client holds the key, as a gateway does once this replica has said it is valid.
         Assert.Equal(ValidationOutcome.Valid, (await validation.ValidateAsync(new ValidateRequest { Key = held.Value })).Outcome);

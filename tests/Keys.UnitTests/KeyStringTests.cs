@@ -115,6 +115,6 @@ public sealed class KeyStringTests
     {
         var key = KeyString.Generate(ApiKeyType.Secret);
 
-        Assert.Equal(SHA256.HashData(Encoding.ASCII.GetBytes(key)), KeyString.Hash(key));
+        Assert.Equal(SHA256.HashData(Encoding.ASCII.GetBytes(key)), KeyHash.Of(key).ToArray());
     }
 }

@@ -240,7 +240,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         command.Parameters.AddWithValue("name", key.Name);
         command.Parameters.AddWithValue("type", key.Type.ToName());
         command.Parameters.AddWithValue("scopes", key.Scopes);
-        command.Parameters.AddWithValue("hash", KeyString.Hash(value));
+        command.Parameters.AddWithValue("hash", KeyHash.Of(value).ToArray());
         command.Parameters.AddWithValue("masked", KeyString.Mask(value));
         command.Parameters.AddWithValue("publishable", NpgsqlDbType.Text, key.Type == ApiKeyType.Publishable ? value : DBNull.Value);
         command.Parameters.AddWithValue("expires", NpgsqlDbType.TimestampTz, key.ExpiresAt is { } expires ? expires : DBNull.Value);

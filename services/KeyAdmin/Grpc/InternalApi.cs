@@ -17,7 +17,7 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
 
     public override async Task<LookupKeyResponse> LookupKey(LookupKeyRequest request, ServerCallContext context)
     {
-        if (request.KeyHash.Length != KeyString.HashLength)
+        if (request.KeyHash.Length != KeyHash.Length)
         {
             throw ApiErrors.InvalidArgument("INVALID_KEY_HASH", "key_hash is the 32-byte SHA-256 of a key.");
         }
