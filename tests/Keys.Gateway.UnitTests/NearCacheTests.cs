@@ -1,10 +1,9 @@
 using Keys.ApiKeys;
-using Keys.Gateway;
 using Keys.Gateway.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 
-namespace Keys.UnitTests;
+namespace Keys.Gateway.UnitTests;
 
 /// <summary>The gateway's near cache follows the Watch stream strictly in sequence, and refuses anything out of step.</summary>
 public sealed class NearCacheTests

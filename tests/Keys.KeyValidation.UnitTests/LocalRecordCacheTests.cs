@@ -1,11 +1,10 @@
 using Keys.ApiKeys;
-using Keys.KeyValidation;
 using Keys.KeyValidation.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 public sealed class LocalRecordCacheTests
 {

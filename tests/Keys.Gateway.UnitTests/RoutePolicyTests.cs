@@ -1,6 +1,6 @@
 using Keys.Gateway.Authentication;
 
-namespace Keys.UnitTests;
+namespace Keys.Gateway.UnitTests;
 
 public sealed class RoutePolicyTests
 {

@@ -1,4 +1,3 @@
-using Keys.KeyValidation;
 using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Invalidation;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -7,7 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 /// <summary>KeyValidation's health says why it cannot be trusted, so that the dashboard shows it.</summary>
 public sealed class InvalidationHealthCheckTests

@@ -1,13 +1,12 @@
 using Google.Protobuf;
 using Keys.ApiKeys;
-using Keys.KeyValidation;
 using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Invalidation;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 /// <summary>KeyValidation's feed applies invalidations strictly in order and never thins a watcher's stream.</summary>
 public sealed class InvalidationFeedTests

@@ -1,8 +1,7 @@
-using Keys.KeyValidation;
 using Keys.KeyValidation.Grpc;
 using Microsoft.Extensions.Options;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 public sealed class WatchAdmissionTests
 {
