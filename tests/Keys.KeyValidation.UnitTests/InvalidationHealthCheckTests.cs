@@ -36,6 +36,29 @@ public sealed class InvalidationHealthCheckTests
 
         Assert.Equal(HealthStatus.Unhealthy, result.Status);
         Assert.Contains("Not current", result.Description, StringComparison.Ordinal);
+        Assert.Contains("last confirmed", result.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReplicaNeverConfirmedIsUnhealthyAndSaysSo()
+    {
+        var result = await _check.CheckHealthAsync(new());
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("never confirmed", result.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReplicaCatchingUpAfterAGapIsDegraded()
+    {
+        _feed.Flush(7);
+        Assert.True(_feed.Confirm(7));
+        _feed.MarkUncertain();
+
+        var result = await _check.CheckHealthAsync(new());
+
+        Assert.Equal(HealthStatus.Degraded, result.Status);
+        Assert.Contains("Catching up", result.Description, StringComparison.Ordinal);
     }
 
     [Fact]

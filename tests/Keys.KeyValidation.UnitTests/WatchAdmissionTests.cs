@@ -37,4 +37,16 @@ public sealed class WatchAdmissionTests
         Assert.NotNull(_admission.TryEnter("gateway"));
         Assert.Null(_admission.TryEnter("gateway"));
     }
+
+    [Fact]
+    public void CallerWhoseStreamsAllClosedMayOpenUpToItsCapAgain()
+    {
+        var first = Enumerable.Range(0, 3).Select(_ => _admission.TryEnter("gateway")).ToList();
+        first.ForEach(slot => slot!.Dispose());
+
+        var again = Enumerable.Range(0, 3).Select(_ => _admission.TryEnter("gateway")).ToList();
+
+        Assert.All(again, Assert.NotNull);
+        Assert.Null(_admission.TryEnter("gateway"));
+    }
 }
