@@ -127,16 +127,16 @@ public sealed class NearCacheTests
         Assert.False(_cache.TryGet(_key, out _));
     }
 
-    [Fact]
-    public void EntryPastItsMaximumAgeIsNotServedEvenBeforeTheSweep()
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(1, false)]
+    public void EntryIsServedUpToItsMaximumAgeAndNotAfterEvenBeforeTheSweep(long ticksPastMaxAge, bool served)
     {
         ConnectedWithTheKeyCachedAt(10);
 
-        _time.Advance(MaxAge);
-        Assert.True(_cache.TryGet(_key, out _));
+        _time.Advance(MaxAge + TimeSpan.FromTicks(ticksPastMaxAge));
 
-        _time.Advance(TimeSpan.FromTicks(1));
-        Assert.False(_cache.TryGet(_key, out _));
+        Assert.Equal(served, _cache.TryGet(_key, out _));
     }
 
     [Fact]

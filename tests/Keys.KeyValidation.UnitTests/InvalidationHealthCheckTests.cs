@@ -28,48 +28,44 @@ public sealed class InvalidationHealthCheckTests
     [Fact]
     public async Task ReplicaThatKeyAdminHasNotConfirmedIsUnhealthy()
     {
-        _feed.Flush(7);
-        Assert.True(_feed.Confirm(7));
+        ConfirmedAt(7);
         _time.Advance(TimeSpan.FromSeconds(4));
 
-        var result = await _check.CheckHealthAsync(new());
-
-        Assert.Equal(HealthStatus.Unhealthy, result.Status);
-        Assert.Contains("Not current", result.Description, StringComparison.Ordinal);
-        Assert.Contains("last confirmed", result.Description, StringComparison.Ordinal);
+        await AssertHealthAsync(HealthStatus.Unhealthy, "Not current with KeyAdmin's changes (last confirmed");
     }
 
     [Fact]
-    public async Task ReplicaNeverConfirmedIsUnhealthyAndSaysSo()
-    {
-        var result = await _check.CheckHealthAsync(new());
-
-        Assert.Equal(HealthStatus.Unhealthy, result.Status);
-        Assert.Contains("never confirmed", result.Description, StringComparison.Ordinal);
-    }
+    public async Task ReplicaNeverConfirmedIsUnhealthyAndSaysSo() =>
+        await AssertHealthAsync(HealthStatus.Unhealthy, "never confirmed");
 
     [Fact]
     public async Task ReplicaCatchingUpAfterAGapIsDegraded()
     {
-        _feed.Flush(7);
-        Assert.True(_feed.Confirm(7));
+        ConfirmedAt(7);
         _feed.MarkUncertain();
 
-        var result = await _check.CheckHealthAsync(new());
-
-        Assert.Equal(HealthStatus.Degraded, result.Status);
-        Assert.Contains("Catching up", result.Description, StringComparison.Ordinal);
+        await AssertHealthAsync(HealthStatus.Degraded, "Catching up");
     }
 
     [Fact]
     public async Task CurrentReplicaWithoutRedisIsDegraded()
     {
-        _feed.Flush(7);
-        Assert.True(_feed.Confirm(7));
+        ConfirmedAt(7);
 
+        await AssertHealthAsync(HealthStatus.Degraded, "Redis");
+    }
+
+    private void ConfirmedAt(long sequence)
+    {
+        _feed.Flush(sequence);
+        Assert.True(_feed.Confirm(sequence));
+    }
+
+    private async Task AssertHealthAsync(HealthStatus status, string reason)
+    {
         var result = await _check.CheckHealthAsync(new());
 
-        Assert.Equal(HealthStatus.Degraded, result.Status);
-        Assert.Contains("Redis", result.Description, StringComparison.Ordinal);
+        Assert.Equal(status, result.Status);
+        Assert.Contains(reason, result.Description, StringComparison.Ordinal);
     }
 }
