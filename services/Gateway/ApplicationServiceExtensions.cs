@@ -1,5 +1,6 @@
 using Keys.Gateway.Authentication;
 using Keys.Gateway.Caching;
+using Keys.Gateway.Invalidation;
 using Keys.ServiceAuth;
 using Keys.ServiceDefaults.Throttling;
 using Keys.V1;

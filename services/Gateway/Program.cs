@@ -18,6 +18,15 @@ if (TrustedProxies.AreConfigured(app.Services.GetRequiredService<IOptions<Gatewa
 
 app.MapDefaultEndpoints();
 app.UseCors();
-app.MapReverseProxy(proxy => proxy.UseMiddleware<KeyAuthenticationMiddleware>());
+app.MapReverseProxy(proxy =>
+{
+    // The key check comes first: a request without a valid key is refused before any destination work (no affinity
+    // lookup, whose failure policy may answer 503 itself; no load-balancing pick; no health bookkeeping). The steps
+    // after it are the ones the parameterless MapReverseProxy runs, in its order: a custom pipeline replaces them all.
+    proxy.UseMiddleware<KeyAuthenticationMiddleware>();
+    proxy.UseSessionAffinity();
+    proxy.UseLoadBalancing();
+    proxy.UsePassiveHealthChecks();
+});
 
 app.Run();

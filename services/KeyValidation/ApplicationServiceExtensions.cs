@@ -1,6 +1,7 @@
 using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Grpc;
 using Keys.KeyValidation.Invalidation;
+using Keys.KeyValidation.Lookup;
 using Keys.KeyValidation.Usage;
 using Keys.ServiceAuth;
 using Keys.V1;

@@ -1,11 +1,9 @@
 using Grpc.Core;
-using Keys.ApiKeys;
 using Keys.Gateway.Caching;
 using Keys.ServiceDefaults.Throttling;
 using Keys.V1;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace Keys.Gateway.Authentication;
@@ -16,6 +14,10 @@ namespace Keys.Gateway.Authentication;
 /// Everything that the header alone decides (presence, format, checksum, type, browser use) costs no network call;
 /// a key seen recently is answered from the near cache, without touching the invalid-key throttle.
 /// </summary>
+/// <remarks>
+/// The decisions are <see cref="KeyCheck"/>'s; this class does the I/O around them: it strips headers, asks the near
+/// cache and KeyValidation, spends and refunds throttle permits, writes refusals and proxies the rest.
+/// </remarks>
 public sealed class KeyAuthenticationMiddleware(
     SharedLookups lookups,
     NearCache nearCache,
@@ -24,17 +26,12 @@ public sealed class KeyAuthenticationMiddleware(
     IOptions<GatewayOptions> options) : IMiddleware
 {
     public const string ApiKeyHeader = "X-API-Key";
-    public const string KeyIdHeader = "X-Key-Id";
-    public const string KeyTypeHeader = "X-Key-Type";
-    public const string ProjectIdHeader = "X-Project-Id";
-    public const string EnvironmentHeader = "X-Environment";
-    public const string KeyScopesHeader = "X-Key-Scopes";
 
     // Headers only the gateway may set, and the method overrides some frameworks obey (the gateway checks scopes
     // against the real method, so an upstream must never act on another one).
     private static readonly string[] ClientMayNotSend =
     [
-        ApiKeyHeader, KeyIdHeader, KeyTypeHeader, ProjectIdHeader, EnvironmentHeader, KeyScopesHeader,
+        ApiKeyHeader, KeyCheck.KeyIdHeader, KeyCheck.KeyTypeHeader, KeyCheck.ProjectIdHeader, KeyCheck.EnvironmentHeader, KeyCheck.KeyScopesHeader,
         "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
         // YARP sets the X-Forwarded-* it sends itself; a client's own in '_' spelling would pass it by, and a CGI-style
         // upstream would read it as the real one.
@@ -67,38 +64,18 @@ public sealed class KeyAuthenticationMiddleware(
         // YARP appends the upstream's own Vary values to this one.
         context.Response.Headers.Append(HeaderNames.Vary, ApiKeyHeader);
 
-        // Decided on the bytes the client sent: routing saw %2F as part of a segment, but an upstream may decode it
-        // into a separator and serve a path the gateway never checked a key against.
-        if (HasEncodedSeparator(context.Features.Get<IHttpRequestFeature>()?.RawTarget))
-        {
-            await ErrorResponse.InvalidPath.WriteAsync(context);
-            return;
-        }
-
         var client = context.Connection.RemoteIpAddress;
-        var rejection = Precheck(presented, out var key, out var type);
-        if (rejection is not null)
+        var request = new PresentedRequest(
+            presented, context.Features.Get<IHttpRequestFeature>()?.RawTarget, headers.ContainsKey(HeaderNames.Origin), sentSecFetch);
+        var refusal = KeyCheck.CheckRequest(policy, request, out var key, out var type);
+        if (refusal is not null)
         {
-            // Garbage spends the address's allowance like an unknown key; a missing key is not a guess.
-            if (rejection != ErrorResponse.MissingKey && !throttle.TryReserve(client))
+            if (KeyCheck.SpendsPermit(refusal) && !throttle.TryReserve(client))
             {
-                rejection = _tooManyInvalidKeys;
+                refusal = _tooManyInvalidKeys;
             }
 
-            await rejection.WriteAsync(context);
-            return;
-        }
-
-        // Browsers add Origin to cross-origin and non-GET requests, and Sec-Fetch-* to every request; servers send neither.
-        if (type == ApiKeyType.Secret && (sentSecFetch || headers.ContainsKey(HeaderNames.Origin)))
-        {
-            await ErrorResponse.SecretKeyInBrowser.WriteAsync(context);
-            return;
-        }
-
-        if (!policy.Accepts(type))
-        {
-            await (type == ApiKeyType.Publishable ? ErrorResponse.SecretKeyRequired : ErrorResponse.PublishableKeyRequired).WriteAsync(context);
+            await refusal.WriteAsync(context);
             return;
         }
 
@@ -130,46 +107,24 @@ public sealed class KeyAuthenticationMiddleware(
                 return;
             }
 
-            if (result.Outcome != ValidationOutcome.Valid)
+            refusal = KeyCheck.CheckAnswer(result);
+            if (refusal is not null)
             {
-                await (result.Outcome switch
-                {
-                    ValidationOutcome.Expired => ErrorResponse.ExpiredKey,
-                    ValidationOutcome.Revoked => ErrorResponse.RevokedKey,
-                    _ => ErrorResponse.InvalidKey,
-                }).WriteAsync(context);
+                await refusal.WriteAsync(context);
                 return;
             }
 
             known = nearCache.Add(key, result, type);
         }
 
-        // Checked on every request, cached or not, so that a key stops at the exact second.
-        var now = time.GetUtcNow().UtcTicks;
-        if (now >= known.RevokesAtTicks)
+        refusal = KeyCheck.CheckKey(policy, known, context.Request.Method, context.Request.RouteValues, time.GetUtcNow());
+        if (refusal is not null)
         {
-            await ErrorResponse.RevokedKey.WriteAsync(context);
+            await refusal.WriteAsync(context);
             return;
         }
 
-        if (now >= known.ExpiresAtTicks)
-        {
-            await ErrorResponse.ExpiredKey.WriteAsync(context);
-            return;
-        }
-
-        var scopeRefusal = CheckScopes(policy, known, context);
-        if (scopeRefusal is not null)
-        {
-            await scopeRefusal.WriteAsync(context);
-            return;
-        }
-
-        headers[KeyIdHeader] = known.KeyId;
-        headers[KeyTypeHeader] = known.KeyType;
-        headers[ProjectIdHeader] = known.ProjectId;
-        headers[EnvironmentHeader] = known.Environment;
-        headers[KeyScopesHeader] = known.KeyScopes;
+        KeyCheck.SetIdentityHeaders(headers, known);
         await next(context);
 
         // YARP clears the response to answer a failed proxy attempt (502) itself; that answer varies by key too.
@@ -296,56 +251,6 @@ public sealed class KeyAuthenticationMiddleware(
         return true;
     }
 
-    /// <summary>An encoded <c>/</c> or <c>\</c> (<c>%2F</c>, <c>%5C</c>, either case) or a raw <c>\</c> in the path part of the request target.</summary>
-    private static bool HasEncodedSeparator(string? rawTarget)
-    {
-        if (rawTarget is null)
-        {
-            return false;
-        }
-
-        var path = rawTarget.AsSpan();
-        var query = path.IndexOf('?');
-        if (query >= 0)
-        {
-            path = path[..query];
-        }
-
-        for (var i = path.IndexOfAny('%', '\\'); i >= 0; i = path.IndexOfAny('%', '\\'))
-        {
-            if (path[i] == '\\'
-                || (i + 2 < path.Length && ((path[i + 1] == '2' && (path[i + 2] | 0x20) == 'f') || (path[i + 1] == '5' && (path[i + 2] | 0x20) == 'c'))))
-            {
-                return true;
-            }
-
-            path = path[(i + 1)..];
-        }
-
-        return false;
-    }
-
-    /// <summary>
-    /// What a key may do here: a route that names its scope (from a route value, or fixed) is checked against the
-    /// key's scopes and the operation; a route that names none admits only keys without scopes.
-    /// </summary>
-    private static ErrorResponse? CheckScopes(RoutePolicy policy, KnownKey known, HttpContext context)
-    {
-        if (!policy.NamesScope)
-        {
-            return known.Scopes.Count == 0 ? null : ErrorResponse.RouteNamesNoScope;
-        }
-
-        var resource = policy.ScopeResource ?? context.GetRouteValue(policy.ScopeResourceFrom!)?.ToString() ?? "";
-        var operation = policy.ScopeOperation ?? Scopes.OperationOf(context.Request.Method);
-        if (Scopes.Allow(known.Type, known.Scopes, resource, operation))
-        {
-            return null;
-        }
-
-        return known.Scopes.Count == 0 ? ErrorResponse.PublishableKeyReadOnly : ErrorResponse.ScopeInsufficient;
-    }
-
     private static bool VariesByKey(IHeaderDictionary headers)
     {
         foreach (var value in headers.Vary)
@@ -357,24 +262,5 @@ public sealed class KeyAuthenticationMiddleware(
         }
 
         return false;
-    }
-
-    /// <summary>Everything that can be decided from the header alone: presence, uniqueness, format and checksum.</summary>
-    private static ErrorResponse? Precheck(StringValues presented, out string key, out ApiKeyType type)
-    {
-        key = "";
-        type = default;
-        if (presented.Count == 0 || (presented.Count == 1 && string.IsNullOrWhiteSpace(presented[0])))
-        {
-            return ErrorResponse.MissingKey;
-        }
-
-        if (presented.Count > 1 || presented[0]!.Contains(','))
-        {
-            return ErrorResponse.AmbiguousKey;
-        }
-
-        key = presented[0]!;
-        return KeyString.TryParse(key, out type) ? null : ErrorResponse.InvalidKey;
     }
 }

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Keys.ApiKeys;
-using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Invalidation;
+using Keys.KeyValidation.Lookup;
 using Keys.KeyValidation.Usage;
 using Keys.ServiceAuth;
 using Keys.V1;

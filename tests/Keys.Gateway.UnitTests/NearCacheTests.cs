@@ -1,16 +1,21 @@
 using Keys.ApiKeys;
-using Keys.Gateway;
 using Keys.Gateway.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.UnitTests;
+namespace Keys.Gateway.UnitTests;
 
 /// <summary>The gateway's near cache follows the Watch stream strictly in sequence, and refuses anything out of step.</summary>
 public sealed class NearCacheTests
 {
-    private readonly NearCache _cache = new(Options.Create(new GatewayOptions()), TimeProvider.System);
+    private static readonly TimeSpan MaxAge = new GatewayOptions().NearCacheMaxAge;
+
+    private readonly FakeTimeProvider _time = new();
+    private readonly NearCache _cache;
     private readonly string _key = KeyString.Generate(ApiKeyType.Secret);
+
+    public NearCacheTests() => _cache = new NearCache(Options.Create(new GatewayOptions()), _time);
 
     [Fact]
     public void FirstHeartbeatConnectsTheCacheAtItsSequence()
@@ -105,6 +110,49 @@ public sealed class NearCacheTests
 
         _cache.Add(_key, new ValidateResponse { AsOfSequence = 10 }, ApiKeyType.Secret);
 
+        Assert.False(_cache.TryGet(_key, out _));
+    }
+
+    [Fact]
+    public void DroppedStreamEmptiesTheCacheAndItServesNothingUntilAHeartbeat()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+
+        _cache.Flush();
+
+        Assert.False(_cache.IsConnected);
+        Assert.False(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11));
+        _cache.Add(_key, new ValidateResponse { AsOfSequence = 10 }, ApiKeyType.Secret);
+        Assert.True(_cache.TryHeartbeat(10));
+        Assert.False(_cache.TryGet(_key, out _));
+    }
+
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(1, false)]
+    public void EntryIsServedUpToItsMaximumAgeAndNotAfterEvenBeforeTheSweep(long ticksPastMaxAge, bool served)
+    {
+        ConnectedWithTheKeyCachedAt(10);
+
+        _time.Advance(MaxAge + TimeSpan.FromTicks(ticksPastMaxAge));
+
+        Assert.Equal(served, _cache.TryGet(_key, out _));
+    }
+
+    [Fact]
+    public void SweepDropsOnlyEntriesPastTheirMaximumAge()
+    {
+        ConnectedWithTheKeyCachedAt(10);
+        _time.Advance(MaxAge);
+        var younger = KeyString.Generate(ApiKeyType.Publishable);
+        _cache.Add(younger, new ValidateResponse { AsOfSequence = 10 }, ApiKeyType.Publishable);
+        _time.Advance(TimeSpan.FromTicks(1));
+
+        _cache.Sweep();
+
+        Assert.True(_cache.TryGet(younger, out _));
+        // Swept, so an invalidation naming the old key finds nothing to keep.
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11, _time.GetUtcNow().UtcTicks));
         Assert.False(_cache.TryGet(_key, out _));
     }
 

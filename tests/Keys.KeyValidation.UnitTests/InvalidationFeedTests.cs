@@ -1,13 +1,12 @@
 using Google.Protobuf;
 using Keys.ApiKeys;
-using Keys.KeyValidation;
 using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Invalidation;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 /// <summary>KeyValidation's feed applies invalidations strictly in order and never thins a watcher's stream.</summary>
 public sealed class InvalidationFeedTests
@@ -118,7 +117,7 @@ public sealed class InvalidationFeedTests
     {
         CurrentAt(4);
         Assert.True(_feed.TryApply(Invalidation(5)));
-        var hash = KeyHash.Of(KeyString.Generate(ApiKeyType.Secret));
+        var hash = NewHash();
 
         _feed.CacheLoaded(hash, new KeyRecord { KeyId = "key_stale" }, reflectsUpTo: 4);
         Assert.False(_local.TryGet(hash, out _));
@@ -144,15 +143,134 @@ public sealed class InvalidationFeedTests
         Assert.Equal(9, recent.Invalidation.Sequence);
     }
 
+    [Fact]
+    public void ReplicaThatNoticedAGapStillVouchesButBypassesItsCachesUntilKeyAdminConfirmsAgain()
+    {
+        CurrentAt(3);
+
+        _feed.MarkUncertain();
+
+        Assert.True(_feed.IsVouching);
+        Assert.False(_feed.IsCurrent);
+        Assert.True(_feed.Confirm(3));
+        Assert.True(_feed.IsCurrent);
+    }
+
+    [Fact]
+    public void LoadFinishedWhileTheReplicaIsUncertainIsNotCached()
+    {
+        CurrentAt(3);
+        _feed.MarkUncertain();
+        var hash = NewHash();
+
+        _feed.CacheLoaded(hash, new KeyRecord { KeyId = "key_unsure" }, reflectsUpTo: 3);
+
+        Assert.False(_local.TryGet(hash, out _));
+    }
+
+    [Fact]
+    public void ConfirmationAgeIsUnknownUntilKeyAdminFirstConfirms()
+    {
+        Assert.Null(_feed.SinceConfirmed);
+
+        CurrentAt(3);
+        _time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(TimeSpan.FromSeconds(2), _feed.SinceConfirmed);
+    }
+
+    [Fact]
+    public void AppliedInvalidationDropsItsKeyFromMemoryAndIsAnnouncedOnce()
+    {
+        CurrentAt(3);
+        var announced = 0;
+        _feed.Applied += () => announced++;
+        var invalidation = Invalidation(4);
+        var hash = KeyHash.From(invalidation.KeyHash.Span);
+        _local.Set(hash, new KeyRecord { KeyId = "key_deleted" });
+
+        Assert.True(_feed.TryApply(invalidation));
+        Assert.True(_feed.TryApply(invalidation));
+        Assert.False(_feed.TryApply(Invalidation(6)));
+
+        Assert.False(_local.TryGet(hash, out _));
+        Assert.Equal(1, announced);
+    }
+
+    [Fact]
+    public void ClientAtTheCurrentSequenceResumesWithAHeartbeat()
+    {
+        CurrentAt(0);
+        for (var sequence = 1; sequence <= 3; sequence++)
+        {
+            _feed.TryApply(Invalidation(sequence));
+        }
+
+        var watcher = _feed.Subscribe(3)!;
+
+        Assert.True(watcher.Events.TryRead(out var first));
+        Assert.Equal(3, first.Heartbeat.Sequence);
+        Assert.False(watcher.Events.TryRead(out _));
+    }
+
+    [Fact]
+    public void ClientAheadOfThisReplicaIsToldToFlush()
+    {
+        // It followed another replica further along; nothing here can bring it back in step.
+        CurrentAt(5);
+
+        Assert.True(_feed.Subscribe(9)!.Events.TryRead(out var first));
+
+        Assert.Equal(WatchEvent.EventOneofCase.Flush, first.EventCase);
+        Assert.Equal(5, first.Flush.Sequence);
+    }
+
+    [Fact]
+    public void FlushForgetsMemoryAndTellsEveryWatcherAtTheSameSequence()
+    {
+        CurrentAt(0);
+        _feed.TryApply(Invalidation(1));
+        _feed.TryApply(Invalidation(2));
+        var hash = NewHash();
+        _local.Set(hash, new KeyRecord { KeyId = "key_cached" });
+        var watcher = _feed.Subscribe(0)!;
+        Assert.True(watcher.Events.TryRead(out _));
+
+        _feed.Flush();
+
+        Assert.True(watcher.Events.TryRead(out var flush));
+        Assert.Equal(2, flush.Flush.Sequence);
+        Assert.Equal(2, _feed.AppliedSequence);
+        Assert.False(_local.TryGet(hash, out _));
+        // What came before the flush can no longer be replayed.
+        Assert.True(_feed.Subscribe(1)!.Events.TryRead(out var replay));
+        Assert.Equal(WatchEvent.EventOneofCase.Flush, replay.EventCase);
+    }
+
+    [Fact]
+    public void UnsubscribedWatcherIsSentNothingMore()
+    {
+        CurrentAt(0);
+        var watcher = _feed.Subscribe(0)!;
+        Assert.True(watcher.Events.TryRead(out _));
+
+        _feed.Unsubscribe(watcher);
+        _feed.TryApply(Invalidation(1));
+
+        Assert.False(watcher.Events.TryRead(out _));
+    }
+
     private void CurrentAt(long sequence)
     {
         _feed.Flush(sequence);
         Assert.True(_feed.Confirm(sequence));
     }
 
+    private static KeyHash NewHash() => KeyHash.Of(KeyString.Generate(ApiKeyType.Secret));
+
     private static KeyInvalidation Invalidation(long sequence) => new()
     {
         Sequence = sequence,
-        KeyHash = ByteString.CopyFrom(KeyHash.Of(KeyString.Generate(ApiKeyType.Secret)).ToArray()),
+        KeyHash = ByteString.CopyFrom(NewHash().ToArray()),
     };
 }

@@ -1,8 +1,7 @@
-using Keys.KeyValidation;
 using Keys.KeyValidation.Grpc;
 using Microsoft.Extensions.Options;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 public sealed class WatchAdmissionTests
 {
@@ -36,6 +35,18 @@ public sealed class WatchAdmissionTests
         slots[0]!.Dispose();
 
         Assert.NotNull(_admission.TryEnter("gateway"));
+        Assert.Null(_admission.TryEnter("gateway"));
+    }
+
+    [Fact]
+    public void CallerWhoseStreamsAllClosedMayOpenUpToItsCapAgain()
+    {
+        var first = Enumerable.Range(0, 3).Select(_ => _admission.TryEnter("gateway")).ToList();
+        first.ForEach(slot => slot!.Dispose());
+
+        var again = Enumerable.Range(0, 3).Select(_ => _admission.TryEnter("gateway")).ToList();
+
+        Assert.All(again, Assert.NotNull);
         Assert.Null(_admission.TryEnter("gateway"));
     }
 }

@@ -1,4 +1,3 @@
-using Keys.KeyValidation;
 using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Invalidation;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -7,7 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 /// <summary>KeyValidation's health says why it cannot be trusted, so that the dashboard shows it.</summary>
 public sealed class InvalidationHealthCheckTests
@@ -29,25 +28,44 @@ public sealed class InvalidationHealthCheckTests
     [Fact]
     public async Task ReplicaThatKeyAdminHasNotConfirmedIsUnhealthy()
     {
-        _feed.Flush(7);
-        Assert.True(_feed.Confirm(7));
+        ConfirmedAt(7);
         _time.Advance(TimeSpan.FromSeconds(4));
 
-        var result = await _check.CheckHealthAsync(new());
+        await AssertHealthAsync(HealthStatus.Unhealthy, "Not current with KeyAdmin's changes (last confirmed");
+    }
 
-        Assert.Equal(HealthStatus.Unhealthy, result.Status);
-        Assert.Contains("Not current", result.Description, StringComparison.Ordinal);
+    [Fact]
+    public async Task ReplicaNeverConfirmedIsUnhealthyAndSaysSo() =>
+        await AssertHealthAsync(HealthStatus.Unhealthy, "never confirmed");
+
+    [Fact]
+    public async Task ReplicaCatchingUpAfterAGapIsDegraded()
+    {
+        ConfirmedAt(7);
+        _feed.MarkUncertain();
+
+        await AssertHealthAsync(HealthStatus.Degraded, "Catching up");
     }
 
     [Fact]
     public async Task CurrentReplicaWithoutRedisIsDegraded()
     {
-        _feed.Flush(7);
-        Assert.True(_feed.Confirm(7));
+        ConfirmedAt(7);
 
+        await AssertHealthAsync(HealthStatus.Degraded, "Redis");
+    }
+
+    private void ConfirmedAt(long sequence)
+    {
+        _feed.Flush(sequence);
+        Assert.True(_feed.Confirm(sequence));
+    }
+
+    private async Task AssertHealthAsync(HealthStatus status, string reason)
+    {
         var result = await _check.CheckHealthAsync(new());
 
-        Assert.Equal(HealthStatus.Degraded, result.Status);
-        Assert.Contains("Redis", result.Description, StringComparison.Ordinal);
+        Assert.Equal(status, result.Status);
+        Assert.Contains(reason, result.Description, StringComparison.Ordinal);
     }
 }

@@ -1,11 +1,10 @@
 using Keys.ApiKeys;
-using Keys.KeyValidation;
 using Keys.KeyValidation.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.UnitTests;
+namespace Keys.KeyValidation.UnitTests;
 
 public sealed class LocalRecordCacheTests
 {
@@ -64,6 +63,45 @@ public sealed class LocalRecordCacheTests
         Assert.False(_cache.TryGet(unknown, out _));
         Assert.True(_cache.TryGet(known, out _));
         Assert.Equal(0, _cache.NotFoundCount);
+    }
+
+    [Fact]
+    public void AnswerForAHashAlreadyHeldIsReplacedEvenWhenItsPartIsFull()
+    {
+        var hashes = Enumerable.Range(0, 4).Select(_ => NewHash()).ToList();
+        hashes.ForEach(hash => _cache.Set(hash, Record("key_old")));
+
+        _cache.Set(hashes[0], Record("key_new"));
+
+        Assert.True(_cache.TryGet(hashes[0], out var entry));
+        Assert.Equal("key_new", entry.Record!.KeyId);
+        Assert.Equal(4, _cache.Count);
+    }
+
+    [Fact]
+    public void AnswerPastItsMaximumAgeIsNotServedEvenBeforeTheSweep()
+    {
+        var hash = NewHash();
+        _cache.Set(hash, Record("key_old"));
+
+        _time.Advance(new KeyValidationOptions().MemoryMaxAge + TimeSpan.FromTicks(1));
+
+        Assert.False(_cache.TryGet(hash, out _));
+    }
+
+    [Fact]
+    public void ClearForgetsRecordsAndNotFoundAnswersAlike()
+    {
+        var known = NewHash();
+        var unknown = NewHash();
+        _cache.Set(known, Record("key_known"));
+        _cache.Set(unknown, null);
+
+        _cache.Clear();
+
+        Assert.False(_cache.TryGet(known, out _));
+        Assert.False(_cache.TryGet(unknown, out _));
+        Assert.Equal((0, 0), (_cache.Count, _cache.NotFoundCount));
     }
 
     private static KeyHash NewHash() => KeyHash.Of(KeyString.Generate(ApiKeyType.Secret));

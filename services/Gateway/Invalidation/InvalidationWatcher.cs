@@ -1,8 +1,9 @@
 using Grpc.Core;
+using Keys.Gateway.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 
-namespace Keys.Gateway.Caching;
+namespace Keys.Gateway.Invalidation;
 
 /// <summary>
 /// Follows KeyValidation's Watch stream and applies it to the near cache, checking that every event follows the one

@@ -1,12 +1,11 @@
 using System.Net;
-using Keys.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Keys.UnitTests;
+namespace Keys.Gateway.UnitTests;
 
 /// <summary>The client address the gateway throttles, as ASP.NET Core's forwarded-headers middleware sets it from the gateway's options.</summary>
 public sealed class TrustedProxiesTests

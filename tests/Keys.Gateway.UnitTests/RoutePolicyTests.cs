@@ -1,6 +1,7 @@
 using Keys.Gateway.Authentication;
+using Yarp.ReverseProxy.Configuration;
 
-namespace Keys.UnitTests;
+namespace Keys.Gateway.UnitTests;
 
 public sealed class RoutePolicyTests
 {
@@ -60,4 +61,21 @@ public sealed class RoutePolicyTests
     [Fact]
     public void OpenRouteNeedsNoKey() =>
         Assert.False(RoutePolicy.Parse(new Dictionary<string, string> { ["KeyTypes"] = "none", ["Scope"] = "orders" }).RequiresKey);
+
+    [Fact]
+    public void RouteWithoutMetadataNeedsAKeyOfEitherType() =>
+        Assert.Same(RoutePolicy.AnyKey, RoutePolicy.Parse(null));
+
+    [Fact]
+    public void UnknownKeyTypeIsAConfigurationError() =>
+        Assert.Throws<InvalidOperationException>(() => RoutePolicy.Parse(new Dictionary<string, string> { ["KeyTypes"] = "secret,admin" }));
+
+    [Fact]
+    public void PolicyIsParsedOncePerRouteConfiguration()
+    {
+        var route = new RouteConfig { RouteId = "orders", Metadata = new Dictionary<string, string> { ["KeyTypes"] = "secret" } };
+
+        Assert.Same(RoutePolicy.For(route), RoutePolicy.For(route));
+        Assert.NotSame(RoutePolicy.For(route), RoutePolicy.For(route with { }));
+    }
 }

@@ -2,12 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf;
 using Keys.ApiKeys;
+using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Invalidation;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Keys.KeyValidation.Caching;
+namespace Keys.KeyValidation.Lookup;
 
 /// <summary>
 /// The record behind a key hash, from the nearest layer that can be trusted: process memory, then Redis, then
