@@ -229,7 +229,7 @@ public sealed class KeyCheckTests
     [Fact]
     public void DeletedKeyKeptInTheNearCacheIsRefusedAsRevoked()
     {
-        var known = Known(ApiKeyType.Secret, Valid()).RevokedAt(_time.GetUtcNow().UtcTicks);
+        var known = Known(ApiKeyType.Secret, Valid()).WithRevokesAt(_time.GetUtcNow().UtcTicks);
 
         AssertRefusal(ErrorResponse.RevokedKey, 401, "TOKEN_REVOKED", CheckKey(RoutePolicy.AnyKey, known, "GET"));
     }

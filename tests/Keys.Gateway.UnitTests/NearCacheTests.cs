@@ -43,25 +43,25 @@ public sealed class NearCacheTests
     public void InvalidationThatRevokesACachedKeyKeepsItToRefuseFromThatTime()
     {
         ConnectedWithTheKeyCachedAt(10);
-        var deletedAt = DateTimeOffset.UtcNow.UtcTicks;
+        var revokesAt = DateTimeOffset.UtcNow.UtcTicks;
 
-        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11, deletedAt));
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11, revokesAt));
 
         Assert.True(_cache.TryGet(_key, out var known));
-        Assert.Equal(deletedAt, known.RevokesAtTicks);
+        Assert.Equal(revokesAt, known.RevokesAtTicks);
     }
 
     [Fact]
     public void RevocationsOnlyComeCloser()
     {
         ConnectedWithTheKeyCachedAt(10);
-        var deletedAt = DateTimeOffset.UtcNow.UtcTicks;
-        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11, deletedAt));
+        var revokesAt = DateTimeOffset.UtcNow.UtcTicks;
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 11, revokesAt));
 
-        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 12, deletedAt + TimeSpan.TicksPerHour));
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_key).ToArray(), 12, revokesAt + TimeSpan.TicksPerHour));
 
         Assert.True(_cache.TryGet(_key, out var known));
-        Assert.Equal(deletedAt, known.RevokesAtTicks);
+        Assert.Equal(revokesAt, known.RevokesAtTicks);
     }
 
     [Fact]

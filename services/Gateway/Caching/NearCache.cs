@@ -59,7 +59,7 @@ public sealed class KnownKey
     public long RevokesAtTicks { get; }
 
     /// <summary>The same key, revoked at <paramref name="revokesAtTicks"/> if that is sooner: revocations only come closer.</summary>
-    public KnownKey RevokedAt(long revokesAtTicks) => revokesAtTicks >= RevokesAtTicks ? this : new KnownKey(this, revokesAtTicks);
+    public KnownKey WithRevokesAt(long revokesAtTicks) => revokesAtTicks >= RevokesAtTicks ? this : new KnownKey(this, revokesAtTicks);
 }
 
 /// <summary>
@@ -136,7 +136,7 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
             Volatile.Write(ref _sequence, sequence);
             if (revokesAtTicks is { } at && _keyByHash.TryGetValue(hash, out var revoked))
             {
-                _byKey[revoked] = _byKey[revoked].RevokedAt(at);
+                _byKey[revoked] = _byKey[revoked].WithRevokesAt(at);
             }
             else if (_keyByHash.Remove(hash, out var key))
             {
