@@ -1,6 +1,6 @@
 using Keys.AppHost.Infrastructure;
 
-namespace Keys.FunctionalTests;
+namespace Keys.AppHost.UnitTests;
 
 public sealed class InfrastructureSelectorTests
 {
