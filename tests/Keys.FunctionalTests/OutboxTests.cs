@@ -8,12 +8,16 @@ using StackExchange.Redis;
 namespace Keys.FunctionalTests;
 
 /// <summary>Invalidations are written with the change and relayed at least once, whatever Redis is doing.</summary>
-[Collection(KeysCollection.Name)]
-public sealed class OutboxTests(KeysAppFixture fixture)
+[Collection(FaultsCollection.Name)]
+public sealed class OutboxTests(FaultsAppFixture fixture) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => fixture.RecoverAsync();
 
     [Fact]
     public async Task InvalidationWaitsInTheOutboxWhileRedisIsStoppedAndIsPublishedWhenItStartsAgain()
