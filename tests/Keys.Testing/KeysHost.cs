@@ -282,8 +282,11 @@ public sealed class KeysHost : IAsyncDisposable
 
                 if (_options.RequestLogs)
                 {
+                    // The endpoint a request runs names its route template, never the path sent, which may hold a key
+                    // pasted where an id belongs (ASP.NET Core's request log would write it). The gateway forwards
+                    // only requests whose key passed.
                     resource.WithEnvironment(
-                        project.Name == "gateway" ? "Logging__LogLevel__Yarp.ReverseProxy.Forwarder" : "Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics",
+                        project.Name == "gateway" ? "Logging__LogLevel__Yarp.ReverseProxy.Forwarder" : "Logging__LogLevel__Microsoft.AspNetCore.Routing.EndpointMiddleware",
                         "Information");
                 }
 

@@ -35,9 +35,9 @@ public sealed record KeysHostOptions
     public bool Dashboard { get; init; }
 
     /// <summary>
-    /// Services write a line for each request they serve (ASP.NET Core's request log; for the gateway, YARP's line
-    /// for each request it forwards), so that a search of the logs covers what requests make services write, not
-    /// only what they write at start.
+    /// Services write a line for each request they serve (the endpoint it runs; for the gateway, YARP's line for each
+    /// request it forwards), so that a search of the logs covers what requests make services write, not only what
+    /// they write at start.
     /// </summary>
     public bool RequestLogs { get; init; }
 
