@@ -120,7 +120,7 @@ public sealed class GatewayTests(KeysAppFixture fixture) : IAsyncLifetime
             await _admin.PostKeyAsync(_project.Id, "dev", new { name = "expiring", type = "secret", expiresAt }));
         Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key.Value))).StatusCode);
 
-        await Clock.PastAsync(expiresAt);
+        await Clock.PastAsync(key.Key.ExpiresAt!.Value);
 
         await AssertRejectedAsync(
             await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key.Value)), HttpStatusCode.Unauthorized, "TOKEN_EXPIRED");

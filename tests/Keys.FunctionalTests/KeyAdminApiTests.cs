@@ -142,6 +142,8 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
     [Fact]
     public async Task SecretValueIsInNoColumnOfAnyTable()
     {
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
         var project = await _admin.CreateProjectAsync();
         var secret = await _admin.CreateKeyAsync(project.Id, "dev", "stored-as-hash", "secret");
         using var gateway = fixture.CreateGatewayClient();
@@ -154,8 +156,6 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         }
 
         Assert.NotNull(await LastUsedAsync());
-        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
-        await connection.OpenAsync();
         var tables = new List<string>();
         await using (var list = new NpgsqlCommand(
             "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables " +

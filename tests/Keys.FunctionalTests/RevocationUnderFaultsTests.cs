@@ -293,8 +293,11 @@ public sealed class RevocationUnderFaultsTests(FaultsAppFixture fixture, ITestOu
 
         // Validation load on every gateway and replica, across the restart, so that lookups in flight race it.
         using var stop = new CancellationTokenSource();
+        var loadFrom = _clock.Elapsed;
         var load = checkers.Select(c => PollAsync(c, labelled, stop.Token)).ToList();
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True(
+            await WaitUntilAsync(() => checkers.All(c => _answers.Any(a => a.Endpoint == c.Name && a.Sent >= loadFrom)), deadline: loadFrom + TimeSpan.FromSeconds(10)),
+            $"The load did not reach every checker before Redis was to stop: {Tally(_answers.Where(a => a.Sent >= loadFrom))}");
         await fixture.StopResourceAsync("redis");
         var stoppedAt = _clock.Elapsed;
         TimeSpan backAt;
