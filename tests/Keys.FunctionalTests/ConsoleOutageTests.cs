@@ -6,25 +6,23 @@ using static Microsoft.Playwright.Assertions;
 namespace Keys.FunctionalTests;
 
 /// <summary>The operator console while KeyAdmin is down, on the fault tests' own system, which each test leaves whole again.</summary>
-[Collection(FaultsCollection.Name)]
-public sealed class ConsoleOutageTests(FaultsAppFixture fixture, ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
+public sealed class ConsoleOutageTests(FaultsAppFixture fixture, ConsoleBrowser browser) : FaultTests, IClassFixture<ConsoleBrowser>
 {
     private readonly ConsolePages _pages = new(fixture, browser);
-    private ProjectDto _project = null!;
 
-    public async Task InitializeAsync() =>
-        _project = await fixture.CreateKeyAdminClient().CreateProjectAsync($"Console {Guid.NewGuid().ToString("N")[..8]}");
+    protected override FaultsAppFixture Faults => fixture;
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         await _pages.DisposeAsync();
-        await fixture.RecoverAsync();
+        await base.DisposeAsync();
     }
 
     [Fact]
     public async Task ConsoleSaysSoWhenKeyAdminCannotBeReached()
     {
-        var page = await _pages.SignedInAtKeysAsync(_project, "dev");
+        var project = await fixture.CreateKeyAdminClient().CreateProjectAsync("Console while KeyAdmin is down");
+        var page = await _pages.SignedInAtKeysAsync(project, "dev");
         await page.Locator("#secret-keys").GetByRole(AriaRole.Button, new() { Name = "Add Key" }).ClickAsync();
         var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Add secret key" });
         await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("while-down");

@@ -4,12 +4,9 @@ using Npgsql;
 namespace Keys.FunctionalTests;
 
 // A restart of KeyAdmin: KeyValidation stops vouching for caches while it is away.
-[Collection(FaultsCollection.Name)]
-public sealed class MigrationTests(FaultsAppFixture fixture) : IAsyncLifetime
+public sealed class MigrationTests(FaultsAppFixture fixture) : FaultTests
 {
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync() => fixture.RecoverAsync();
+    protected override FaultsAppFixture Faults => fixture;
 
     [Fact]
     public async Task MigrationsBuiltTheEmptyDatabaseAndRunAgainOnTheExistingOneChangingNothing()

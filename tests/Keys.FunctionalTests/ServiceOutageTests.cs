@@ -11,31 +11,19 @@ namespace Keys.FunctionalTests;
 /// A service stopped or frozen under the others: they fail closed, shed load rather than queue it, and recover. On a
 /// system of their own (<see cref="FaultsAppFixture"/>), which each test leaves whole again.
 /// </summary>
-[Collection(FaultsCollection.Name)]
-public sealed class ServiceOutageTests(FaultsAppFixture fixture) : IAsyncLifetime
+public sealed class ServiceOutageTests(FaultsAppFixture fixture) : FaultTests
 {
-    private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
-    private readonly HttpClient _gateway = fixture.CreateGatewayClient();
-    private ProjectDto _project = null!;
-    private CreatedKeyDto _publishable = null!;
-
-    public async Task InitializeAsync()
-    {
-        _project = await _admin.CreateProjectAsync("Service outages");
-        _publishable = await _admin.CreateKeyAsync(_project.Id, "dev", "browser-app", "publishable");
-    }
-
-    public async Task DisposeAsync()
-    {
-        _gateway.Dispose();
-        await fixture.RecoverAsync();
-    }
+    protected override FaultsAppFixture Faults => fixture;
 
     [Fact]
     public async Task KeyValidationDownIs503AndTheGatewayRecoversWhenItIsBack()
     {
-        var cachedKey = await _admin.CreateKeyAsync(_project.Id, "dev", "cached-before-outage", "secret");
-        Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", cachedKey.Value))).StatusCode);
+        var admin = fixture.CreateKeyAdminClient();
+        var project = await admin.CreateProjectAsync("KeyValidation down");
+        var publishable = await admin.CreateKeyAsync(project.Id, "dev", "browser-app", "publishable");
+        using var gateway = fixture.CreateGatewayClient();
+        var cachedKey = await admin.CreateKeyAsync(project.Id, "dev", "cached-before-outage", "secret");
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", cachedKey.Value))).StatusCode);
         var replicas = await fixture.GetReplicaIdsAsync("key-validation", replicas: 2);
 
         foreach (var replica in replicas)
@@ -45,12 +33,12 @@ public sealed class ServiceOutageTests(FaultsAppFixture fixture) : IAsyncLifetim
 
         try
         {
-            var unknown = await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", _publishable.Value));
+            var unknown = await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", publishable.Value));
             await GatewayTests.AssertRejectedAsync(unknown, HttpStatusCode.ServiceUnavailable, "SERVICE_UNAVAILABLE");
             Assert.True(unknown.Headers.RetryAfter?.Delta > TimeSpan.Zero);
 
             // The near cache flushed when its invalidation stream dropped: a cached key fails closed too.
-            var cached = await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", cachedKey.Value));
+            var cached = await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", cachedKey.Value));
             await GatewayTests.AssertRejectedAsync(cached, HttpStatusCode.ServiceUnavailable, "SERVICE_UNAVAILABLE");
         }
         finally
@@ -62,21 +50,21 @@ public sealed class ServiceOutageTests(FaultsAppFixture fixture) : IAsyncLifetim
         HttpResponseMessage response;
         do
         {
-            response = await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", _publishable.Value));
+            response = await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", publishable.Value));
         }
         while (response.StatusCode != HttpStatusCode.OK && clock.Elapsed < TimeSpan.FromSeconds(30) && await Pause());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
         // Back to normal: a key the gateway caches after the outage is still revoked within a second of its delete.
-        var afterOutage = await _admin.CreateKeyAsync(_project.Id, "dev", "after-outage", "secret");
+        var afterOutage = await admin.CreateKeyAsync(project.Id, "dev", "after-outage", "secret");
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(GatewayResponses.Get("/demo/public/x", afterOutage.Value))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", afterOutage.Value))).StatusCode);
         }
 
-        await _admin.DeleteKeyAsync(_project.Id, "dev", afterOutage.Key.Id, "after-outage");
-        response = await _gateway.FirstRejectionAsync("/demo/public/x", afterOutage.Value, within: TimeSpan.FromSeconds(1));
+        await admin.DeleteKeyAsync(project.Id, "dev", afterOutage.Key.Id, "after-outage");
+        response = await gateway.FirstRejectionAsync("/demo/public/x", afterOutage.Value, within: TimeSpan.FromSeconds(1));
 
         await GatewayTests.AssertRejectedAsync(response, HttpStatusCode.Unauthorized, "TOKEN_REVOKED");
 

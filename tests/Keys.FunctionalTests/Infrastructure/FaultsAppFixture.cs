@@ -216,6 +216,21 @@ public sealed class FaultsAppFixture(IMessageSink diagnostics) : KeysAppFixture(
 }
 
 /// <summary>
+/// A class of fault tests: in the faults collection (xUnit takes the attribute from the base class), and each of its
+/// tests ends with the system brought back whole (<see cref="FaultsAppFixture.RecoverAsync"/>).
+/// </summary>
+[Collection(FaultsCollection.Name)]
+public abstract class FaultTests : IAsyncLifetime
+{
+    /// <summary>The system the class's tests disturb: its collection's fixture.</summary>
+    protected abstract FaultsAppFixture Faults { get; }
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual Task DisposeAsync() => Faults.RecoverAsync();
+}
+
+/// <summary>
 /// The fault tests, on their own system, and alone: they run after the collections that run in parallel, so that
 /// their timing bounds are not measured on a machine busy with another system too.
 /// </summary>
