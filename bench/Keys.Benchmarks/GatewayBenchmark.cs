@@ -17,7 +17,7 @@ public static partial class GatewayBenchmark
     private const int Connections = 32;
     private const string Garbage = "sk_thisIsNotAKeyJustSomethingOfTheRightLength000000";
 
-    public static async Task<IEnumerable<Row>> RunAsync(KeysSystem system)
+    public static async Task<IEnumerable<Row>> RunAsync(KeysHost system)
     {
         var gateway = await system.DirectAddressAsync("gateway", "http");
         var (_, _, key) = await system.CreateKeyAsync("secret");
@@ -87,7 +87,7 @@ public static partial class GatewayBenchmark
         return (rate, statuses);
     }
 
-    private static async Task<(long Total, long Unauthorized, long ServiceUnavailable)> GarbageWithValidationStoppedAsync(KeysSystem system, Uri gateway)
+    private static async Task<(long Total, long Unauthorized, long ServiceUnavailable)> GarbageWithValidationStoppedAsync(KeysHost system, Uri gateway)
     {
         var stopped = await system.App.ResourceCommands.ExecuteCommandAsync("key-validation", KnownResourceCommands.StopCommand);
         if (!stopped.Success)

@@ -14,24 +14,18 @@ if (only?.Except(parts, StringComparer.OrdinalIgnoreCase).ToList() is [_, ..] un
 
 bool Runs(string part) => only is null || only.Contains(part, StringComparer.OrdinalIgnoreCase);
 
+// Progress on the terminal; what the resources write goes to a file, named once the system runs.
+var clock = System.Diagnostics.Stopwatch.StartNew();
+Console.WriteLine("Starting the system…");
 await using var system = await KeysSystem.StartAsync();
+Console.WriteLine($"Started in {clock.Elapsed.TotalSeconds:F0} s; resource logs in {system.Logs.RelativePath}");
 var rows = new List<Row>();
-if (Runs("validation"))
-{
-    rows.AddRange(await ValidationBenchmark.RunAsync(system));
-}
+await RunAsync("validation", "Validate against Ping, garbage keys", () => ValidationBenchmark.RunAsync(system));
 
 // The gateway part ends by stopping and restarting KeyValidation, and revocation waits until keys work again before it
 // measures; revocation's Redis freeze comes last of all, since it may leave KeyAdmin stopped.
-if (Runs("gateway"))
-{
-    rows.AddRange(await GatewayBenchmark.RunAsync(system));
-}
-
-if (Runs("revocation"))
-{
-    rows.AddRange(await RevocationBenchmark.RunAsync(system));
-}
+await RunAsync("gateway", "G1, G2", () => GatewayBenchmark.RunAsync(system));
+await RunAsync("revocation", "G4, and G4 during a Redis stall", () => RevocationBenchmark.RunAsync(system));
 
 Console.WriteLine();
 Console.WriteLine($"Keys benchmarks, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores");
@@ -44,5 +38,18 @@ foreach (var row in rows)
 }
 
 return rows.All(r => r.Met) ? 0 : 1;
+
+async Task RunAsync(string part, string measures, Func<Task<IEnumerable<Row>>> run)
+{
+    if (!Runs(part))
+    {
+        return;
+    }
+
+    var started = clock.Elapsed;
+    Console.WriteLine($"Running {part} ({measures})…");
+    rows.AddRange(await run());
+    Console.WriteLine($"  done in {(clock.Elapsed - started).TotalSeconds:F0} s");
+}
 
 public sealed record Row(string Target, string Baseline, string Measured, string Ratio, string Goal, bool Met);

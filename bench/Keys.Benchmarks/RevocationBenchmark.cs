@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Runtime.InteropServices;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 
@@ -35,10 +34,7 @@ public static class RevocationBenchmark
     private static readonly TimeSpan RefusalWatch = TimeSpan.FromSeconds(6);
     private static readonly TimeSpan RecoveryBound = TimeSpan.FromSeconds(30);
 
-    private const int SIGCONT = 18;
-    private const int SIGSTOP = 19;
-
-    public static async Task<IEnumerable<Row>> RunAsync(KeysSystem system)
+    public static async Task<IEnumerable<Row>> RunAsync(KeysHost system)
     {
         using var admin = new HttpClient { BaseAddress = system.App.GetEndpoint("key-admin", "http"), Timeout = Timeout.InfiniteTimeSpan };
         admin.DefaultRequestHeaders.Authorization = new("Bearer", system.AdminToken);
@@ -53,7 +49,7 @@ public static class RevocationBenchmark
     }
 
     /// <summary>G4 as before: 60 keys one at a time, then 10 with Redis refusing KeyAdmin's PUBLISH.</summary>
-    private static async Task<IEnumerable<Row>> OneAtATimeAsync(KeysSystem system, Clients clients)
+    private static async Task<IEnumerable<Row>> OneAtATimeAsync(KeysHost system, Clients clients)
     {
         // The gateway benchmark ends by restarting KeyValidation: wait until keys work again, then past the
         // gateway's Watch reconnect backoff (at most 2 s), so that the keys below are in a near cache that is in use.
@@ -229,7 +225,7 @@ public static class RevocationBenchmark
     /// deleted key is asked for once more. Redis is always continued, and the time until the system serves a fresh
     /// key again is measured.
     /// </summary>
-    private static async Task<IEnumerable<Row>> RedisStallAsync(KeysSystem system, Clients clients)
+    private static async Task<IEnumerable<Row>> RedisStallAsync(KeysHost system, Clients clients)
     {
         if (await WaitUntilServingAsync(clients, TimeSpan.FromSeconds(60)) is (null, var failure))
         {
@@ -251,18 +247,15 @@ public static class RevocationBenchmark
             await GetAsync(clients.Gateway, keys[i], GatewayTimeout);
         }
 
-        var pid = await RedisPidAsync(system);
+        var pid = await system.ProcessIdAsync("redis");
         var samples = new StallSample?[StallKeys];
         var finalStatuses = new HttpStatusCode?[StallKeys];
-        TimeSpan frozenFor;
+        var frozenFor = TimeSpan.Zero;
 
-        // An interrupted benchmark must not leave Redis stopped either.
-        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => Kill(pid, SIGCONT));
-        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => Kill(pid, SIGCONT));
-        var freeze = Stopwatch.StartNew();
-        Signal(pid, SIGSTOP);
-        try
+        // Redis goes on afterwards whatever happens, an interrupted benchmark included.
+        await system.FreezeAsync("redis", async () =>
         {
+            var freeze = Stopwatch.StartNew();
             var flows = Enumerable.Range(0, StallKeys).Select(async i =>
             {
                 await Task.Delay(StallSpacing * i);
@@ -289,11 +282,7 @@ public static class RevocationBenchmark
             await Task.WhenAll(Enumerable.Range(0, StallKeys).Select(async i =>
                 finalStatuses[i] = await GetAsync(clients.Gateway, keys[i], TimeSpan.FromSeconds(2))));
             frozenFor = freeze.Elapsed;
-        }
-        finally
-        {
-            Signal(pid, SIGCONT);
-        }
+        });
 
         var recovery = await WaitUntilServingAsync(clients, RecoveryBound);
         return StallRows(system, pid, samples, finalStatuses, frozenFor, recovery);
@@ -324,7 +313,7 @@ public static class RevocationBenchmark
     }
 
     private static List<Row> StallRows(
-        KeysSystem system, int redisPid, StallSample?[] samples, HttpStatusCode?[] finalStatuses, TimeSpan frozenFor,
+        KeysHost system, int redisPid, StallSample?[] samples, HttpStatusCode?[] finalStatuses, TimeSpan frozenFor,
         (TimeSpan? Elapsed, string LastFailure) recovery)
     {
         var n = samples.Length;
@@ -381,7 +370,7 @@ public static class RevocationBenchmark
             // What stood in the way, for whoever reads the table: the last probe's failure and the processes' states.
             system.App.ResourceNotifications.TryGetCurrentState("key-admin", out var keyAdmin);
             recoveryMeasured = $"not within {RecoveryBound.TotalSeconds:F0} s: {recovery.LastFailure}; "
-                + $"key-admin {keyAdmin?.Snapshot.State?.Text ?? "unknown"}, redis-server state {ProcessState(redisPid)}";
+                + $"key-admin {keyAdmin?.Snapshot.State?.Text ?? "unknown"}, redis-server state {ProcessSignals.State(redisPid)?.ToString() ?? "gone"}";
         }
 
         return
@@ -433,45 +422,6 @@ public static class RevocationBenchmark
 
         return (null, lastFailure);
     }
-
-    /// <summary>The pid of the redis-server the app model started, checked to be that before it is ever signalled.</summary>
-    private static async Task<int> RedisPidAsync(KeysSystem system)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var redis = await system.App.ResourceNotifications.WaitForResourceAsync(
-            "redis", e => e.Snapshot.Properties.Any(p => p.Name == "executable.pid" && p.Value is not null), timeout.Token);
-        var pid = Convert.ToInt32(redis.Snapshot.Properties.First(p => p.Name == "executable.pid").Value, CultureInfo.InvariantCulture);
-        var command = File.ReadAllText($"/proc/{pid}/comm").Trim();
-        return command == "redis-server"
-            ? pid
-            : throw new InvalidOperationException($"pid {pid} from the app model is '{command}', not redis-server: not signalled");
-    }
-
-    /// <summary>The state letter in /proc (R running, S sleeping, T stopped, …), or "gone".</summary>
-    private static string ProcessState(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
-        }
-        catch (IOException)
-        {
-            return "gone";
-        }
-    }
-
-    private static void Signal(int pid, int signal)
-    {
-        if (Kill(pid, signal) != 0)
-        {
-            throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-    }
-
-    // DllImport rather than LibraryImport: the latter needs unsafe code enabled for one call.
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 
     private static async Task<string> CreateProjectAsync(HttpClient admin)
     {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Aspire.Hosting.Testing;
-using Keys.FunctionalTests.Infrastructure;
 using Keys.V1;
 using Npgsql;
 
@@ -18,7 +17,7 @@ public static class ValidationBenchmark
     private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(2);
     private const int Concurrency = 32;
 
-    public static async Task<IEnumerable<Row>> RunAsync(KeysSystem system)
+    public static async Task<IEnumerable<Row>> RunAsync(KeysHost system)
     {
         var address = await system.DirectAddressAsync("key-validation", "grpc");
         using var channel = system.ServiceChannel(address);
@@ -107,7 +106,7 @@ public static class ValidationBenchmark
 
     /// <summary>Counts, not assumptions: Redis's MONITOR for commands on key records, and Postgres's scans of the key table.</summary>
     private static async Task<(long RedisCommands, long RedisControl, long KeyAdminLookups, long ControlLookups)> GarbageAsync(
-        KeysSystem system, KeyValidationService.KeyValidationServiceClient validation)
+        KeysHost system, KeyValidationService.KeyValidationServiceClient validation)
     {
         await using var monitor = await RedisMonitor.StartAsync((await system.App.GetConnectionStringAsync("redis"))!);
         await using var postgres = new NpgsqlConnection(await system.App.GetConnectionStringAsync("keysdb"));

@@ -16,21 +16,15 @@ namespace Keys.FunctionalTests;
 public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private readonly KeyAdminClient _admin = fixture.CreateKeyAdminClient();
-    private readonly List<IBrowserContext> _contexts = [];
+    private readonly ConsolePages _pages = new(fixture, browser);
     private ProjectDto _project = null!;
 
-    private Uri KeyAdminAddress => fixture.App.GetEndpoint("key-admin", "http");
+    private Uri KeyAdminAddress => _pages.KeyAdminAddress;
 
     public async Task InitializeAsync() =>
         _project = await _admin.CreateProjectAsync($"Console {Guid.NewGuid().ToString("N")[..8]}");
 
-    public async Task DisposeAsync()
-    {
-        foreach (var context in _contexts)
-        {
-            await context.CloseAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _pages.DisposeAsync();
 
     [Fact]
     public async Task OperatorSignsInPicksProjectAndEnvironmentAndFindsTheProjectIdInSettings()
@@ -141,35 +135,6 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         var page = await NewPageAsync();
         await page.GotoAsync(link.Url);
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Keys console" })).ToBeVisibleAsync();
-    }
-
-    [Fact]
-    public async Task ConsoleSaysSoWhenKeyAdminCannotBeReached()
-    {
-        var page = await SignedInAtKeysAsync("dev");
-        await page.Locator("#secret-keys").GetByRole(AriaRole.Button, new() { Name = "Add Key" }).ClickAsync();
-        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Add secret key" });
-        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("while-down");
-
-        await fixture.StopResourceAsync("key-admin");
-        try
-        {
-            await dialog.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
-            // Refused or left unanswered (Aspire's proxy may hold the connection): either way, said in words.
-            await Expect(dialog.GetByRole(AriaRole.Alert)).ToContainTextAsync(new Regex("KeyAdmin (could not be reached|did not answer within 10 seconds)"));
-            await Expect(dialog).ToBeVisibleAsync();
-        }
-        finally
-        {
-            await fixture.StartResourceAsync("key-admin", ct => fixture.IsHealthyAsync("key-admin", ct));
-
-            // KeyValidation stops vouching for caches while KeyAdmin is away: the tests after this one start once it is back.
-            await fixture.WaitForReplicasHealthyAsync("key-validation", 2);
-        }
-
-        // Nothing was lost: the form is still filled in, and the same click now creates the key.
-        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
-        await Expect(KeyRow(page, "secret", "while-down")).ToBeVisibleAsync();
     }
 
     [Fact]
@@ -505,28 +470,11 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations));
     }
 
-    private async Task<IPage> NewPageAsync()
-    {
-        var page = await browser.NewPageAsync(KeyAdminAddress);
-        _contexts.Add(page.Context);
-        return page;
-    }
+    private Task<IPage> NewPageAsync() => _pages.NewPageAsync();
 
-    private async Task<IPage> SignedInAtKeysAsync(string environment)
-    {
-        var page = await NewPageAsync();
-        await page.GotoAsync($"/#/projects/{_project.Id}/environments/{environment}/keys");
-        await SignInAsync(page);
-        await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {_project.Name} in the {environment} environment");
-        return page;
-    }
+    private Task<IPage> SignedInAtKeysAsync(string environment) => _pages.SignedInAtKeysAsync(_project, environment);
 
-    private async Task SignInAsync(IPage page)
-    {
-        await page.GetByLabel("Admin token").FillAsync(fixture.AdminToken);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Expect(page.Locator("#app-view")).ToBeVisibleAsync();
-    }
+    private Task SignInAsync(IPage page) => _pages.SignInAsync(page);
 
     private static async Task AddKeyAsync(IPage page, string type, string name, string scopes = "")
     {
@@ -555,8 +503,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         return value;
     }
 
-    private static ILocator KeyRow(IPage page, string type, string name) =>
-        page.Locator($"#{type}-keys tbody tr").Filter(new() { Has = page.Locator(".key-name", new() { HasTextRegex = new Regex($"^{Regex.Escape(name)}$") }) });
+    private static ILocator KeyRow(IPage page, string type, string name) => ConsolePages.KeyRow(page, type, name);
 
     /// <summary>Waits for the clipboard to hold <paramref name="expected"/>: the page writes it asynchronously.</summary>
     private static async Task ExpectClipboardAsync(IPage page, string expected)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
+using Npgsql;
 
 namespace Keys.FunctionalTests;
 
@@ -95,25 +96,101 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
     [Fact]
     public async Task SecretValueAppearsInNoListAndNoLogOutput()
     {
+        // What each service that sees the key writes for the request it sees it in: the gateway forwards it (to a path
+        // of its own), KeyValidation validates it, KeyAdmin looks it up (the fixture turns these request logs on).
+        var path = $"/demo/public/{Guid.NewGuid():N}";
+        var requestLines = new Dictionary<string, string>
+        {
+            ["gateway"] = path,
+            ["key-validation"] = "KeyValidation/Validate",
+            ["key-admin"] = "KeyAdminInternal/LookupKey",
+        };
+        var before = await fixture.ReadLogsByResourceAsync();
+        var linesBefore = requestLines.ToDictionary(r => r.Key, r => Occurrences(before[r.Key], r.Value));
         var project = await _admin.CreateProjectAsync();
         var secret = await _admin.CreateKeyAsync(project.Id, "dev", "reveal-once", "secret");
         using var gateway = fixture.CreateGatewayClient();
-        await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", secret.Value));
+        await gateway.SendAsync(GatewayResponses.Get(path, secret.Value));
         await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", secret.Value[..^1] + "x"));
 
         var listJson = await _admin.Http.GetStringAsync($"/v1/projects/{project.Id}/environments/dev/keys");
-        var byResource = await fixture.ReadLogsByResourceAsync();
-        var logs = string.Concat(byResource.Values);
         var hash = KeyHash.Of(secret.Value).ToArray();
+
+        // The search below means something only if it reads what the requests that carried the key made each service
+        // write, not only start-up lines: those requests' lines must be among what it reads. Lines reach the test a
+        // moment after they are written.
+        bool Seen(IReadOnlyDictionary<string, string> logs, string resource) => Occurrences(logs[resource], requestLines[resource]) > linesBefore[resource];
+        var byResource = await fixture.ReadLogsByResourceAsync();
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); !requestLines.Keys.All(r => Seen(byResource, r)) && DateTime.UtcNow < deadline;)
+        {
+            await Task.Delay(100);
+            byResource = await fixture.ReadLogsByResourceAsync();
+        }
+
+        var logs = string.Concat(byResource.Values);
 
         Assert.Contains(secret.Key.Id, listJson);
         Assert.DoesNotContain(secret.Value, listJson);
-        // The search below means something only if every service that saw the key did write logs.
-        Assert.All(new[] { "key-admin", "key-validation", "gateway" }, name => Assert.False(string.IsNullOrWhiteSpace(byResource[name]), $"{name} wrote no logs"));
+        Assert.All(requestLines.Keys, r => Assert.True(Seen(byResource, r), $"{r} logged nothing of the request that carried the key, so the search cannot see what it would log"));
         foreach (var forbidden in new[] { secret.Value, secret.Value[3..^6], Convert.ToHexString(hash), Convert.ToHexStringLower(hash), Convert.ToBase64String(hash) })
         {
             Assert.DoesNotContain(forbidden, logs);
         }
+    }
+
+    /// <summary>KeyAdmin keeps a key's hash, never its value, in any form: every column of every table is searched.</summary>
+    [Fact]
+    public async Task SecretValueIsInNoColumnOfAnyTable()
+    {
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        var project = await _admin.CreateProjectAsync();
+        var secret = await _admin.CreateKeyAsync(project.Id, "dev", "stored-as-hash", "secret");
+        using var gateway = fixture.CreateGatewayClient();
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", secret.Value))).StatusCode);
+
+        // A use is written back too (last used): searched once it is there.
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline && await LastUsedAsync() is null;)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.NotNull(await LastUsedAsync());
+        var tables = new List<string>();
+        await using (var list = new NpgsqlCommand(
+            "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables " +
+            "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+            connection))
+        await using (var reader = await list.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+
+        // The value as text, its random part, and its bytes as a bytea column shows them.
+        string[] forbidden = [secret.Value, secret.Value[3..^6], Convert.ToHexStringLower(Encoding.UTF8.GetBytes(secret.Value))];
+        var found = new List<string>();
+        var rowsOfTheKey = 0;
+        foreach (var table in tables)
+        {
+            // A row cast to text holds every column, whatever its type.
+            await using var rows = new NpgsqlCommand($"SELECT t::text FROM {table} t", connection);
+            await using var reader = await rows.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var row = reader.GetString(0);
+                rowsOfTheKey += row.Contains(secret.Key.Id, StringComparison.Ordinal) ? 1 : 0;
+                found.AddRange(forbidden.Where(f => row.Contains(f, StringComparison.Ordinal)).Select(f => $"{table}: {row}"));
+            }
+        }
+
+        Assert.Contains("public.api_key", tables);
+        Assert.True(rowsOfTheKey > 0, $"No row of {string.Join(", ", tables)} names the key, so the search did not read what it made.");
+        Assert.Empty(found);
+
+        async Task<DateTimeOffset?> LastUsedAsync() => (await _admin.ListKeysAsync(project.Id, "dev")).Keys.Single().LastUsedAt;
     }
 
     [Fact]
@@ -425,7 +502,7 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         var project = await _admin.CreateProjectAsync();
         var key = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
             await _admin.PostKeyAsync(project.Id, "dev", new { name = "short-lived", type = "secret", expiresAt = DateTimeOffset.UtcNow.AddSeconds(2) }));
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await Clock.PastAsync(key.Key.ExpiresAt!.Value);
 
         await KeyAdminClient.AssertErrorAsync(
             await _admin.PostRollAsync(project.Id, "dev", key.Key.Id, 0), HttpStatusCode.Conflict, "KEY_EXPIRED");
@@ -494,5 +571,16 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         var mine = new HttpRequestMessage(HttpMethod.Get, "/v1/projects");
         mine.Headers.Authorization = new("Bearer", fixture.AdminToken);
         Assert.Equal(HttpStatusCode.OK, (await operatorClient.SendAsync(mine)).StatusCode);
+    }
+
+    private static int Occurrences(string text, string fragment)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(fragment, StringComparison.Ordinal); at >= 0; at = text.IndexOf(fragment, at + fragment.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 }

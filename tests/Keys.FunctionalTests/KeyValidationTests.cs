@@ -133,15 +133,27 @@ public sealed class KeyValidationTests(KeysAppFixture fixture) : IDisposable
         }
 
         var latest = await DeleteNewKeyAsync(project.Id, "replay-last");
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
 
-        var recent = await FirstEventAsync(latest.Sequence - 1);
+        // Each replica hears of the deletes on its own, a moment after they commit: asked until the one that answers
+        // has them all (and judged on its answer).
+        WatchEvent recent, tooOld;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        do
+        {
+            recent = await FirstEventAsync(latest.Sequence - 1);
+            tooOld = await FirstEventAsync(first.Sequence - 1);
+        }
+        while (!(Replayed(recent, latest.Sequence) && Flushed(tooOld, latest.Sequence)) && DateTime.UtcNow < deadline);
+
         Assert.Equal(WatchEvent.EventOneofCase.Invalidation, recent.EventCase);
         Assert.Equal(latest.Sequence, recent.Invalidation.Sequence);
 
-        var tooOld = await FirstEventAsync(first.Sequence - 1);
         Assert.Equal(WatchEvent.EventOneofCase.Flush, tooOld.EventCase);
         Assert.True(tooOld.Flush.Sequence >= latest.Sequence);
+
+        static bool Replayed(WatchEvent e, long sequence) => e.EventCase == WatchEvent.EventOneofCase.Invalidation && e.Invalidation.Sequence == sequence;
+
+        static bool Flushed(WatchEvent e, long sequence) => e.EventCase == WatchEvent.EventOneofCase.Flush && e.Flush.Sequence >= sequence;
     }
 
     [Fact]

@@ -108,16 +108,7 @@ public sealed class NodeClientTests(KeysAppFixture fixture)
         return (process.ExitCode, await output, await error);
     }
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Keys.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Keys.sln not found above the test output.");
-    }
+    private static string RepositoryRoot() => Repository.Root;
 
     private sealed record NodeAnswer(int Code, string? Outcome);
 }

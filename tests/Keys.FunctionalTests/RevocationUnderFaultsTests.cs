@@ -21,8 +21,8 @@ namespace Keys.FunctionalTests;
 /// fault (a Watch client that stops reading, Redis frozen or restarted, KeyValidation killed, a mass delete) and
 /// leaves the system healthy for the tests after it. Times are correctness bounds, not speed measurements.
 /// </summary>
-[Collection(KeysCollection.Name)]
-public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+[Collection(FaultsCollection.Name)]
+public sealed class RevocationUnderFaultsTests(FaultsAppFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {
     /// <summary>How long a deleted key may still pass anywhere once its DELETE has answered, under any fault.</summary>
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
@@ -60,7 +60,7 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
         if (down.Count > 0)
         {
             var logs = await fixture.ReadLogsByResourceAsync();
-            foreach (var name in down.Select(s => KeysAppFixture.Services.First(service => s.Key.StartsWith(service.Name, StringComparison.Ordinal)).Name).Distinct())
+            foreach (var name in down.Select(s => FaultsAppFixture.Services.First(service => s.Key.StartsWith(service.Name, StringComparison.Ordinal)).Name).Distinct())
             {
                 output.WriteLine($"{name} ({string.Join(", ", down.Where(s => s.Key.StartsWith(name, StringComparison.Ordinal)).Select(s => $"{s.Key} {s.Value}"))}), last errors:");
                 foreach (var line in LastErrors(logs[name], 40))
@@ -293,8 +293,11 @@ public sealed class RevocationUnderFaultsTests(KeysAppFixture fixture, ITestOutp
 
         // Validation load on every gateway and replica, across the restart, so that lookups in flight race it.
         using var stop = new CancellationTokenSource();
+        var loadFrom = _clock.Elapsed;
         var load = checkers.Select(c => PollAsync(c, labelled, stop.Token)).ToList();
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True(
+            await WaitUntilAsync(() => checkers.All(c => _answers.Any(a => a.Endpoint == c.Name && a.Sent >= loadFrom)), deadline: loadFrom + TimeSpan.FromSeconds(10)),
+            $"The load did not reach every checker before Redis was to stop: {Tally(_answers.Where(a => a.Sent >= loadFrom))}");
         await fixture.StopResourceAsync("redis");
         var stoppedAt = _clock.Elapsed;
         TimeSpan backAt;

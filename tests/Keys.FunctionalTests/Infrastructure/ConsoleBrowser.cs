@@ -12,7 +12,7 @@ public sealed class ConsoleBrowser : IAsyncLifetime
     public static string ExecutablePath => Environment.GetEnvironmentVariable("KEYS_CHROMIUM") ?? "/usr/bin/chromium";
 
     /// <summary>Where screenshots go: <c>artifacts/console</c> at the repository root.</summary>
-    public static DirectoryInfo ArtifactsDirectory { get; } = FindArtifactsDirectory();
+    public static DirectoryInfo ArtifactsDirectory { get; } = Repository.Artifacts("console");
 
     private IPlaywright? _playwright;
 
@@ -77,16 +77,5 @@ public sealed class ConsoleBrowser : IAsyncLifetime
         }
 
         _playwright?.Dispose();
-    }
-
-    private static DirectoryInfo FindArtifactsDirectory()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Keys.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return Directory.CreateDirectory(Path.Combine((directory ?? new DirectoryInfo(AppContext.BaseDirectory)).FullName, "artifacts", "console"));
     }
 }

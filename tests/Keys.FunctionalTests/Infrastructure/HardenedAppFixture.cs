@@ -2,9 +2,10 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+using Xunit.Sdk;
 
 namespace Keys.FunctionalTests.Infrastructure;
 
@@ -15,69 +16,50 @@ namespace Keys.FunctionalTests.Infrastructure;
 /// test process, so that variable is set on the test process while the app starts, and put back afterwards; the
 /// collection runs on its own, so that no other app starts in that time.
 /// </summary>
-public sealed class HardenedAppFixture : IAsyncLifetime
+public sealed class HardenedAppFixture(IMessageSink diagnostics) : IAsyncLifetime
 {
-    public const string TokenVariable = "Parameters__admin-token";
-
     public const int Replicas = 2;
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
-    private readonly DirectoryInfo _dataDirectory = Directory.CreateTempSubdirectory("keys-hardened-");
-
     private readonly ConcurrentQueue<string> _appHostLog = new();
 
-    public DistributedApplication App { get; private set; } = null!;
+    public KeysHost Host { get; private set; } = null!;
 
-    public string AdminToken { get; } = "env-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+    public DistributedApplication App => Host.App;
 
-    public string DataDirectory => _dataDirectory.FullName;
+    public string AdminToken => Host.AdminToken;
+
+    public string DataDirectory => Host.DataDirectory.FullName;
 
     /// <summary>What the AppHost itself logged at Information and above (Aspire's own messages, not the resources').</summary>
     public IReadOnlyCollection<string> AppHostLog => _appHostLog;
 
     public async Task InitializeAsync()
     {
-        var previous = Environment.GetEnvironmentVariable(TokenVariable);
-        Environment.SetEnvironmentVariable(TokenVariable, AdminToken);
-        try
+        Host = await KeysHost.StartAsync(new KeysHostOptions
         {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Keys_AppHost>(
-                [
-                    "Keys:Infrastructure=local",
-                    $"Keys:Replicas:KeyValidation={Replicas}",
-                    $"Keys:Replicas:Gateway={Replicas}",
-                    $"Keys:DataDirectory={DataDirectory}",
-                    // The launch profile's fixed dashboard ports would collide with a `./keys run` on the same machine
-                    // (DCP moves the dashboard's own endpoints in tests; the resource service, empty here, takes any port).
-                    $"ASPNETCORE_URLS=http://localhost:{FreePort()}",
-                    $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://localhost:{FreePort()}",
-                    "ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=",
-                ],
-                (options, _) => options.DisableDashboard = false);
-            builder.Services.AddSingleton<ILoggerProvider>(new QueueLoggerProvider(_appHostLog));
-            builder.Services.AddLogging(logging =>
+            Name = "hardened",
+            AdminToken = "env-" + KeysHost.NewToken(),
+            AdminTokenInEnvironment = true,
+            KeyValidationReplicas = Replicas,
+            GatewayReplicas = Replicas,
+            Dashboard = true,
+            Arguments =
+            [
+                // The launch profile's fixed dashboard ports would collide with a `./keys run` on the same machine
+                // (DCP moves the dashboard's own endpoints in tests; the resource service, empty here, takes any port).
+                $"ASPNETCORE_URLS=http://localhost:{FreePort()}",
+                $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://localhost:{FreePort()}",
+                "ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=",
+            ],
+            Configure = builder =>
             {
-                logging.AddFilter<QueueLoggerProvider>("Aspire.Hosting.DistributedApplication", LogLevel.Information);
-                if (Environment.GetEnvironmentVariable("KEYS_TEST_LOGS") == "1")
-                {
-                    logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Information);
-                }
-                else
-                {
-                    logging.SetMinimumLevel(LogLevel.Warning);
-                }
-            });
-
-            App = await builder.BuildAsync();
-            using var timeout = new CancellationTokenSource(StartTimeout);
-            await App.StartAsync(timeout.Token);
-            await App.ResourceNotifications.WaitForResourceHealthyAsync("gateway", timeout.Token);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable(TokenVariable, previous);
-        }
+                builder.Services.AddSingleton<ILoggerProvider>(new QueueLoggerProvider(_appHostLog));
+                builder.Services.AddLogging(logging => logging.AddFilter<QueueLoggerProvider>("Aspire.Hosting.DistributedApplication", LogLevel.Information));
+            },
+        });
+        diagnostics.OnMessage(new DiagnosticMessage($"{nameof(HardenedAppFixture)}: resource logs in {Host.Logs.RelativePath}"));
     }
 
     /// <summary>The dashboard's address, as DCP allocated it.</summary>
@@ -144,12 +126,10 @@ public sealed class HardenedAppFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (App is not null)
+        if (Host is not null)
         {
-            await App.DisposeAsync();
+            await Host.DisposeAsync();
         }
-
-        _dataDirectory.Delete(recursive: true);
     }
 
     private static object? Property(ResourceEvent resourceEvent, string name) =>

@@ -1,12 +1,13 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
 
-namespace Keys.FunctionalTests.Infrastructure;
+namespace Keys.Testing;
 
 /// <summary>
-/// POSIX signals to a process, and what <c>/proc</c> says about it (Linux only, like the local infrastructure these
-/// tests run on). Fault tests use them on processes the app model started, and only after checking which program
-/// the process runs: the machine is shared, and a wrong pid would hurt someone else's work.
+/// POSIX signals to a process, and what <c>/proc</c> says about it (Linux only, like the local infrastructure the
+/// tests and benchmarks run on). Fault tests and benchmarks use them on processes the app model started, and only after
+/// checking which program the process runs (<see cref="KeysHost.ProcessIdAsync"/>): the machine is shared, and a wrong
+/// pid would hurt someone else's work.
 /// </summary>
 public static class ProcessSignals
 {
@@ -86,17 +87,20 @@ public static class ProcessSignals
     }
 
     /// <summary>True while the process exists and is not a zombie waiting for its parent.</summary>
-    public static bool IsAlive(int pid)
+    public static bool IsAlive(int pid) => State(pid) is not ('Z' or 'X' or null);
+
+    /// <summary>The state letter <c>/proc</c> shows (R running, S sleeping, T stopped, Z zombie, …); null when it is gone.</summary>
+    public static char? State(int pid)
     {
         try
         {
             // The state is the field after the command name, which is in parentheses and may itself hold spaces.
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] is not ('Z' or 'X');
+            return stat[stat.LastIndexOf(')') + 2];
         }
         catch (IOException)
         {
-            return false;
+            return null;
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace Keys.FunctionalTests.Infrastructure;
+namespace Keys.Testing;
 
 /// <summary>
 /// Redis's MONITOR on a connection of its own: every command any client sends, as Redis saw it. Counting commands
