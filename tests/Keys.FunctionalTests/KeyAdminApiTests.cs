@@ -102,8 +102,8 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         var requestLines = new Dictionary<string, string>
         {
             ["gateway"] = path,
-            ["key-validation"] = "KeyValidation/Validate",
-            ["key-admin"] = "KeyAdminInternal/LookupKey",
+            ["key-validation"] = "KeyValidationService/Validate",
+            ["key-admin"] = "KeyAdminInternalService/LookupKey",
         };
         var before = await fixture.ReadLogsByResourceAsync();
         var linesBefore = requestLines.ToDictionary(r => r.Key, r => Occurrences(before[r.Key], r.Value));
