@@ -57,6 +57,8 @@ public static class Extensions
                 .AddMeter("Keys.*"))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
+                // Libraries' own sources, such as Keys.AspNetCore's key lookups.
+                .AddSource("Keys.*")
                 .AddAspNetCoreInstrumentation(options => options.Filter = context =>
                     !IsHealthRequest(context) && !untraced.Any(path => context.Request.Path.StartsWithSegments(path)))
                 .AddHttpClientInstrumentation());

@@ -14,7 +14,7 @@ public static class KeysSystem
         Environment =
         [
             // One load generator is one client address: the invalid-key throttle would turn G2's garbage into 429s.
-            ("gateway", "Gateway__InvalidKeyLimit", int.MaxValue.ToString(CultureInfo.InvariantCulture)),
+            ("gateway", "ApiKeys__InvalidKeyLimit", int.MaxValue.ToString(CultureInfo.InvariantCulture)),
 
             // Last-used reports update api_key rows, which the garbage test would count as KeyAdmin lookups.
             ("key-validation", "KeyValidation__UsageFlushInterval", "01:00:00"),

@@ -1,9 +1,5 @@
+using Keys.AspNetCore;
 using Keys.Gateway.Authentication;
-using Keys.Gateway.Caching;
-using Keys.Gateway.Invalidation;
-using Keys.ServiceAuth;
-using Keys.ServiceDefaults.Throttling;
-using Keys.V1;
 using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway;
@@ -24,21 +20,9 @@ public static class ApplicationServiceExtensions
         builder.Services.AddOptions<ForwardedHeadersOptions>()
             .Configure<IOptions<GatewayOptions>>((forwarded, gateway) => TrustedProxies.Configure(forwarded, gateway.Value));
 
-        builder.Services.AddServiceAuth();
-        builder.Services.AddGrpcClient<KeyValidationService.KeyValidationServiceClient>((sp, client) =>
-                client.Address = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.KeyValidationAddress)
-            .AddServiceCredential();
-
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<NearCache>();
-        builder.Services.AddSingleton<SharedLookups>();
-        builder.Services.AddHostedService<InvalidationWatcher>();
-        builder.Services.AddSingleton(sp =>
-        {
-            var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
-            return new AddressThrottle(
-                gateway.InvalidKeyLimit, gateway.InvalidKeyWindow, sp.GetRequiredService<TimeProvider>(), gateway.InvalidKeyMaxAddresses);
-        });
+        // The near cache, the Watch stream that keeps it exact, lookups and the invalid-key throttle: the same key check
+        // every service using Keys.AspNetCore runs (section ApiKeys).
+        builder.Services.AddApiKeyValidation();
         builder.Services.AddSingleton<KeyAuthenticationMiddleware>();
 
         // Browser apps call routes whose config names this policy, with publishable keys; preflights are answered

@@ -1,5 +1,5 @@
 using System.Net;
-using Keys.ServiceDefaults.Throttling;
+using Keys.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Keys.UnitTests;

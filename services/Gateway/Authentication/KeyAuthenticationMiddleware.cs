@@ -1,9 +1,6 @@
-using Grpc.Core;
-using Keys.Gateway.Caching;
-using Keys.ServiceDefaults.Throttling;
-using Keys.V1;
+using Keys.AspNetCore;
+using Keys.AspNetCore.Validation;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Keys.Gateway.Authentication;
@@ -15,17 +12,13 @@ namespace Keys.Gateway.Authentication;
 /// a key seen recently is answered from the near cache, without touching the invalid-key throttle.
 /// </summary>
 /// <remarks>
-/// The decisions are <see cref="KeyCheck"/>'s; this class does the I/O around them: it strips headers, asks the near
-/// cache and KeyValidation, spends and refunds throttle permits, writes refusals and proxies the rest.
+/// The decisions are <see cref="KeyCheck"/>'s; the key's own check (near cache, lookup, throttle) is
+/// <see cref="ApiKeyValidator"/>'s, the one every service using Keys.AspNetCore runs. This class strips headers, writes
+/// refusals and proxies the rest.
 /// </remarks>
-public sealed class KeyAuthenticationMiddleware(
-    SharedLookups lookups,
-    NearCache nearCache,
-    AddressThrottle throttle,
-    TimeProvider time,
-    IOptions<GatewayOptions> options) : IMiddleware
+public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator) : IMiddleware
 {
-    public const string ApiKeyHeader = "X-API-Key";
+    public const string ApiKeyHeader = ApiKeyDefaults.HeaderName;
 
     // Headers only the gateway may set, and the method overrides some frameworks obey (the gateway checks scopes
     // against the real method, so an upstream must never act on another one).
@@ -40,9 +33,6 @@ public sealed class KeyAuthenticationMiddleware(
 
     private static readonly int ShortestForbidden = ClientMayNotSend.Min(h => h.Length);
     private static readonly int LongestForbidden = ClientMayNotSend.Max(h => h.Length);
-
-    private readonly TimeSpan _timeout = options.Value.ValidationTimeout;
-    private readonly ErrorResponse _tooManyInvalidKeys = ErrorResponse.TooManyInvalidKeys((int)Math.Ceiling(throttle.RetryAfter.TotalSeconds));
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
@@ -70,61 +60,20 @@ public sealed class KeyAuthenticationMiddleware(
         var refusal = KeyCheck.CheckRequest(policy, request, out var key, out var type);
         if (refusal is not null)
         {
-            if (KeyCheck.SpendsPermit(refusal) && !throttle.TryReserve(client))
-            {
-                refusal = _tooManyInvalidKeys;
-            }
-
-            await refusal.WriteAsync(context);
+            await RefuseAsync(context, validator.Refuse(refusal, client));
             return;
         }
 
-        if (!nearCache.TryGet(key, out var known))
-        {
-            ValidateResponse? result = null;
-            var arrivedAt = nearCache.Sequence;
-            if (nearCache.IsConnected && lookups.TryJoin(key, out var shared))
-            {
-                // Another request is looking this key up: its answer serves this one too, if it reflects every
-                // invalidation this gateway had applied when this request arrived (a delete in between must not be
-                // answered with what was true before it). It costs no permit: it caused no lookup.
-                var answer = await shared.WaitAsync(context.RequestAborted);
-                if (answer is null)
-                {
-                    await ErrorResponse.ValidationUnavailable.WriteAsync(context);
-                    return;
-                }
-
-                if (answer.AsOfSequence >= arrivedAt)
-                {
-                    result = answer;
-                }
-            }
-
-            result ??= await LookUpAsync(context, key, client);
-            if (result is null)
-            {
-                return;
-            }
-
-            refusal = KeyCheck.CheckAnswer(result);
-            if (refusal is not null)
-            {
-                await refusal.WriteAsync(context);
-                return;
-            }
-
-            known = nearCache.Add(key, result, type);
-        }
-
-        refusal = KeyCheck.CheckKey(policy, known, context.Request.Method, context.Request.RouteValues, time.GetUtcNow());
+        var result = await validator.ValidateAsync(key, type, client, context.RequestAborted);
+        refusal = result.Refusal ?? KeyCheck.CheckRoute(policy, result.Key!, context.Request.Method, context.Request.RouteValues);
         if (refusal is not null)
         {
-            await refusal.WriteAsync(context);
+            await RefuseAsync(context, refusal);
             return;
         }
 
-        KeyCheck.SetIdentityHeaders(headers, known);
+        validator.Metrics.Checked(null);
+        KeyCheck.SetIdentityHeaders(headers, result.Key!);
         await next(context);
 
         // YARP clears the response to answer a failed proxy attempt (502) itself; that answer varies by key too.
@@ -134,47 +83,10 @@ public sealed class KeyAuthenticationMiddleware(
         }
     }
 
-    /// <summary>
-    /// This request's own lookup. The permit is taken before it, so that concurrent guesses cannot all pass a check
-    /// that only their results would update; a throttled address gets no more lookups, which makes guessing expensive.
-    /// Null when the request has been answered (429 or 503).
-    /// </summary>
-    private async Task<ValidateResponse?> LookUpAsync(HttpContext context, string key, System.Net.IPAddress? client)
+    private Task RefuseAsync(HttpContext context, ApiKeyRefusal refusal)
     {
-        if (!throttle.TryReserve(client))
-        {
-            await _tooManyInvalidKeys.WriteAsync(context);
-            return null;
-        }
-
-        ValidateResponse result;
-        try
-        {
-            result = await lookups.LookUpAsync(key, DateTime.UtcNow + _timeout).WaitAsync(context.RequestAborted);
-        }
-        catch (RpcException ex)
-        {
-            // Fail closed, and say so: a dependency failure is never a pass, nor a 401 that blames a good key.
-            // Unreachable, KeyValidation did no work and the client learnt nothing, so the permit comes back (a
-            // busy client would otherwise stay throttled after the outage). Too slow or shedding lookups
-            // (DeadlineExceeded, ResourceExhausted), it is overloaded: the permit stays spent, so that the
-            // throttle still bounds the load.
-            if (ex.StatusCode == StatusCode.Unavailable)
-            {
-                throttle.Refund(client);
-            }
-
-            await ErrorResponse.ValidationUnavailable.WriteAsync(context);
-            return null;
-        }
-
-        if (result.Outcome == ValidationOutcome.Valid)
-        {
-            // A valid key gives its permit back: the attempt was no guess.
-            throttle.Refund(client);
-        }
-
-        return result;
+        validator.Metrics.Checked(refusal);
+        return refusal.WriteAsync(context);
     }
 
     /// <summary>

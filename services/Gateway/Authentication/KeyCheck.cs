@@ -1,6 +1,7 @@
 using Keys.ApiKeys;
-using Keys.Gateway.Caching;
-using Keys.V1;
+using Keys.AspNetCore;
+using Keys.AspNetCore.Caching;
+using Keys.AspNetCore.Validation;
 using Microsoft.Extensions.Primitives;
 
 namespace Keys.Gateway.Authentication;
@@ -16,8 +17,9 @@ public readonly record struct PresentedRequest(StringValues ApiKey, string? RawT
 /// The gateway's decision on a request to a route that needs a key, free of I/O: the caller reads the request, does the
 /// lookups and the throttling, and writes the answer. A null refusal is a pass. The checks run in two stages because a
 /// lookup may fall between them: <see cref="CheckRequest"/> decides what the request alone can (and costs no network
-/// call); <see cref="CheckAnswer"/> and <see cref="CheckKey"/> decide on what KeyValidation or the near cache knows
-/// of the key. Every refusal is one of <see cref="ErrorResponse"/>'s prebuilt answers, so nothing is allocated.
+/// call); <see cref="CheckRoute"/> decides on the key that <see cref="ApiKeyValidator"/> found valid. What is not about
+/// routes is <see cref="ApiKeyChecks"/>'s, the same check every service using Keys.AspNetCore makes. Every refusal is
+/// prebuilt, so nothing is allocated.
 /// </summary>
 public static class KeyCheck
 {
@@ -31,7 +33,7 @@ public static class KeyCheck
     /// Everything the request alone decides, in this order: the path, then the key's presence, uniqueness, format and
     /// checksum, then a secret key from a browser, then the key's type against the route.
     /// </summary>
-    public static ErrorResponse? CheckRequest(RoutePolicy policy, in PresentedRequest request, out string key, out ApiKeyType type)
+    public static ApiKeyRefusal? CheckRequest(RoutePolicy policy, in PresentedRequest request, out string key, out ApiKeyType type)
     {
         key = "";
         type = default;
@@ -40,101 +42,48 @@ public static class KeyCheck
         // into a separator and serve a path the gateway never checked a key against.
         if (HasEncodedSeparator(request.RawTarget))
         {
-            return ErrorResponse.InvalidPath;
+            return GatewayRefusals.InvalidPath;
         }
 
-        var presented = request.ApiKey;
-        if (presented.Count == 0 || (presented.Count == 1 && string.IsNullOrWhiteSpace(presented[0])))
+        var refusal = ApiKeyChecks.CheckPresented(new PresentedKey(request.ApiKey, request.SentOrigin, request.SentSecFetch), out key, out type);
+        if (refusal is not null)
         {
-            return ErrorResponse.MissingKey;
-        }
-
-        if (presented.Count > 1 || presented[0]!.Contains(','))
-        {
-            return ErrorResponse.AmbiguousKey;
-        }
-
-        if (!KeyString.TryParse(presented[0]!, out type))
-        {
-            return ErrorResponse.InvalidKey;
-        }
-
-        key = presented[0]!;
-
-        // Browsers add Origin to cross-origin and non-GET requests, and Sec-Fetch-* to every request; servers send neither.
-        if (type == ApiKeyType.Secret && (request.SentSecFetch || request.SentOrigin))
-        {
-            return ErrorResponse.SecretKeyInBrowser;
+            return refusal;
         }
 
         if (!policy.Accepts(type))
         {
-            return type == ApiKeyType.Publishable ? ErrorResponse.SecretKeyRequired : ErrorResponse.PublishableKeyRequired;
+            return type == ApiKeyType.Publishable ? GatewayRefusals.SecretKeyRequired : GatewayRefusals.PublishableKeyRequired;
         }
 
         return null;
     }
 
     /// <summary>
-    /// Whether a refusal of <see cref="CheckRequest"/> spends one of the client address's invalid-key permits. Garbage
-    /// spends it like an unknown key would; a missing key is not a guess, and neither is a well-formed key sent to the
-    /// wrong route or from a browser.
+    /// A key found valid (revocation and expiry included) for <paramref name="method"/> on this route: its
+    /// <paramref name="routeValues"/> may name the scope's resource.
     /// </summary>
-    public static bool SpendsPermit(ErrorResponse refusal) => refusal == ErrorResponse.InvalidKey || refusal == ErrorResponse.AmbiguousKey;
-
-    /// <summary>KeyValidation's answer: null when the key is valid, and is then checked as a <see cref="KnownKey"/>.</summary>
-    public static ErrorResponse? CheckAnswer(ValidateResponse answer) => answer.Outcome switch
+    public static ApiKeyRefusal? CheckRoute(RoutePolicy policy, ValidatedApiKey key, string method, RouteValueDictionary routeValues)
     {
-        ValidationOutcome.Valid => null,
-        ValidationOutcome.Expired => ErrorResponse.ExpiredKey,
-        ValidationOutcome.Revoked => ErrorResponse.RevokedKey,
-        _ => ErrorResponse.InvalidKey,
-    };
-
-    /// <summary>
-    /// A key found valid, at <paramref name="now"/>, for <paramref name="method"/> on this route (its
-    /// <paramref name="routeValues"/> may name the scope's resource). Revocation and expiry are checked on every
-    /// request, cached or not, so that a key stops at the exact second; a rolled key is revoked at the end of its grace.
-    /// </summary>
-    public static ErrorResponse? CheckKey(RoutePolicy policy, KnownKey known, string method, RouteValueDictionary routeValues, DateTimeOffset now)
-    {
-        var nowTicks = now.UtcTicks;
-        if (nowTicks >= known.RevokesAtTicks)
-        {
-            return ErrorResponse.RevokedKey;
-        }
-
-        if (nowTicks >= known.ExpiresAtTicks)
-        {
-            return ErrorResponse.ExpiredKey;
-        }
-
         // A route that names no scope admits only keys without scopes: a narrowly scoped key must not pass a route that
         // checks nothing.
         if (!policy.NamesScope)
         {
-            return known.Scopes.Count == 0 ? null : ErrorResponse.RouteNamesNoScope;
+            return key.Scopes.Count == 0 ? null : GatewayRefusals.RouteNamesNoScope;
         }
 
         var resource = policy.ScopeResource ?? routeValues[policy.ScopeResourceFrom!]?.ToString() ?? "";
-        var operation = policy.ScopeOperation ?? Scopes.OperationOf(method);
-        if (Scopes.Allow(known.Type, known.Scopes, resource, operation))
-        {
-            return null;
-        }
-
-        // Without scopes, only a publishable key is refused here: it may only read.
-        return known.Scopes.Count == 0 ? ErrorResponse.PublishableKeyReadOnly : ErrorResponse.ScopeInsufficient;
+        return ApiKeyChecks.CheckScope(key, resource, policy.ScopeOperation ?? Scopes.OperationOf(method));
     }
 
     /// <summary>What the upstream learns of a key that passed: the identity it proves, in place of the key itself.</summary>
-    public static void SetIdentityHeaders(IHeaderDictionary headers, KnownKey known)
+    public static void SetIdentityHeaders(IHeaderDictionary headers, ValidatedApiKey key)
     {
-        headers[KeyIdHeader] = known.KeyId;
-        headers[KeyTypeHeader] = known.KeyType;
-        headers[ProjectIdHeader] = known.ProjectId;
-        headers[EnvironmentHeader] = known.Environment;
-        headers[KeyScopesHeader] = known.KeyScopes;
+        headers[KeyIdHeader] = key.KeyId;
+        headers[KeyTypeHeader] = key.TypeName;
+        headers[ProjectIdHeader] = key.ProjectId;
+        headers[EnvironmentHeader] = key.Environment;
+        headers[KeyScopesHeader] = key.JoinedScopes;
     }
 
     /// <summary>An encoded <c>/</c> or <c>\</c> (<c>%2F</c>, <c>%5C</c>, either case) or a raw <c>\</c> in the path part of the request target.</summary>

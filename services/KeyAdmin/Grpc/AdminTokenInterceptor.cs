@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Keys.Hosting;
 using Keys.ServiceAuth;
-using Keys.ServiceDefaults.Throttling;
 using Microsoft.Extensions.Options;
 
 namespace Keys.KeyAdmin.Grpc;

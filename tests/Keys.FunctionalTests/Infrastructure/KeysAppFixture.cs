@@ -72,7 +72,7 @@ public class KeysAppFixture(IMessageSink diagnostics) : IAsyncLifetime
                 ("key-validation", "KeyValidation__WatchMaxStreamsPerCaller", Invariant(WatchMaxStreamsPerCaller)),
 
                 // High enough that tests which send a few bad keys on purpose never meet it; the 429 test goes past it.
-                ("gateway", "Gateway__InvalidKeyLimit", Invariant(InvalidKeyLimit)),
+                ("gateway", "ApiKeys__InvalidKeyLimit", Invariant(InvalidKeyLimit)),
             ],
         });
         diagnostics.OnMessage(new DiagnosticMessage($"{GetType().Name}: resource logs in {Host.Logs.RelativePath}"));

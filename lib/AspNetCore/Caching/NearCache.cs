@@ -2,68 +2,11 @@ using System.Collections.Concurrent;
 using Keys.ApiKeys;
 using Keys.V1;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Primitives;
 
-namespace Keys.Gateway.Caching;
-
-/// <summary>A valid key as the gateway forwards it: the identity headers are built once, when it is cached.</summary>
-public sealed class KnownKey
-{
-    public KnownKey(ValidateResponse response, ApiKeyType type, long cachedAtTicks)
-    {
-        Type = type;
-        Scopes = response.Scopes;
-        KeyId = response.KeyId;
-        KeyType = type.ToName();
-        ProjectId = response.ProjectId;
-        Environment = response.Environment;
-        KeyScopes = string.Join(',', response.Scopes);
-        CachedAtTicks = cachedAtTicks;
-        ExpiresAtTicks = response.ExpiresAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
-        RevokesAtTicks = response.RevokesAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
-    }
-
-    private KnownKey(KnownKey known, long revokesAtTicks)
-    {
-        Type = known.Type;
-        Scopes = known.Scopes;
-        KeyId = known.KeyId;
-        KeyType = known.KeyType;
-        ProjectId = known.ProjectId;
-        Environment = known.Environment;
-        KeyScopes = known.KeyScopes;
-        CachedAtTicks = known.CachedAtTicks;
-        ExpiresAtTicks = known.ExpiresAtTicks;
-        RevokesAtTicks = revokesAtTicks;
-    }
-
-    public ApiKeyType Type { get; }
-
-    public IReadOnlyList<string> Scopes { get; }
-
-    public StringValues KeyId { get; }
-
-    public StringValues KeyType { get; }
-
-    public StringValues ProjectId { get; }
-
-    public StringValues Environment { get; }
-
-    public StringValues KeyScopes { get; }
-
-    public long CachedAtTicks { get; }
-
-    // Ticks, so that the hot path compares integers. MaxValue: never.
-    public long ExpiresAtTicks { get; }
-
-    public long RevokesAtTicks { get; }
-
-    /// <summary>The same key, revoked at <paramref name="revokesAtTicks"/> if that is sooner: revocations only come closer.</summary>
-    public KnownKey WithRevokesAt(long revokesAtTicks) => revokesAtTicks >= RevokesAtTicks ? this : new KnownKey(this, revokesAtTicks);
-}
+namespace Keys.AspNetCore.Caching;
 
 /// <summary>
-/// Valid keys in gateway memory, by the exact key string, so that a hit costs a dictionary lookup and no hashing
+/// Valid keys in this process's memory, by the exact key string, so that a hit costs a dictionary lookup and no hashing
 /// (the raw key never leaves this process). Kept exact by KeyValidation's Watch stream; used only while that stream
 /// is connected; bounded in count and age.
 /// </summary>
@@ -72,9 +15,9 @@ public sealed class KnownKey
 /// maps always change together: an invalidation always finds the key its hash names, and an answer older than an
 /// invalidation already applied is never added. Writes are rare next to reads.
 /// </remarks>
-public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider time)
+public sealed class NearCache(IOptions<ApiKeyValidationOptions> options, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, KnownKey> _byKey = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ValidatedApiKey> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<KeyHash, string> _keyByHash = [];
     private readonly Lock _gate = new();
     private readonly long _maxAgeTicks = options.Value.NearCacheMaxAge.Ticks;
@@ -87,7 +30,7 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
 
     public bool IsConnected => Volatile.Read(ref _connected) == 1;
 
-    public bool TryGet(string key, out KnownKey known)
+    public bool TryGet(string key, out ValidatedApiKey known)
     {
         if (IsConnected && _byKey.TryGetValue(key, out known!) && time.GetUtcNow().UtcTicks - known.CachedAtTicks <= _maxAgeTicks)
         {
@@ -99,12 +42,12 @@ public sealed class NearCache(IOptions<GatewayOptions> options, TimeProvider tim
     }
 
     /// <summary>
-    /// The key as the gateway forwards it; cached too, unless an invalidation newer than the answer has already been
+    /// The key as requests use it; cached too, unless an invalidation newer than the answer has already been
     /// applied here (it may concern this key), the stream is down, or the cache is full.
     /// </summary>
-    public KnownKey Add(string key, ValidateResponse response, ApiKeyType type)
+    public ValidatedApiKey Add(string key, ValidateResponse response, ApiKeyType type)
     {
-        var known = new KnownKey(response, type, time.GetUtcNow().UtcTicks);
+        var known = new ValidatedApiKey(response, type, time.GetUtcNow().UtcTicks);
         var hash = KeyHash.Of(key);
         lock (_gate)
         {

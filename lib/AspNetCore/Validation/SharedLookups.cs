@@ -2,14 +2,14 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using Keys.V1;
 
-namespace Keys.Gateway.Authentication;
+namespace Keys.AspNetCore.Validation;
 
 /// <summary>
 /// Concurrent near-cache misses for one key share one <c>Validate</c> call. Without it, a busy client whose key just
 /// left the near cache (a flush, a reconnect) would send one lookup per request in flight, and spend the invalid-key
 /// throttle's permits on a key that is valid.
 /// </summary>
-public sealed class SharedLookups(KeyValidationService.KeyValidationServiceClient validation)
+internal sealed class SharedLookups(KeyValidationService.KeyValidationServiceClient validation)
 {
     // Faulted lookups complete with null rather than an exception: nobody may be waiting to observe one.
     private readonly ConcurrentDictionary<string, Task<ValidateResponse?>> _inFlight = new(StringComparer.Ordinal);

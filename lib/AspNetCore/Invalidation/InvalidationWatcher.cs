@@ -1,20 +1,22 @@
 using Grpc.Core;
-using Keys.Gateway.Caching;
+using Keys.AspNetCore.Caching;
 using Keys.V1;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Keys.Gateway.Invalidation;
+namespace Keys.AspNetCore.Invalidation;
 
 /// <summary>
 /// Follows KeyValidation's Watch stream and applies it to the near cache, checking that every event follows the one
 /// before: an invalidation must be the next sequence number and a heartbeat must be where the cache is. When the
 /// stream drops, goes silent, or skips anything, the cache is flushed and serves nothing until a new stream is
-/// connected: a gateway never answers from memory it cannot keep exact.
+/// connected: a key check never answers from memory it cannot keep exact.
 /// </summary>
 public sealed partial class InvalidationWatcher(
     KeyValidationService.KeyValidationServiceClient validation,
     NearCache cache,
-    IOptions<GatewayOptions> options,
+    IOptions<ApiKeyValidationOptions> options,
     BackgroundLoops loops,
     ILoggerFactory loggers) : ResilientBackgroundService(loops, loggers.CreateLogger<InvalidationWatcher>())
 {

@@ -1,21 +1,21 @@
 using Keys.ApiKeys;
-using Keys.Gateway.Caching;
+using Keys.AspNetCore.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Keys.Gateway.UnitTests;
+namespace Keys.AspNetCore.UnitTests;
 
-/// <summary>The gateway's near cache follows the Watch stream strictly in sequence, and refuses anything out of step.</summary>
+/// <summary>The near cache follows the Watch stream strictly in sequence, and refuses anything out of step.</summary>
 public sealed class NearCacheTests
 {
-    private static readonly TimeSpan MaxAge = new GatewayOptions().NearCacheMaxAge;
+    private static readonly TimeSpan MaxAge = new ApiKeyValidationOptions().NearCacheMaxAge;
 
     private readonly FakeTimeProvider _time = new();
     private readonly NearCache _cache;
     private readonly string _key = KeyString.Generate(ApiKeyType.Secret);
 
-    public NearCacheTests() => _cache = new NearCache(Options.Create(new GatewayOptions()), _time);
+    public NearCacheTests() => _cache = new NearCache(Options.Create(new ApiKeyValidationOptions()), _time);
 
     [Fact]
     public void FirstHeartbeatConnectsTheCacheAtItsSequence()

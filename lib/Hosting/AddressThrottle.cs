@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Keys.ServiceDefaults.Throttling;
+namespace Keys.Hosting;
 
 /// <summary>
 /// A budget of attempts per client address and fixed window, taken by reservation: <see cref="TryReserve"/> takes a

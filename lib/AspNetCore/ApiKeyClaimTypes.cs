@@ -1,0 +1,42 @@
+using System.Security.Claims;
+using Keys.ApiKeys;
+
+namespace Keys.AspNetCore;
+
+/// <summary>The claims of a principal authenticated by an API key.</summary>
+public static class ApiKeyClaimTypes
+{
+    public const string KeyId = "key_id";
+    public const string ProjectId = "project_id";
+    public const string Environment = "environment";
+
+    /// <summary><c>secret</c> or <c>publishable</c>.</summary>
+    public const string KeyType = "key_type";
+
+    /// <summary>One claim per scope (e.g. <c>orders:read</c>); none for a key without scopes.</summary>
+    public const string Scope = "scope";
+}
+
+/// <summary>Who called: the identity an API key proved.</summary>
+public sealed record ApiKeyIdentity(string KeyId, string ProjectId, string Environment, ApiKeyType Type, IReadOnlyList<string> Scopes);
+
+public static class ApiKeyPrincipalExtensions
+{
+    /// <summary>The API key this principal was authenticated with; null when it was not authenticated by one.</summary>
+    public static ApiKeyIdentity? GetApiKey(this ClaimsPrincipal principal)
+    {
+        var identity = principal.Identities.FirstOrDefault(i => i.IsAuthenticated && i.HasClaim(c => c.Type == ApiKeyClaimTypes.KeyId));
+        if (identity?.FindFirst(ApiKeyClaimTypes.KeyId)?.Value is not { } keyId
+            || !ApiKeyTypes.TryParseName(identity.FindFirst(ApiKeyClaimTypes.KeyType)?.Value, out var type))
+        {
+            return null;
+        }
+
+        return new ApiKeyIdentity(
+            keyId,
+            identity.FindFirst(ApiKeyClaimTypes.ProjectId)?.Value ?? "",
+            identity.FindFirst(ApiKeyClaimTypes.Environment)?.Value ?? "",
+            type,
+            [.. identity.FindAll(ApiKeyClaimTypes.Scope).Select(c => c.Value)]);
+    }
+}

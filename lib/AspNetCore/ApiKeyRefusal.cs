@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.AspNetCore.Http;
+using ErrorInfo = Google.Rpc.ErrorInfo;
+
+namespace Keys.AspNetCore;
+
+/// <summary>
+/// A refusal of a request's API key, answered the same way wherever Keys checks keys: over HTTP as
+/// <c>{"statusCode":…,"error":"CODE","message":"…"}</c>; over gRPC as a status (<c>UNAUTHENTICATED</c>,
+/// <c>PERMISSION_DENIED</c>, …) whose <c>google.rpc.ErrorInfo</c> reason is the same code. Both forms are built once, so
+/// that refusing garbage costs no serialization.
+/// </summary>
+public sealed class ApiKeyRefusal
+{
+    /// <summary>The <c>ErrorInfo</c> domain, KeyAdmin's too.</summary>
+    public const string ErrorDomain = "keys.v1";
+
+    public static readonly ApiKeyRefusal MissingKey = new(401, "UNAUTHORIZED", "Send your API key in the X-API-Key header.");
+    public static readonly ApiKeyRefusal InvalidKey = new(401, "INVALID_TOKEN", "The API key is not valid. Check that you sent the whole key, as it was shown when it was created.");
+    public static readonly ApiKeyRefusal AmbiguousKey = new(401, "INVALID_TOKEN", "Send exactly one X-API-Key header holding exactly one key.");
+    public static readonly ApiKeyRefusal ExpiredKey = new(401, "TOKEN_EXPIRED", "The API key has expired. Create a new key in the API Keys console.");
+    public static readonly ApiKeyRefusal RevokedKey = new(401, "TOKEN_REVOKED", "The API key has been deleted. Create a new key in the API Keys console.");
+    public static readonly ApiKeyRefusal ScopeInsufficient = new(403, "SCOPE_INSUFFICIENT", "The key's scopes do not allow this operation on this resource.");
+    public static readonly ApiKeyRefusal PublishableKeyReadOnly = new(403, "SCOPE_INSUFFICIENT", "A publishable key without scopes may only read. To write, create a key with scopes that allow it (e.g. orders:create).");
+    public static readonly ApiKeyRefusal PermissionDenied = new(403, "PERMISSION_DENIED", "The key may not call this.");
+    public static readonly ApiKeyRefusal SecretKeyInBrowser = new(403, "SECRET_KEY_IN_BROWSER", "Secret keys must never be used from a browser. Use a publishable key (pk_…) in browser and mobile apps.");
+    public static readonly ApiKeyRefusal ValidationUnavailable = new(503, "SERVICE_UNAVAILABLE", "API keys cannot be checked right now. Retry shortly.", retryAfterSeconds: 1);
+
+    private readonly byte[] _body;
+    private readonly string? _retryAfter;
+    private readonly string _grpcStatus;
+    private readonly string _grpcMessage;
+    private readonly string _grpcDetails;
+
+    public ApiKeyRefusal(int statusCode, string error, string message, int? retryAfterSeconds = null)
+    {
+        StatusCode = statusCode;
+        Error = error;
+        Message = message;
+        _body = JsonSerializer.SerializeToUtf8Bytes(new Body(statusCode, error, message), RefusalJsonContext.Default.Body);
+        _retryAfter = retryAfterSeconds?.ToString(CultureInfo.InvariantCulture);
+        GrpcStatusCode = GrpcStatusFor(statusCode);
+        _grpcStatus = ((int)GrpcStatusCode).ToString(CultureInfo.InvariantCulture);
+        _grpcMessage = PercentEncode(message);
+        _grpcDetails = Convert.ToBase64String(new Google.Rpc.Status
+        {
+            Code = (int)GrpcStatusCode,
+            Message = message,
+            Details = { Any.Pack(new ErrorInfo { Reason = error, Domain = ErrorDomain }) },
+        }.ToByteArray());
+    }
+
+    /// <summary>The 429 of the invalid-key throttle; Retry-After is the throttle's window.</summary>
+    public static ApiKeyRefusal TooManyInvalidKeys(int retryAfterSeconds) =>
+        new(429, "TOO_MANY_REQUESTS", "Too many invalid API keys from this address. Wait, then retry with a valid key.", retryAfterSeconds);
+
+    /// <summary>The HTTP status.</summary>
+    public int StatusCode { get; }
+
+    /// <summary>The stable code: the JSON body's <c>error</c>, the gRPC <c>ErrorInfo</c>'s reason.</summary>
+    public string Error { get; }
+
+    public string Message { get; }
+
+    public Grpc.Core.StatusCode GrpcStatusCode { get; }
+
+    /// <summary>Answers the request: as gRPC when it is a gRPC call, as JSON otherwise.</summary>
+    public Task WriteAsync(HttpContext context) =>
+        IsGrpc(context.Request) ? WriteGrpc(context.Response) : WriteJsonAsync(context);
+
+    /// <summary>The refusal as the JSON body of an HTTP answer.</summary>
+    public Task WriteJsonAsync(HttpContext context)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCode;
+        response.ContentType = "application/json";
+        response.ContentLength = _body.Length;
+        if (_retryAfter is not null)
+        {
+            response.Headers.RetryAfter = _retryAfter;
+        }
+
+        return response.Body.WriteAsync(_body, context.RequestAborted).AsTask();
+    }
+
+    public override string ToString() => Error;
+
+    // A "trailers-only" response: HTTP 200 whose one header block carries the status, as gRPC servers answer a call
+    // they refuse before running it. Clients in every language read the ErrorInfo from grpc-status-details-bin.
+    private Task WriteGrpc(HttpResponse response)
+    {
+        response.StatusCode = 200;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = _grpcStatus;
+        response.Headers["grpc-message"] = _grpcMessage;
+        response.Headers["grpc-status-details-bin"] = _grpcDetails;
+        return Task.CompletedTask;
+    }
+
+    private static bool IsGrpc(HttpRequest request) =>
+        request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
+        && !type.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase);
+
+    private static Grpc.Core.StatusCode GrpcStatusFor(int statusCode) => statusCode switch
+    {
+        400 => Grpc.Core.StatusCode.InvalidArgument,
+        401 => Grpc.Core.StatusCode.Unauthenticated,
+        403 => Grpc.Core.StatusCode.PermissionDenied,
+        429 => Grpc.Core.StatusCode.ResourceExhausted,
+        503 => Grpc.Core.StatusCode.Unavailable,
+        _ => Grpc.Core.StatusCode.Internal,
+    };
+
+    // grpc-message is percent-encoded UTF-8: printable ASCII other than '%' as is, every other byte as %XX.
+    private static string PercentEncode(string message)
+    {
+        var builder = new StringBuilder(message.Length);
+        foreach (var b in Encoding.UTF8.GetBytes(message))
+        {
+            if (b is >= 0x20 and <= 0x7E && b != (byte)'%')
+            {
+                builder.Append((char)b);
+            }
+            else
+            {
+                builder.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    internal sealed record Body(int StatusCode, string Error, string Message);
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(ApiKeyRefusal.Body))]
+internal sealed partial class RefusalJsonContext : JsonSerializerContext;

@@ -1,0 +1,42 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Keys.AspNetCore;
+
+/// <summary>How a service checks API keys (section <c>ApiKeys</c>): where KeyValidation is, and how long answers live here.</summary>
+public sealed class ApiKeyValidationOptions
+{
+    public const string SectionName = "ApiKeys";
+
+    /// <summary>KeyValidation's gRPC endpoint; service discovery resolves the name.</summary>
+    [Required]
+    public Uri KeyValidationAddress { get; set; } = new("http://_grpc.key-validation");
+
+    /// <summary>Past this, a key check fails closed (503, gRPC <c>UNAVAILABLE</c>).</summary>
+    public TimeSpan ValidationTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest a valid key stays in this process's memory, however quiet the invalidation stream is.</summary>
+    public TimeSpan NearCacheMaxAge { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A Watch stream silent for longer is taken for dead: the near cache is flushed and the stream reopened.
+    /// KeyValidation heartbeats every second.
+    /// </summary>
+    public TimeSpan WatchSilenceTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>At most this many keys in memory.</summary>
+    [Range(1, 10_000_000)]
+    public int NearCacheMaxEntries { get; set; } = 100_000;
+
+    /// <summary>Invalid keys one client address may send per window before it gets 429.</summary>
+    [Range(1, int.MaxValue)]
+    public int InvalidKeyLimit { get; set; } = 30;
+
+    public TimeSpan InvalidKeyWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// At most this many client addresses (IPv6: /64s) are counted apart; beyond it, new ones share one allowance, so
+    /// that rotating addresses cannot exhaust memory.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int InvalidKeyMaxAddresses { get; set; } = 100_000;
+}
