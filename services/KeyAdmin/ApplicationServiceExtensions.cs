@@ -45,6 +45,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<DomainErrorInterceptor>();
         builder.Services.AddServiceAuth();
         builder.Services.AddGrpcHealthChecks();
+        builder.Services.AddGrpcReflection();
 
         builder.Services.AddGrpcSwagger();
         builder.Services.AddSwaggerGen(swagger =>

@@ -15,5 +15,7 @@ app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json")
 app.MapGrpcService<ManagementApi>();
 app.MapGrpcService<InternalApi>();
 app.MapGrpcHealthChecksService();
+// No credential, unlike the services it describes: it tells their shapes, never data, and only in Development.
+if (app.Environment.IsDevelopment()) app.MapGrpcReflectionService();
 
 app.Run();

@@ -45,5 +45,6 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<WatchAdmission>();
         builder.Services.AddGrpc().RequireServiceCredential<ValidationApi>();
         builder.Services.AddGrpcHealthChecks();
+        builder.Services.AddGrpcReflection();
     }
 }

@@ -11,5 +11,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapGrpcService<ValidationApi>();
 app.MapGrpcHealthChecksService();
+// No credential, unlike the services it describes: it tells their shapes, never data, and only in Development.
+if (app.Environment.IsDevelopment()) app.MapGrpcReflectionService();
 
 app.Run();
