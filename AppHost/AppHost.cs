@@ -14,8 +14,10 @@ var adminToken = builder.AddAdminToken(settings);
 // KeyAdmin alone. See docs/security.md.
 var keyValidationToken = builder.AddServiceToken("key-validation-token");
 var gatewayToken = builder.AddServiceToken("gateway-token");
+var ordersToken = builder.AddServiceToken("orders-token");
 
 var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
+    .WithHostEnvironment(builder.Environment)
     .WithEndpoint("http", e => e.Port = settings.KeyAdminPort)
     .WithEndpoint("grpc", e => e.Port = null)
     // The operator's way in, one click from the dashboard; the gRPC address is for services, not people.
@@ -28,25 +30,38 @@ var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
     .WithHttpHealthCheck("/health", endpointName: "http");
 
 var keyValidation = builder.AddProject<Projects.Keys_KeyValidation>("key-validation")
+    .WithHostEnvironment(builder.Environment)
     .WithEndpoint("http", e => e.Port = null)
     .WithEndpoint("grpc", e => e.Port = null)
     .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
     .WithReference(keyAdmin).WaitFor(keyAdmin)
     .WithEnvironment("ServiceAuth__Token", keyValidationToken)
     .WithEnvironment("ServiceAuth__Callers__gateway", gatewayToken)
+    .WithEnvironment("ServiceAuth__Callers__orders", ordersToken)
     .WithReplicas(settings.KeyValidationReplicas)
     .WithHttpHealthCheck("/health", endpointName: "http");
 
 var demoApi = builder.AddProject<Projects.Keys_DemoApi>("demo-api")
+    .WithHostEnvironment(builder.Environment)
     .WithHttpEndpoint()
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.Keys_Gateway>("gateway")
+    .WithHostEnvironment(builder.Environment)
     .WithEndpoint("http", e => e.Port = settings.GatewayPort)
     .WithReference(keyValidation).WaitFor(keyValidation)
     .WithReference(demoApi).WaitFor(demoApi)
     .WithEnvironment("ServiceAuth__Token", gatewayToken)
     .WithReplicas(settings.GatewayReplicas)
     .WithHttpHealthCheck("/health");
+
+// An internal gRPC service that checks API keys itself, through Keys.AspNetCore (h2c on its fixed port; health on HTTP/1.1).
+builder.AddProject<Projects.Keys_Orders>("orders")
+    .WithHostEnvironment(builder.Environment)
+    .WithEndpoint("grpc", e => e.Port = settings.OrdersPort)
+    .WithEndpoint("http", e => e.Port = null)
+    .WithReference(keyValidation).WaitFor(keyValidation)
+    .WithEnvironment("ServiceAuth__Token", ordersToken)
+    .WithHttpHealthCheck("/health", endpointName: "http");
 
 builder.Build().Run();

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 namespace Keys.AppHost.Infrastructure;
 
 /// <summary>The AppHost's own settings, from configuration (<c>Keys:*</c>), each with a default for a developer box.</summary>
-public sealed record KeysSettings(string DataDirectory, int GatewayPort, int KeyAdminPort, int KeyValidationReplicas, int GatewayReplicas)
+public sealed record KeysSettings(string DataDirectory, int GatewayPort, int KeyAdminPort, int OrdersPort, int KeyValidationReplicas, int GatewayReplicas)
 {
     public const string DataDirectoryKey = "Keys:DataDirectory";
 
@@ -17,6 +17,7 @@ public sealed record KeysSettings(string DataDirectory, int GatewayPort, int Key
             dataDirectory,
             configuration.GetValue("Keys:Ports:Gateway", 8080),
             configuration.GetValue("Keys:Ports:KeyAdmin", 8090),
+            configuration.GetValue("Keys:Ports:Orders", 8070),
             configuration.GetValue("Keys:Replicas:KeyValidation", 1),
             configuration.GetValue("Keys:Replicas:Gateway", 1));
     }
