@@ -6,22 +6,34 @@ using Keys.FunctionalTests.Infrastructure;
 namespace Keys.FunctionalTests;
 
 /// <summary>
-/// gRPC server reflection, which grpcurl and Postman use to list services and build calls, is mapped in Development
-/// only. The test system's services run as Production: Aspire hands a project the environment of its launch profile,
-/// and KeyAdmin and KeyValidation have none (DCP drops the AppHost's own <c>ASPNETCORE_ENVIRONMENT</c>).
+/// gRPC server reflection, which grpcurl and Postman use to list services and build calls, is mapped in Development,
+/// the environment the AppHost gives the services under <c>./keys run</c> and here. It needs no credential: it tells
+/// the services' shapes, never data, and the services it names still ask for theirs.
 /// </summary>
 [Collection(KeysCollection.Name)]
 public sealed class ReflectionTests(KeysAppFixture fixture)
 {
-    public static TheoryData<string> Services => ["key-validation", "key-admin"];
-
     [Theory]
-    [MemberData(nameof(Services))]
-    public async Task ReflectionIsNotServedOutsideDevelopment(string resource)
+    [InlineData("key-validation", "keys.v1.KeyValidationService")]
+    [InlineData("key-admin", "keys.v1.KeyAdminService")]
+    [InlineData("key-admin", "keys.v1.KeyAdminInternalService")]
+    [InlineData("orders", "orders.v1.Orders")]
+    public async Task ReflectionListsTheServicesInDevelopmentWithoutACredential(string resource, string service)
     {
-        using var channel = fixture.ServiceChannel(fixture.App.GetEndpoint(resource, "grpc"), token: null);
-        var error = await Assert.ThrowsAsync<RpcException>(() => ListServicesAsync(channel));
-        Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
+        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint(resource, "grpc"));
+
+        Assert.Contains(service, await ListServicesAsync(channel));
+    }
+
+    [Fact]
+    public async Task ServicesReflectionNamesStillRefuseACallWithoutTheirCredential()
+    {
+        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("key-validation", "grpc"));
+
+        var refusal = await Assert.ThrowsAsync<RpcException>(
+            () => new Keys.V1.KeyValidationService.KeyValidationServiceClient(channel).PingAsync(new Keys.V1.PingRequest()).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, refusal.StatusCode);
     }
 
     private static async Task<IReadOnlyList<string>> ListServicesAsync(GrpcChannel channel)
