@@ -16,6 +16,9 @@ public static class KeysSystem
             // One load generator is one client address: the invalid-key throttle would turn G2's garbage into 429s.
             ("gateway", "ApiKeys__InvalidKeyLimit", int.MaxValue.ToString(CultureInfo.InvariantCulture)),
 
+            // ListOrders without a key check, for the orders part to compare against.
+            ("orders", "Orders__ServeUncheckedBaseline", "true"),
+
             // Last-used reports update api_key rows, which the garbage test would count as KeyAdmin lookups.
             ("key-validation", "KeyValidation__UsageFlushInterval", "01:00:00"),
         ],

@@ -2,9 +2,9 @@ using Keys.Benchmarks;
 
 // Measures Keys against its targets as ratios taken in one run, side by side, on this machine.
 // Usage: ./keys bench   (or: dotnet run -c Release --project bench/Keys.Benchmarks)
-// KEYS_BENCH_ONLY=revocation (any of validation, gateway, revocation, comma-separated) runs only those parts: the
+// KEYS_BENCH_ONLY=revocation (any of validation, orders, gateway, revocation, comma-separated) runs only those parts: the
 // whole run takes minutes of a shared machine, and work on one part rarely needs the others.
-string[] parts = ["validation", "gateway", "revocation"];
+string[] parts = ["validation", "orders", "gateway", "revocation"];
 var only = Environment.GetEnvironmentVariable("KEYS_BENCH_ONLY")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 if (only?.Except(parts, StringComparer.OrdinalIgnoreCase).ToList() is [_, ..] unknown)
 {
@@ -21,6 +21,7 @@ await using var system = await KeysSystem.StartAsync();
 Console.WriteLine($"Started in {clock.Elapsed.TotalSeconds:F0} s; resource logs in {system.Logs.RelativePath}");
 var rows = new List<Row>();
 await RunAsync("validation", "Validate against Ping, garbage keys", () => ValidationBenchmark.RunAsync(system));
+await RunAsync("orders", "an internal service's key check against none", () => OrdersBenchmark.RunAsync(system));
 
 // The gateway part ends by stopping and restarting KeyValidation, and revocation waits until keys work again before it
 // measures; revocation's Redis freeze comes last of all, since it may leave KeyAdmin stopped.

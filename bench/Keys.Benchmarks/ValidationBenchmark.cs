@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Aspire.Hosting.Testing;
 using Keys.V1;
 using Npgsql;
@@ -13,9 +12,7 @@ namespace Keys.Benchmarks;
 public static class ValidationBenchmark
 {
     private const int Rounds = 6;
-    private const int LatencyCallsPerRound = 2_000;
-    private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(2);
-    private const int Concurrency = 32;
+    private const int Concurrency = Measure.Concurrency;
 
     public static async Task<IEnumerable<Row>> RunAsync(KeysHost system)
     {
@@ -39,17 +36,17 @@ public static class ValidationBenchmark
         double baseCalls = 0, validateCalls = 0;
         for (var round = 0; round < Rounds; round++)
         {
-            await LatencyAsync(
+            await Measure.AlternatingLatencyAsync(
                 () => validation.PingAsync(ping).ResponseAsync, baseLatency,
                 () => validation.ValidateAsync(validRequest).ResponseAsync, validateLatency);
-            baseCalls += await ThroughputAsync(() => validation.PingAsync(ping).ResponseAsync);
-            validateCalls += await ThroughputAsync(() => validation.ValidateAsync(validRequest).ResponseAsync);
+            baseCalls += await Measure.ThroughputAsync(() => validation.PingAsync(ping).ResponseAsync);
+            validateCalls += await Measure.ThroughputAsync(() => validation.ValidateAsync(validRequest).ResponseAsync);
         }
 
-        var (baseP50, baseP99) = Percentiles(baseLatency);
-        var (validP50, validP99) = Percentiles(validateLatency);
-        var baseRate = baseCalls / (Rounds * ThroughputWindow.TotalSeconds);
-        var validRate = validateCalls / (Rounds * ThroughputWindow.TotalSeconds);
+        var (baseP50, baseP99) = Measure.Percentiles(baseLatency);
+        var (validP50, validP99) = Measure.Percentiles(validateLatency);
+        var baseRate = baseCalls / (Rounds * Measure.ThroughputWindow.TotalSeconds);
+        var validRate = validateCalls / (Rounds * Measure.ThroughputWindow.TotalSeconds);
 
         var (redisCommands, redisControl, keyAdminLookups, controlLookups) = await GarbageAsync(system, validation);
 
@@ -66,42 +63,6 @@ public static class ValidationBenchmark
             new("Validate of 10,000 garbage keys: KeyAdmin lookups", $"{controlLookups} for 1 unknown well-formed key (the count works)",
                 keyAdminLookups.ToString(), "-", "0", keyAdminLookups == 0 && controlLookups > 0),
         ];
-    }
-
-    // Call by call, alternating, so that neither side is the one that meets a GC pause or a noisy neighbour more often.
-    private static async Task LatencyAsync<TA, TB>(Func<Task<TA>> a, List<double> aSamples, Func<Task<TB>> b, List<double> bSamples)
-    {
-        for (var i = 0; i < LatencyCallsPerRound; i++)
-        {
-            var start = Stopwatch.GetTimestamp();
-            await a();
-            aSamples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-
-            start = Stopwatch.GetTimestamp();
-            await b();
-            bSamples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-        }
-    }
-
-    private static async Task<long> ThroughputAsync<T>(Func<Task<T>> call)
-    {
-        long calls = 0;
-        var stop = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(async _ =>
-        {
-            while (stop.Elapsed < ThroughputWindow)
-            {
-                await call();
-                Interlocked.Increment(ref calls);
-            }
-        }));
-        return calls;
-    }
-
-    private static (double P50, double P99) Percentiles(List<double> samples)
-    {
-        samples.Sort();
-        return (samples[samples.Count / 2], samples[(int)(samples.Count * 0.99)]);
     }
 
     /// <summary>Counts, not assumptions: Redis's MONITOR for commands on key records, and Postgres's scans of the key table.</summary>
