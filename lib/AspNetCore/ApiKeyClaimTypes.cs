@@ -22,6 +22,13 @@ public sealed record ApiKeyIdentity(string KeyId, string ProjectId, string Envir
 
 public static class ApiKeyPrincipalExtensions
 {
+    /// <summary>
+    /// The API key this request was authenticated with; null when it was not authenticated by one. Read from the
+    /// request's key check, so it costs no claims lookup.
+    /// </summary>
+    public static ApiKeyIdentity? GetApiKey(this Microsoft.AspNetCore.Http.HttpContext context) =>
+        context.Features.Get<Authentication.ApiKeyFeature>()?.Key?.Identity ?? context.User.GetApiKey();
+
     /// <summary>The API key this principal was authenticated with; null when it was not authenticated by one.</summary>
     public static ApiKeyIdentity? GetApiKey(this ClaimsPrincipal principal)
     {

@@ -8,7 +8,7 @@ public static class OrdersHttp
 {
     public static IResult List(HttpContext context, OrderBook book)
     {
-        var key = context.User.GetApiKey()!;
+        var key = context.GetApiKey()!;
         var orders = book.List(key.ProjectId, key.Environment, Grpc.OrdersApi.DefaultPageSize)
             .Select(o => new OrderView(o.Id, o.Item, o.Quantity, o.CreatedAt.ToDateTimeOffset()));
         return TypedResults.Ok(new OrderList([.. orders], new CallerView(key.KeyId, key.ProjectId, key.Environment)));

@@ -16,6 +16,10 @@ internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options
     // Policy names come from the application's attributes, never from requests: a handful, built once each.
     private readonly ConcurrentDictionary<string, AuthorizationPolicy?> _scopes = new(StringComparer.Ordinal);
 
+    // A name always gives the same policy, so the authorization middleware may keep each endpoint's combined policy
+    // instead of combining it on every request (the base class allows that for its own type only).
+    public override bool AllowsCachingPolicies => true;
+
     public override async Task<AuthorizationPolicy?> GetPolicyAsync(string policyName) =>
         await base.GetPolicyAsync(policyName)
         ?? _scopes.GetOrAdd(policyName, static name => ScopeRequirement.TryParse(name, out var requirement)

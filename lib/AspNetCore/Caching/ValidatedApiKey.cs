@@ -12,6 +12,7 @@ namespace Keys.AspNetCore.Caching;
 public sealed class ValidatedApiKey
 {
     private Claim[]? _claims;
+    private ApiKeyIdentity? _identity;
 
     public ValidatedApiKey(ValidateResponse response, ApiKeyType type, long cachedAtTicks)
     {
@@ -40,6 +41,7 @@ public sealed class ValidatedApiKey
         ExpiresAtTicks = key.ExpiresAtTicks;
         RevokesAtTicks = revokesAtTicks;
         _claims = key._claims;
+        _identity = key._identity;
     }
 
     public ApiKeyType Type { get; }
@@ -67,6 +69,9 @@ public sealed class ValidatedApiKey
 
     /// <summary>The claims a principal for this key carries; <see cref="Claim"/> is immutable, so requests share them.</summary>
     public IReadOnlyList<Claim> Claims => _claims ??= BuildClaims();
+
+    /// <summary>Who the key proves the caller is.</summary>
+    public ApiKeyIdentity Identity => _identity ??= new ApiKeyIdentity(KeyId, ProjectId, Environment, Type, Scopes);
 
     /// <summary>The same key, revoked at <paramref name="revokesAtTicks"/> if that is sooner: revocations only come closer.</summary>
     public ValidatedApiKey WithRevokesAt(long revokesAtTicks) => revokesAtTicks >= RevokesAtTicks ? this : new ValidatedApiKey(this, revokesAtTicks);
