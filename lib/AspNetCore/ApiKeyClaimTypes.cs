@@ -27,7 +27,21 @@ public static class ApiKeyPrincipalExtensions
     /// request's key check, so it costs no claims lookup.
     /// </summary>
     public static ApiKeyIdentity? GetApiKey(this Microsoft.AspNetCore.Http.HttpContext context) =>
-        context.Features.Get<Authentication.ApiKeyFeature>()?.Key?.Identity ?? context.User.GetApiKey();
+        ValidatedKeyOf(context.User)?.Identity ?? context.User.GetApiKey();
+
+    /// <summary>The validated key behind a principal this library authenticated; null for any other principal.</summary>
+    internal static Caching.ValidatedApiKey? ValidatedKeyOf(ClaimsPrincipal principal)
+    {
+        foreach (var identity in principal.Identities)
+        {
+            if (identity is Authentication.ApiKeyClaimsIdentity { IsAuthenticated: true } keyIdentity)
+            {
+                return keyIdentity.Key;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The API key this principal was authenticated with; null when it was not authenticated by one.</summary>
     public static ApiKeyIdentity? GetApiKey(this ClaimsPrincipal principal)

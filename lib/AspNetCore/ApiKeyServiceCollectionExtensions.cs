@@ -22,7 +22,7 @@ public static class ApiKeyServiceCollectionExtensions
     /// Endpoints then say <c>[Authorize(Policy = "orders:read")]</c> or <c>.RequireScope("orders:read")</c>. Reads
     /// section <c>ApiKeys</c> (<see cref="ApiKeyValidationOptions"/>) and this service's credential <c>ServiceAuth:Token</c>.
     /// </summary>
-    public static AuthenticationBuilder AddApiKey(this AuthenticationBuilder builder, Action<ApiKeyAuthenticationOptions>? configure = null)
+    public static AuthenticationBuilder AddApiKey(this AuthenticationBuilder builder)
     {
         var services = builder.Services;
         services.AddApiKeyValidation();
@@ -31,7 +31,18 @@ public static class ApiKeyServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton<IAuthorizationPolicyProvider, ScopePolicyProvider>());
         services.Replace(ServiceDescriptor.Singleton<IAuthorizationMiddlewareResultHandler, ApiKeyAuthorizationResultHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, ScopeAuthorizationHandler>());
-        return builder.AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyDefaults.AuthenticationScheme, configure);
+
+        // Registered as a plain handler: AuthenticationBuilder.AddScheme takes only AuthenticationHandler<TOptions>,
+        // whose per-request set-up ApiKeyAuthenticationHandler avoids.
+        services.TryAddTransient<ApiKeyAuthenticationHandler>();
+        services.Configure<AuthenticationOptions>(options =>
+        {
+            if (!options.SchemeMap.ContainsKey(ApiKeyDefaults.AuthenticationScheme))
+            {
+                options.AddScheme<ApiKeyAuthenticationHandler>(ApiKeyDefaults.AuthenticationScheme, displayName: "API key");
+            }
+        });
+        return builder;
     }
 
     /// <summary>

@@ -1,66 +1,51 @@
 using System.Security.Claims;
-using System.Text.Encodings.Web;
 using Keys.AspNetCore.Validation;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Http;
 
 namespace Keys.AspNetCore.Authentication;
-
-public sealed class ApiKeyAuthenticationOptions : AuthenticationSchemeOptions;
 
 /// <summary>
 /// Authenticates a request by its <c>X-API-Key</c> (gRPC: <c>x-api-key</c>), exactly as the gateway checks it, and
 /// answers refusals as the gateway does: the challenge writes the authentication's refusal (401, or 429/503), the
 /// forbid the failed scope's (403), as JSON over HTTP and as a gRPC status with an <c>ErrorInfo</c> over gRPC.
 /// </summary>
-public sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<ApiKeyAuthenticationOptions> options,
-    ILoggerFactory logger,
-    UrlEncoder encoder,
-    ApiKeyValidator validator) : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
+/// <remarks>
+/// A plain <see cref="IAuthenticationHandler"/> rather than an <see cref="AuthenticationHandler{TOptions}"/>: that base
+/// creates a logger, resolves options and events for every request, which costs more than checking a cached key. One
+/// instance serves one request (the handler provider keeps it), so the outcome is kept here: authenticating again
+/// (authorization does, for policies that name the scheme) looks nothing up twice.
+/// </remarks>
+public sealed class ApiKeyAuthenticationHandler(ApiKeyValidator validator) : IAuthenticationHandler
 {
-    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    private static readonly Task<AuthenticateResult> NoKey = Task.FromResult(AuthenticateResult.NoResult());
+
+    private AuthenticationScheme _scheme = null!;
+    private HttpContext _context = null!;
+    private Task<AuthenticateResult>? _authentication;
+
+    public Task InitializeAsync(AuthenticationScheme scheme, HttpContext context)
     {
-        var feature = ApiKeyFeatureOf(Context);
-        var presented = PresentedKey.From(Request.Headers);
-        if (presented.ApiKey.Count == 0)
-        {
-            // No key: not this scheme's request. An endpoint that needs one challenges, and the challenge says to send it.
-            return AuthenticateResult.NoResult();
-        }
-
-        var client = Context.Connection.RemoteIpAddress;
-        var refusal = ApiKeyChecks.CheckPresented(presented, out var key, out var type);
-        if (refusal is not null)
-        {
-            return Refused(feature, validator.Refuse(refusal, client));
-        }
-
-        var result = await validator.ValidateAsync(key, type, client, Context.RequestAborted);
-        if (result.Key is not { } valid)
-        {
-            return Refused(feature, result.Refusal!);
-        }
-
-        feature.Key = valid;
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(valid.Claims, Scheme.Name, ApiKeyClaimTypes.KeyId, roleType: null));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+        _scheme = scheme;
+        _context = context;
+        return Task.CompletedTask;
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    public Task<AuthenticateResult> AuthenticateAsync() => _authentication ??= AuthenticateOnceAsync();
+
+    public Task ChallengeAsync(AuthenticationProperties? properties)
     {
-        var feature = ApiKeyFeatureOf(Context);
+        var feature = ApiKeyFeatureOf(_context);
         return Answer(feature, feature.AuthenticationRefusal ?? ApiKeyRefusal.MissingKey);
     }
 
-    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    public Task ForbidAsync(AuthenticationProperties? properties)
     {
-        var feature = ApiKeyFeatureOf(Context);
+        var feature = ApiKeyFeatureOf(_context);
         return Answer(feature, feature.ScopeRefusal ?? ApiKeyRefusal.PermissionDenied);
     }
 
-    internal static ApiKeyFeature ApiKeyFeatureOf(Microsoft.AspNetCore.Http.HttpContext context)
+    internal static ApiKeyFeature ApiKeyFeatureOf(HttpContext context)
     {
         var feature = context.Features.Get<ApiKeyFeature>();
         if (feature is null)
@@ -72,10 +57,36 @@ public sealed class ApiKeyAuthenticationHandler(
         return feature;
     }
 
-    private static AuthenticateResult Refused(ApiKeyFeature feature, ApiKeyRefusal refusal)
+    private Task<AuthenticateResult> AuthenticateOnceAsync()
     {
-        feature.AuthenticationRefusal = refusal;
-        // The code only: a failure message is logged, and nothing of the key may be.
+        var presented = PresentedKey.From(_context.Request.Headers);
+        if (presented.ApiKey.Count == 0)
+        {
+            // No key: not this scheme's request. An endpoint that needs one challenges, and the challenge says to send it.
+            return NoKey;
+        }
+
+        var client = _context.Connection.RemoteIpAddress;
+        var refusal = ApiKeyChecks.CheckPresented(presented, out var key, out var type);
+        if (refusal is not null)
+        {
+            return Task.FromResult(Refused(validator.Refuse(refusal, client)));
+        }
+
+        var check = validator.ValidateAsync(key, type, client, _context.RequestAborted);
+        return check.IsCompletedSuccessfully ? Task.FromResult(Result(check.Result)) : AwaitAsync(check);
+    }
+
+    private async Task<AuthenticateResult> AwaitAsync(ValueTask<ApiKeyResult> check) => Result(await check);
+
+    private AuthenticateResult Result(ApiKeyResult result) => result.Key is { } valid
+        ? AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ApiKeyClaimsIdentity(valid, _scheme.Name)), _scheme.Name))
+        : Refused(result.Refusal!);
+
+    private AuthenticateResult Refused(ApiKeyRefusal refusal)
+    {
+        ApiKeyFeatureOf(_context).AuthenticationRefusal = refusal;
+        // The code only: a failure message may be logged, and nothing of the key may be.
         return AuthenticateResult.Fail(refusal.Error);
     }
 
@@ -87,6 +98,6 @@ public sealed class ApiKeyAuthenticationHandler(
             validator.Metrics.Checked(refusal);
         }
 
-        return refusal.WriteAsync(Context);
+        return refusal.WriteAsync(_context);
     }
 }

@@ -1,15 +1,11 @@
-using Keys.AspNetCore.Caching;
-
 namespace Keys.AspNetCore.Authentication;
 
 /// <summary>
-/// The request's key check, kept on the request: the key found valid, and the refusal the challenge or the forbid
-/// answers with.
+/// A refused request's key check, kept on the request for the challenge or the forbid to answer with. A request whose
+/// key passes has none: its key is on its <see cref="ApiKeyClaimsIdentity"/>.
 /// </summary>
 public sealed class ApiKeyFeature
 {
-    public ValidatedApiKey? Key { get; set; }
-
     /// <summary>Why authentication failed; null when it passed or no key was sent.</summary>
     public ApiKeyRefusal? AuthenticationRefusal { get; set; }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Keys.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.AspNetCore.Http;
@@ -11,8 +12,14 @@ namespace Keys.AspNetCore.Authorization;
 /// Any policy name that is a scope (<c>[Authorize(Policy = "orders:read")]</c>) is that scope's policy, without
 /// registering it; other names are the application's own policies.
 /// </summary>
-internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options) : DefaultAuthorizationPolicyProvider(options)
+internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options, IOptions<AuthenticationOptions> authentication)
+    : DefaultAuthorizationPolicyProvider(options)
 {
+    // When API keys are the default scheme, the authentication middleware has already authenticated the request with
+    // it: a policy that named the scheme would make authorization authenticate again and merge the principals.
+    private readonly bool _keysAreDefault =
+        (authentication.Value.DefaultAuthenticateScheme ?? authentication.Value.DefaultScheme) == ApiKeyDefaults.AuthenticationScheme;
+
     // Policy names come from the application's attributes, never from requests: a handful, built once each.
     private readonly ConcurrentDictionary<string, AuthorizationPolicy?> _scopes = new(StringComparer.Ordinal);
 
@@ -22,9 +29,9 @@ internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options
 
     public override async Task<AuthorizationPolicy?> GetPolicyAsync(string policyName) =>
         await base.GetPolicyAsync(policyName)
-        ?? _scopes.GetOrAdd(policyName, static name => ScopeRequirement.TryParse(name, out var requirement)
-            ? new AuthorizationPolicyBuilder().RequireScope(requirement).Build()
-            : null);
+        ?? _scopes.GetOrAdd(policyName, static (name, keysAreDefault) => ScopeRequirement.TryParse(name, out var requirement)
+            ? new AuthorizationPolicyBuilder().RequireScope(requirement, nameTheScheme: !keysAreDefault).Build()
+            : null, _keysAreDefault);
 }
 
 /// <summary>Counts the requests whose key passed authorization; refusals are counted where they are answered.</summary>
@@ -34,9 +41,9 @@ internal sealed class ApiKeyAuthorizationResultHandler(Diagnostics.ApiKeyMetrics
 
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
-        if (authorizeResult.Succeeded && context.Features.Get<ApiKeyFeature>() is { Key: not null, Counted: false } feature)
+        // Called once per request that reaches authorization; refusals are counted by the challenge or the forbid.
+        if (authorizeResult.Succeeded && ApiKeyPrincipalExtensions.ValidatedKeyOf(context.User) is not null)
         {
-            feature.Counted = true;
             metrics.Checked(null);
         }
 

@@ -59,9 +59,8 @@ internal sealed class ScopeAuthorizationHandler : AuthorizationHandler<ScopeRequ
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
     {
-        var http = context.Resource as HttpContext;
         ApiKeyRefusal? refusal;
-        if (http?.Features.Get<ApiKeyFeature>()?.Key is { } key)
+        if (ApiKeyPrincipalExtensions.ValidatedKeyOf(context.User) is { } key)
         {
             refusal = ApiKeyChecks.CheckScope(key, requirement.Resource, requirement.Operation);
         }
@@ -81,7 +80,7 @@ internal sealed class ScopeAuthorizationHandler : AuthorizationHandler<ScopeRequ
         }
         else
         {
-            if (http is not null)
+            if (context.Resource is HttpContext http)
             {
                 ApiKeyAuthenticationHandler.ApiKeyFeatureOf(http).ScopeRefusal = refusal;
             }

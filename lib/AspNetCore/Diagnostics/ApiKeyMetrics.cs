@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -7,31 +8,63 @@ namespace Keys.AspNetCore.Diagnostics;
 /// The library's meter and activity source, both named <see cref="ApiKeyDefaults.DiagnosticsName"/>. Keys' service
 /// defaults export every <c>Keys.*</c> meter and this source; another service adds them to its own OpenTelemetry setup.
 /// </summary>
+/// <remarks>
+/// The counters are observable: a request increments a field, and the exporter reads the fields when it collects. A
+/// counter with a listener would aggregate on every request, which costs more than the cached key check it counts.
+/// </remarks>
 public sealed class ApiKeyMetrics
 {
     public static readonly ActivitySource ActivitySource = new(ApiKeyDefaults.DiagnosticsName);
 
-    private static readonly KeyValuePair<string, object?> Hit = new("result", "hit");
-    private static readonly KeyValuePair<string, object?> Miss = new("result", "miss");
-    private static readonly KeyValuePair<string, object?> Passed = new("outcome", "ok");
-
-    private readonly Counter<long> _checks;
-    private readonly Counter<long> _nearCacheLookups;
+    private readonly ConcurrentDictionary<string, StrongBox> _refusals = new(StringComparer.Ordinal);
+    private long _passed;
+    private long _hits;
+    private long _misses;
 
     public ApiKeyMetrics(IMeterFactory meters)
     {
         var meter = meters.Create(ApiKeyDefaults.DiagnosticsName);
-        _checks = meter.CreateCounter<long>(
-            "keys.api_key.checks", "{check}", "Requests whose API key was checked, by outcome: ok, or the refusal's code.");
-        _nearCacheLookups = meter.CreateCounter<long>(
-            "keys.api_key.near_cache.lookups", "{lookup}", "Near-cache lookups of well-formed keys, by result: hit or miss.");
+        meter.CreateObservableCounter(
+            "keys.api_key.checks", ObserveChecks, "{check}", "Requests whose API key was checked, by outcome: ok, or the refusal's code.");
+        meter.CreateObservableCounter(
+            "keys.api_key.near_cache.lookups", ObserveLookups, "{lookup}", "Near-cache lookups of well-formed keys, by result: hit or miss.");
     }
 
     /// <summary>A request's key check ended: passed (null) or refused. Called once per request.</summary>
-    public void Checked(ApiKeyRefusal? refusal) =>
-        _checks.Add(1, refusal is null ? Passed : new KeyValuePair<string, object?>("outcome", refusal.Error));
+    public void Checked(ApiKeyRefusal? refusal)
+    {
+        if (refusal is null)
+        {
+            Interlocked.Increment(ref _passed);
+        }
+        else
+        {
+            // A handful of codes: the dictionary stops growing after the first refusal of each.
+            Interlocked.Increment(ref _refusals.GetOrAdd(refusal.Error, static _ => new StrongBox()).Value);
+        }
+    }
 
-    public void NearCacheHit() => _nearCacheLookups.Add(1, Hit);
+    public void NearCacheHit() => Interlocked.Increment(ref _hits);
 
-    public void NearCacheMiss() => _nearCacheLookups.Add(1, Miss);
+    public void NearCacheMiss() => Interlocked.Increment(ref _misses);
+
+    private IEnumerable<Measurement<long>> ObserveChecks()
+    {
+        yield return new Measurement<long>(Volatile.Read(ref _passed), new KeyValuePair<string, object?>("outcome", "ok"));
+        foreach (var (code, count) in _refusals)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref count.Value), new KeyValuePair<string, object?>("outcome", code));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveLookups()
+    {
+        yield return new Measurement<long>(Volatile.Read(ref _hits), new KeyValuePair<string, object?>("result", "hit"));
+        yield return new Measurement<long>(Volatile.Read(ref _misses), new KeyValuePair<string, object?>("result", "miss"));
+    }
+
+    private sealed class StrongBox
+    {
+        public long Value;
+    }
 }
