@@ -14,6 +14,45 @@ public sealed class OrdersOutageTests(FaultsAppFixture fixture) : FaultTests
     protected override FaultsAppFixture Faults => fixture;
 
     [Fact]
+    public async Task CachedKeyIsAnsweredFromTheNearCacheWithoutALookup()
+    {
+        var admin = fixture.CreateKeyAdminClient();
+        var project = await admin.CreateProjectAsync("Orders near cache");
+        var cached = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
+            await admin.PostKeyAsync(project.Id, "prod", new { name = "cached", type = "secret", scopes = new[] { "orders:read" } }));
+        var unseen = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
+            await admin.PostKeyAsync(project.Id, "prod", new { name = "unseen", type = "secret", scopes = new[] { "orders:read" } }));
+        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("orders", "grpc"));
+        var orders = new Orders.V1.Orders.OrdersClient(channel);
+        await orders.ListOrdersAsync(new ListOrdersRequest(), OrdersTests.WithKey(cached.Value));
+        var pids = new List<int>();
+        foreach (var replica in await fixture.GetReplicaIdsAsync("key-validation", replicas: 2))
+        {
+            pids.Add(await fixture.Host.ProcessIdAsync("key-validation", replica));
+        }
+
+        // Frozen, KeyValidation answers nothing: a lookup would wait out its deadline and fail. Its Watch streams stay
+        // open but silent, so for WatchSilenceTimeout (3 s) the near cache stays in use.
+        pids.ForEach(pid => ProcessSignals.Send(pid, ProcessSignals.Stop));
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var answer = await orders.ListOrdersAsync(new ListOrdersRequest(), OrdersTests.WithKey(cached.Value), deadline: DateTime.UtcNow.AddSeconds(1));
+            Assert.Equal(cached.Key.Id, answer.Caller.KeyId);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"the cached key took {clock.Elapsed.TotalMilliseconds:F0} ms");
+
+            // The control: a key not in the near cache needs the lookup, which cannot be answered.
+            var refusal = await Assert.ThrowsAsync<RpcException>(
+                () => orders.ListOrdersAsync(new ListOrdersRequest(), OrdersTests.WithKey(unseen.Value)).ResponseAsync);
+            OrdersTests.AssertRefused(refusal, StatusCode.Unavailable, "SERVICE_UNAVAILABLE");
+        }
+        finally
+        {
+            pids.ForEach(pid => ProcessSignals.SendIfAlive(pid, ProcessSignals.Continue));
+        }
+    }
+
+    [Fact]
     public async Task WithKeyValidationStoppedNoKeyIsPassedUncheckedAndGarbageIsRefusedWithoutALookup()
     {
         var admin = fixture.CreateKeyAdminClient();
