@@ -11,6 +11,7 @@ public static class KeysSystem
     {
         Name = "bench",
         CallerName = "bench",
+        EnvironmentName = "Production",
         Environment =
         [
             // One load generator is one client address: the invalid-key throttle would turn G2's garbage into 429s.

@@ -24,13 +24,15 @@ public static class Measure
         }
     }
 
-    public static async Task<long> ThroughputAsync<T>(Func<Task<T>> call)
+    public static Task<long> ThroughputAsync<T>(Func<Task<T>> call) => ThroughputAsync(call, ThroughputWindow);
+
+    public static async Task<long> ThroughputAsync<T>(Func<Task<T>> call, TimeSpan window)
     {
         long calls = 0;
         var stop = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(async _ =>
         {
-            while (stop.Elapsed < ThroughputWindow)
+            while (stop.Elapsed < window)
             {
                 await call();
                 Interlocked.Increment(ref calls);
@@ -43,5 +45,19 @@ public static class Measure
     {
         samples.Sort();
         return (samples[samples.Count / 2], samples[(int)(samples.Count * 0.99)]);
+    }
+
+    /// <summary>
+    /// Calls of <paramref name="a"/> and <paramref name="b"/> completed in the same time, measured A B B A in windows of
+    /// half <see cref="ThroughputWindow"/>: a machine that speeds up or slows down during the round favours neither.
+    /// </summary>
+    public static async Task<(long A, long B)> AlternatingThroughputAsync<TA, TB>(Func<Task<TA>> a, Func<Task<TB>> b)
+    {
+        var half = ThroughputWindow / 2;
+        var callsA = await ThroughputAsync(a, half);
+        var callsB = await ThroughputAsync(b, half);
+        callsB += await ThroughputAsync(b, half);
+        callsA += await ThroughputAsync(a, half);
+        return (callsA, callsB);
     }
 }

@@ -38,8 +38,9 @@ public static class OrdersBenchmark
             await Measure.AlternatingLatencyAsync(
                 () => baseline.ListOrdersAsync(request).ResponseAsync, baseLatency,
                 () => checkedOrders.ListOrdersAsync(request, withKey).ResponseAsync, checkedLatency);
-            baseCalls += await Measure.ThroughputAsync(() => baseline.ListOrdersAsync(request).ResponseAsync);
-            checkedCalls += await Measure.ThroughputAsync(() => checkedOrders.ListOrdersAsync(request, withKey).ResponseAsync);
+            var (baseRound, checkedRound) = await Measure.AlternatingThroughputAsync(
+                () => baseline.ListOrdersAsync(request).ResponseAsync, () => checkedOrders.ListOrdersAsync(request, withKey).ResponseAsync);
+            (baseCalls, checkedCalls) = (baseCalls + baseRound, checkedCalls + checkedRound);
         }
 
         var (baseP50, baseP99) = Measure.Percentiles(baseLatency);

@@ -267,7 +267,12 @@ public sealed class KeysHost : IAsyncDisposable
         try
         {
             var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Keys_AppHost>(
-                [.. Arguments()], (app, _) => app.DisableDashboard = !_options.Dashboard);
+                [.. Arguments()],
+                (app, host) =>
+                {
+                    app.DisableDashboard = !_options.Dashboard;
+                    host.EnvironmentName = _options.EnvironmentName ?? host.EnvironmentName;
+                });
             builder.Services.AddLogging(Logs.AddTo);
             foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
             {

@@ -8,6 +8,12 @@ public sealed record KeysHostOptions
     /// <summary>What the system is started for (<c>tests</c>, <c>bench</c>, …): it names the data directory and the log file.</summary>
     public required string Name { get; init; }
 
+    /// <summary>
+    /// The AppHost's environment, which it gives every service; null keeps the testing builder's (Development). The
+    /// benchmarks run Production: Development checks every dependency-injection resolution, a cost no deployment pays.
+    /// </summary>
+    public string? EnvironmentName { get; init; }
+
     public int KeyValidationReplicas { get; init; } = 1;
 
     public int GatewayReplicas { get; init; } = 1;
