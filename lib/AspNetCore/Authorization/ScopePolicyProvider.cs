@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Keys.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
