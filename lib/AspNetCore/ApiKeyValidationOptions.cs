@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Keys.AspNetCore;
 
 /// <summary>How a service checks API keys (section <c>ApiKeys</c>): where KeyValidation is, and how long answers live here.</summary>
-public sealed class ApiKeyValidationOptions
+public sealed class ApiKeyValidationOptions : IValidatableObject
 {
     public const string SectionName = "ApiKeys";
 
@@ -39,4 +39,25 @@ public sealed class ApiKeyValidationOptions
     /// </summary>
     [Range(1, 10_000_000)]
     public int InvalidKeyMaxAddresses { get; set; } = 100_000;
+
+    /// <summary>
+    /// Durations must be positive, and are checked at start: a zero or negative window would make building the key
+    /// check throw on every request (anonymous endpoints too, as the scheme authenticates them all), a timeout would
+    /// fail every lookup, and a silence timeout would drop every Watch stream at once.
+    /// </summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var (name, value) in new[]
+        {
+            (nameof(ValidationTimeout), ValidationTimeout),
+            (nameof(WatchSilenceTimeout), WatchSilenceTimeout),
+            (nameof(InvalidKeyWindow), InvalidKeyWindow),
+        })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                yield return new ValidationResult($"{SectionName}:{name} must be positive.", [name]);
+            }
+        }
+    }
 }

@@ -1,0 +1,355 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Grpc.Core;
+using Keys.ApiKeys;
+using Keys.AspNetCore.Authorization;
+using Keys.AspNetCore.Invalidation;
+using Keys.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Keys.AspNetCore.UnitTests;
+
+/// <summary>
+/// The ApiKey scheme end to end, as a service adopting the library uses it (<c>AddAuthentication(…).AddApiKey()</c>,
+/// <c>RequireScope</c>, a scope as a policy name), on an in-process test server. KeyValidation is a fake; the
+/// invalidation stream is not started, so the near cache stays disconnected and every well-formed key is looked up.
+/// </summary>
+public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
+{
+    private const int InvalidKeyLimit = 3;
+
+    private readonly FakeKeyValidation _validation = new();
+    private readonly ConcurrentDictionary<string, ValidateResponse> _answers = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _checks = new();
+    private readonly string _reader = KeyString.Generate(ApiKeyType.Secret);
+    private readonly string _publishable = KeyString.Generate(ApiKeyType.Publishable);
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+    private MeterListener? _listener;
+
+    public async Task InitializeAsync()
+    {
+        _answers[_reader] = Valid(ApiKeyType.Secret, "orders:read");
+        _answers[_publishable] = Valid(ApiKeyType.Publishable);
+        _validation.OnCall = call => call.Answer(
+            _answers.TryGetValue(call.Request.Key, out var answer) ? answer : new ValidateResponse { Outcome = ValidationOutcome.NotFound });
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ServiceAuth:Token"] = "a-service-token-of-at-least-32-characters",
+            ["ApiKeys:InvalidKeyLimit"] = InvalidKeyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        builder.Services.AddAuthentication(ApiKeyDefaults.AuthenticationScheme).AddApiKey();
+
+        // The client AddGrpcClient registered is replaced (the last registration wins), and the Watch stream, which this
+        // fake does not play, is not followed.
+        builder.Services.AddSingleton(_validation.Client);
+        builder.Services.Remove(builder.Services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(InvalidationWatcher)));
+
+        _app = builder.Build();
+        _app.UseAuthentication();
+        _app.UseAuthorization();
+        _app.MapGet("/read", Who).RequireScope("orders:read");
+        _app.MapGet("/create", Who).RequireScope("orders:create");
+        _app.MapGet("/policy", Who).RequireAuthorization("orders:read");
+        _app.MapGet("/any-key", Who).RequireAuthorization();
+        _app.MapGet("/anonymous", Who);
+        _app.MapPost("/keys.v1.Orders/GetOrder", Who).RequireScope("orders:read");
+        await _app.StartAsync();
+        _http = _app.GetTestClient();
+        CountChecks(_app.Services.GetRequiredService<IMeterFactory>());
+    }
+
+    public async Task DisposeAsync()
+    {
+        _listener?.Dispose();
+        _http.Dispose();
+        await _app.DisposeAsync();
+    }
+
+    // --- Refused before any lookup ---
+
+    [Fact]
+    public async Task NoKeyIsA401SayingToSendOne()
+    {
+        using var response = await _http.GetAsync("/read");
+
+        await AssertRefusedAsync(response, HttpStatusCode.Unauthorized, "UNAUTHORIZED", ApiKeyRefusal.MissingKey.Message);
+    }
+
+    [Fact]
+    public async Task GarbageIsA401InvalidTokenWithoutAnyLookup()
+    {
+        using var response = await SendAsync("/read", "not-an-api-key");
+
+        await AssertRefusedAsync(response, HttpStatusCode.Unauthorized, "INVALID_TOKEN", ApiKeyRefusal.InvalidKey.Message);
+        Assert.Equal(0, _validation.ValidateCalls);
+    }
+
+    [Fact]
+    public async Task GarbageFromOneClientIsA429OnceItsPermitsAreSpent()
+    {
+        for (var i = 0; i < InvalidKeyLimit; i++)
+        {
+            using var refused = await SendAsync("/read", "not-an-api-key");
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var response = await SendAsync("/read", "not-an-api-key");
+
+        await AssertRefusedAsync(response, HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS");
+        Assert.Equal("10", response.Headers.RetryAfter?.ToString());
+    }
+
+    [Fact]
+    public async Task SecretKeyFromABrowserIsRefusedAsSuchWithoutAnyLookup()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/read");
+        request.Headers.Add(ApiKeyDefaults.HeaderName, _reader);
+        request.Headers.Add("Sec-Fetch-Mode", "cors");
+
+        using var response = await _http.SendAsync(request);
+
+        await AssertRefusedAsync(response, HttpStatusCode.Forbidden, "SECRET_KEY_IN_BROWSER");
+        Assert.Equal(0, _validation.ValidateCalls);
+    }
+
+    // --- A key looked up ---
+
+    [Fact]
+    public async Task KeyWhoseScopeAllowsTheEndpointPassesAndTheEndpointSeesWhoCalled()
+    {
+        using var response = await SendAsync("/read", _reader);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("key_reader|prj_0123456789abcdefghij|production|Secret|orders:read", await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, _validation.ValidateCalls);
+    }
+
+    [Fact]
+    public async Task ScopeNamedAsAPolicyIsThatScopesPolicyWithoutRegisteringIt()
+    {
+        using var allowed = await SendAsync("/policy", _reader);
+        _answers[_reader] = Valid(ApiKeyType.Secret, "orders:create");
+        using var refused = await SendAsync("/policy", _reader);
+
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        await AssertRefusedAsync(refused, HttpStatusCode.Forbidden, "SCOPE_INSUFFICIENT", ApiKeyRefusal.ScopeInsufficient.Message);
+    }
+
+    [Fact]
+    public async Task KeyWhoseScopesDoNotAllowTheEndpointIsA403ScopeInsufficient()
+    {
+        using var response = await SendAsync("/create", _reader);
+
+        await AssertRefusedAsync(response, HttpStatusCode.Forbidden, "SCOPE_INSUFFICIENT", ApiKeyRefusal.ScopeInsufficient.Message);
+    }
+
+    [Fact]
+    public async Task PublishableKeyWithoutScopesReadsButIsTold403ThatItMayOnlyReadWhenItWrites()
+    {
+        using var read = await SendAsync("/read", _publishable);
+        using var create = await SendAsync("/create", _publishable);
+
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal("key_reader|prj_0123456789abcdefghij|production|Publishable|", await read.Content.ReadAsStringAsync());
+        await AssertRefusedAsync(create, HttpStatusCode.Forbidden, "SCOPE_INSUFFICIENT", ApiKeyRefusal.PublishableKeyReadOnly.Message);
+    }
+
+    [Fact]
+    public async Task EndpointNeedingOnlyAnAuthenticatedCallerTakesAnyValidKeyAndRefusesUnknownOnes()
+    {
+        using var valid = await SendAsync("/any-key", _publishable);
+        using var unknown = await SendAsync("/any-key", KeyString.Generate(ApiKeyType.Secret));
+
+        Assert.Equal(HttpStatusCode.OK, valid.StatusCode);
+        await AssertRefusedAsync(unknown, HttpStatusCode.Unauthorized, "INVALID_TOKEN");
+    }
+
+    [Fact]
+    public async Task KeyValidationUnavailableIsA503ToRetryShortly()
+    {
+        _validation.OnCall = call => call.Fail(StatusCode.Unavailable);
+
+        using var response = await SendAsync("/read", _reader);
+
+        await AssertRefusedAsync(response, HttpStatusCode.ServiceUnavailable, "SERVICE_UNAVAILABLE", ApiKeyRefusal.ValidationUnavailable.Message);
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+    }
+
+    [Fact]
+    public async Task KeyDeletedSinceItWasLookedUpIsA401TokenRevoked()
+    {
+        _answers[_reader] = new ValidateResponse { Outcome = ValidationOutcome.Revoked };
+
+        using var response = await SendAsync("/read", _reader);
+
+        await AssertRefusedAsync(response, HttpStatusCode.Unauthorized, "TOKEN_REVOKED");
+    }
+
+    // --- Endpoints that need no key ---
+
+    [Fact]
+    public async Task AnonymousEndpointIsServedWhateverKeyIsSentAndSeesNoCaller()
+    {
+        using var garbage = await SendAsync("/anonymous", "not-an-api-key");
+        using var none = await _http.GetAsync("/anonymous");
+
+        Assert.Equal(HttpStatusCode.OK, garbage.StatusCode);
+        Assert.Equal("none", await garbage.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, none.StatusCode);
+    }
+
+    // --- gRPC ---
+
+    [Fact]
+    public async Task GrpcCallWithoutAKeyIsTrailersOnlyUnauthenticated()
+    {
+        using var response = await SendGrpcAsync(key: null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/grpc", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("16", Header(response, "grpc-status"));
+        Assert.Equal("UNAUTHORIZED", ReasonOf(response));
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task GrpcCallWhoseKeyLacksTheScopeIsPermissionDeniedWithTheReason()
+    {
+        _answers[_reader] = Valid(ApiKeyType.Secret, "orders:create");
+
+        using var response = await SendGrpcAsync(_reader);
+
+        Assert.Equal("7", Header(response, "grpc-status"));
+        Assert.Equal("SCOPE_INSUFFICIENT", ReasonOf(response));
+    }
+
+    [Fact]
+    public async Task GrpcCallWithAKeyThatAllowsItReachesTheMethod()
+    {
+        using var response = await SendGrpcAsync(_reader);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("grpc-status"));
+        Assert.StartsWith("key_reader|", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    // --- Metrics ---
+
+    [Fact]
+    public async Task EachCheckedRequestIsCountedOnceWithItsOutcome()
+    {
+        (await SendAsync("/read", _reader)).Dispose();
+        (await SendAsync("/create", _reader)).Dispose();
+        (await _http.GetAsync("/read")).Dispose();
+        (await SendAsync("/read", "not-an-api-key")).Dispose();
+        (await SendAsync("/anonymous", _reader)).Dispose();
+
+        // The anonymous endpoint checked nothing: its key was authenticated, but nothing was decided on it.
+        Assert.Equal(["ok", "SCOPE_INSUFFICIENT", "UNAUTHORIZED", "INVALID_TOKEN"], _checks);
+    }
+
+    private static string Who(HttpContext http) =>
+        http.User.GetApiKey() is { } key
+            ? $"{key.KeyId}|{key.ProjectId}|{key.Environment}|{key.Type}|{string.Join(',', key.Scopes)}"
+            : "none";
+
+    private static ValidateResponse Valid(ApiKeyType type, params string[] scopes)
+    {
+        var response = new ValidateResponse
+        {
+            Outcome = ValidationOutcome.Valid,
+            KeyId = "key_reader",
+            ProjectId = "prj_0123456789abcdefghij",
+            Environment = "production",
+            Type = type == ApiKeyType.Secret ? KeyType.Secret : KeyType.Publishable,
+        };
+        response.Scopes.Add(scopes);
+        return response;
+    }
+
+    private static async Task AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string error, string? message = null)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal((int)status, body.RootElement.GetProperty("statusCode").GetInt32());
+        Assert.Equal(error, body.RootElement.GetProperty("error").GetString());
+        if (message is not null)
+        {
+            Assert.Equal(message, body.RootElement.GetProperty("message").GetString());
+        }
+    }
+
+    private static string? Header(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
+
+    private static string ReasonOf(HttpResponseMessage response)
+    {
+        var status = Google.Rpc.Status.Parser.ParseFrom(Convert.FromBase64String(Header(response, "grpc-status-details-bin")!));
+        return Assert.Single(status.Details).Unpack<Google.Rpc.ErrorInfo>().Reason;
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string path, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Add(ApiKeyDefaults.HeaderName, key);
+        return await _http.SendAsync(request);
+    }
+
+    private async Task<HttpResponseMessage> SendGrpcAsync(string? key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/keys.v1.Orders/GetOrder")
+        {
+            // An empty message in gRPC's framing: not compressed, length 0.
+            Content = new ByteArrayContent([0, 0, 0, 0, 0]),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        request.Headers.Add("TE", "trailers");
+        if (key is not null)
+        {
+            request.Headers.Add("x-api-key", key);
+        }
+
+        return await _http.SendAsync(request);
+    }
+
+    private void CountChecks(IMeterFactory meters)
+    {
+        // This app's meter only: other tests create meters of the same name at the same time.
+        _listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Scope == meters && instrument.Name == "keys.api_key.checks")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "outcome")
+                {
+                    _checks.Enqueue((string)tag.Value!);
+                }
+            }
+        });
+        _listener.Start();
+    }
+}

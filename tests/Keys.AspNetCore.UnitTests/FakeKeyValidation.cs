@@ -1,0 +1,79 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Keys.V1;
+
+namespace Keys.AspNetCore.UnitTests;
+
+/// <summary>
+/// KeyValidation as a test plays it: a real generated client over a call invoker that records every <c>Validate</c>
+/// call and answers it when the test says (or at once, through <see cref="OnCall"/>). Anything else is refused, so a
+/// test notices a call it did not expect.
+/// </summary>
+internal sealed class FakeKeyValidation : CallInvoker
+{
+    private readonly Channel<ValidateCall> _pending = Channel.CreateUnbounded<ValidateCall>();
+    private int _calls;
+
+    public FakeKeyValidation() => Client = new KeyValidationService.KeyValidationServiceClient(this);
+
+    public KeyValidationService.KeyValidationServiceClient Client { get; }
+
+    /// <summary>How many <c>Validate</c> calls were made.</summary>
+    public int ValidateCalls => Volatile.Read(ref _calls);
+
+    /// <summary>Runs as each call is made, before it is returned: a test that answers every call the same way sets it.</summary>
+    public Action<ValidateCall>? OnCall { get; set; }
+
+    /// <summary>The next call made (in order), waiting for it a few seconds at most.</summary>
+    public async Task<ValidateCall> NextCallAsync() =>
+        await _pending.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+
+    public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
+        Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+    {
+        if (request is not ValidateRequest validate || method.Name != "Validate")
+        {
+            throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
+        }
+
+        Interlocked.Increment(ref _calls);
+        var call = new ValidateCall(validate, options);
+        OnCall?.Invoke(call);
+        _pending.Writer.TryWrite(call);
+        return new AsyncUnaryCall<TResponse>(
+            (Task<TResponse>)(object)call.Response,
+            Task.FromResult(new Metadata()),
+            () => call.Response.IsCompletedSuccessfully ? Status.DefaultSuccess : new Status(StatusCode.Unknown, ""),
+            () => new Metadata(),
+            () => { });
+    }
+
+    public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
+        throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
+
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
+        throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
+
+    public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
+        throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
+
+    public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
+        throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
+}
+
+/// <summary>One <c>Validate</c> call: what was asked, with which options, and its answer once the test gives it.</summary>
+internal sealed class ValidateCall(ValidateRequest request, CallOptions options)
+{
+    private readonly TaskCompletionSource<ValidateResponse> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ValidateRequest Request { get; } = request;
+
+    public CallOptions Options { get; } = options;
+
+    public Task<ValidateResponse> Response => _response.Task;
+
+    public void Answer(ValidateResponse response) => _response.SetResult(response);
+
+    /// <summary>Fails as a gRPC client does: the awaited call throws an <see cref="RpcException"/>.</summary>
+    public void Fail(StatusCode code) => _response.SetException(new RpcException(new Status(code, $"The fake failed the call with {code}.")));
+}
