@@ -5,7 +5,6 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Grpc.Core;
 using Keys.ApiKeys;
-using Keys.AspNetCore.Authorization;
 using Keys.AspNetCore.Invalidation;
 using Keys.V1;
 using Microsoft.AspNetCore.Builder;
@@ -29,7 +28,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
 
     private readonly FakeKeyValidation _validation = new();
     private readonly ConcurrentDictionary<string, ValidateResponse> _answers = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<string> _checks = new();
+    private readonly ConcurrentDictionary<string, long> _checks = new(StringComparer.Ordinal);
     private readonly string _reader = KeyString.Generate(ApiKeyType.Secret);
     private readonly string _publishable = KeyString.Generate(ApiKeyType.Publishable);
     private WebApplication _app = null!;
@@ -259,7 +258,10 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         (await SendAsync("/anonymous", _reader)).Dispose();
 
         // The anonymous endpoint checked nothing: its key was authenticated, but nothing was decided on it.
-        Assert.Equal(["ok", "SCOPE_INSUFFICIENT", "UNAUTHORIZED", "INVALID_TOKEN"], _checks);
+        _listener!.RecordObservableInstruments();
+        Assert.Equal(
+            new Dictionary<string, long> { ["ok"] = 1, ["SCOPE_INSUFFICIENT"] = 1, ["UNAUTHORIZED"] = 1, ["INVALID_TOKEN"] = 1 },
+            _checks.Where(c => c.Value > 0).ToDictionary());
     }
 
     private static string Who(HttpContext http) =>
@@ -340,13 +342,14 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
                 }
             },
         };
-        _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        // Observable counters: each collection reports every outcome's total so far.
+        _listener.SetMeasurementEventCallback<long>((_, total, tags, _) =>
         {
             foreach (var tag in tags)
             {
                 if (tag.Key == "outcome")
                 {
-                    _checks.Enqueue((string)tag.Value!);
+                    _checks[(string)tag.Value!] = total;
                 }
             }
         });

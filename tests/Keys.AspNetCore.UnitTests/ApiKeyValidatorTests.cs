@@ -235,12 +235,16 @@ public sealed class ApiKeyValidatorTests : IDisposable
 
     // --- Failing closed, and what a failure costs the throttle ---
 
-    [Fact]
-    public async Task KeyValidationUnavailableIsA503AndGivesThePermitBack()
+    [Theory]
+    [InlineData(StatusCode.Unavailable)]
+    [InlineData(StatusCode.Unauthenticated)]
+    [InlineData(StatusCode.PermissionDenied)]
+    public async Task KeyValidationUnreachableOrRefusingThisServiceIsA503AndGivesThePermitBack(StatusCode failure)
     {
-        // Unreachable, KeyValidation did no work: an outage must not leave a busy client throttled afterwards.
+        // Unreachable, or refusing this service's credential, KeyValidation did no lookup: an outage or a wrong token
+        // must not leave a busy client told 429, as if it had sent invalid keys.
         var validator = Validator(invalidKeyLimit: 1, connected: true);
-        _validation.OnCall = call => call.Fail(StatusCode.Unavailable);
+        _validation.OnCall = call => call.Fail(failure);
 
         var first = await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default);
         var second = await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default);

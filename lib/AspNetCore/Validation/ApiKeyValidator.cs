@@ -122,11 +122,11 @@ public sealed class ApiKeyValidator
             }
             catch (RpcException ex)
             {
-                // Unreachable, KeyValidation did no work and the client learnt nothing, so the permit comes back (a
-                // busy client would otherwise stay throttled after the outage). Too slow or shedding lookups
-                // (DeadlineExceeded, ResourceExhausted), it is overloaded: the permit stays spent, so that the
-                // throttle still bounds the load.
-                if (ex.StatusCode == StatusCode.Unavailable)
+                // Unreachable, or refusing this service's own credential, KeyValidation did no lookup and the client
+                // learnt nothing, so the permit comes back (a busy client would otherwise be told 429, blamed for an
+                // outage or a misconfiguration). Too slow or shedding lookups (DeadlineExceeded, ResourceExhausted),
+                // it is overloaded: the permit stays spent, so that the throttle still bounds the load.
+                if (ex.StatusCode is StatusCode.Unavailable or StatusCode.Unauthenticated or StatusCode.PermissionDenied)
                 {
                     _throttle.Refund(client);
                 }
