@@ -1,8 +1,7 @@
 // A cache of KeyValidation answers that never serves a revoked key: the protocol in docs/internal-clients.md, for a
-// service that is not .NET, with @grpc/grpc-js. Needs Node.js 20.15 or later (zlib.crc32).
+// service that is not .NET, with @grpc/grpc-js. Needs Node.js 18 or later.
 // Try it: KEYS_SERVICE_TOKEN=<token> node cache.mjs <key-validation host:port> <repo>/protos <key>
 import crypto from 'node:crypto';
-import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
@@ -19,11 +18,23 @@ export const REFUSALS = {
 };
 const REFUSAL_OF = { VALIDATION_OUTCOME_EXPIRED: 'TOKEN_EXPIRED', VALIDATION_OUTCOME_REVOKED: 'TOKEN_REVOKED' };
 
+// CRC-32 (IEEE: reflected, polynomial 0xEDB88320), the same as zlib's crc32, written out because zlib.crc32 needs
+// Node.js 20.15 and Debian 12 ships Node.js 18.
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  for (let k = 0; k < 8; k++) n = n & 1 ? 0xedb88320 ^ (n >>> 1) : n >>> 1;
+  return n >>> 0;
+});
+function crc32(bytes) {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
 // Offline: pk_ or sk_, 43 base62 characters, then the CRC-32 of those 46 characters in 6 base62 digits. Garbage never
 // costs a lookup.
 export function isWellFormed(key) {
   if (typeof key !== 'string' || !/^[ps]k_[0-9A-Za-z]{49}$/.test(key)) return false;
-  let crc = zlib.crc32(Buffer.from(key.slice(0, 46), 'ascii'));
+  let crc = crc32(Buffer.from(key.slice(0, 46), 'ascii'));
   let checksum = '';
   for (let i = 0; i < 6; i++, crc = Math.floor(crc / 62)) checksum = BASE62[crc % 62] + checksum;
   return checksum === key.slice(46);

@@ -11,7 +11,8 @@ namespace Keys.FunctionalTests;
 [Collection(KeysCollection.Name)]
 public sealed class NodeClientTests(KeysAppFixture fixture)
 {
-    private static readonly Lazy<Task<string>> Installed = new(InstallAsync);
+    /// <summary>The NodeClient folder, once <c>npm ci</c> has run in it: NodeCacheTests runs from there too.</summary>
+    internal static readonly Lazy<Task<string>> Installed = new(InstallAsync);
 
     [Fact]
     public async Task ANodeClientWithoutACredentialLearnsNothingAboutAKey()
