@@ -16,12 +16,7 @@ public sealed class OrdersOutageTests(FaultsAppFixture fixture) : FaultTests
     [Fact]
     public async Task CachedKeyIsAnsweredFromTheNearCacheWithoutALookup()
     {
-        var admin = fixture.CreateKeyAdminClient();
-        var project = await admin.CreateProjectAsync("Orders near cache");
-        var cached = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
-            await admin.PostKeyAsync(project.Id, "prod", new { name = "cached", type = "secret", scopes = new[] { "orders:read" } }));
-        var unseen = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
-            await admin.PostKeyAsync(project.Id, "prod", new { name = "unseen", type = "secret", scopes = new[] { "orders:read" } }));
+        var (cached, unseen) = await TwoKeysOneCachedAsync("Orders near cache");
         using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("orders", "grpc"));
         var orders = new Orders.V1.Orders.OrdersClient(channel);
         await orders.ListOrdersAsync(new ListOrdersRequest(), OrdersTests.WithKey(cached.Value));
@@ -55,12 +50,7 @@ public sealed class OrdersOutageTests(FaultsAppFixture fixture) : FaultTests
     [Fact]
     public async Task WithKeyValidationStoppedNoKeyIsPassedUncheckedAndGarbageIsRefusedWithoutALookup()
     {
-        var admin = fixture.CreateKeyAdminClient();
-        var project = await admin.CreateProjectAsync("Orders without KeyValidation");
-        var cached = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
-            await admin.PostKeyAsync(project.Id, "prod", new { name = "cached", type = "secret", scopes = new[] { "orders:read" } }));
-        var unseen = await KeyAdminClient.ReadAsync<CreatedKeyDto>(
-            await admin.PostKeyAsync(project.Id, "prod", new { name = "unseen", type = "secret", scopes = new[] { "orders:read" } }));
+        var (cached, unseen) = await TwoKeysOneCachedAsync("Orders without KeyValidation");
         using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("orders", "grpc"));
         var orders = new Orders.V1.Orders.OrdersClient(channel);
         await orders.ListOrdersAsync(new ListOrdersRequest(), OrdersTests.WithKey(cached.Value));
@@ -108,5 +98,20 @@ public sealed class OrdersOutageTests(FaultsAppFixture fixture) : FaultTests
                 }
             },
             new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+    }
+
+    /// <summary>Two keys that may list orders: the caller puts the first into the service's near cache, the second never.</summary>
+    private async Task<(CreatedKeyDto Cached, CreatedKeyDto Unseen)> TwoKeysOneCachedAsync(string projectName)
+    {
+        var admin = fixture.CreateKeyAdminClient();
+        var project = await admin.CreateProjectAsync(projectName);
+        var keys = new List<CreatedKeyDto>();
+        foreach (var name in new[] { "cached", "unseen" })
+        {
+            keys.Add(await KeyAdminClient.ReadAsync<CreatedKeyDto>(
+                await admin.PostKeyAsync(project.Id, "prod", new { name, type = "secret", scopes = new[] { "orders:read" } })));
+        }
+
+        return (keys[0], keys[1]);
     }
 }
