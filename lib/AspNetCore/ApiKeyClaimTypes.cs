@@ -22,12 +22,15 @@ public sealed record ApiKeyIdentity(string KeyId, string ProjectId, string Envir
 
 public static class ApiKeyPrincipalExtensions
 {
+    /// <summary>The API key this request was authenticated with; null when it was not authenticated by one.</summary>
+    public static ApiKeyIdentity? GetApiKey(this Microsoft.AspNetCore.Http.HttpContext context) => context.User.GetApiKey();
+
     /// <summary>
-    /// The API key this request was authenticated with; null when it was not authenticated by one. Read from the
-    /// request's key check, so it costs no claims lookup.
+    /// The API key this principal was authenticated with; null when it was not authenticated by one. Only a key this
+    /// library validated counts (an <see cref="Authentication.ApiKeyClaimsIdentity"/>): claims of the same names from
+    /// another scheme (a token whose issuer put a <c>key_id</c> or a <c>scope</c> in it) never pass for a key.
     /// </summary>
-    public static ApiKeyIdentity? GetApiKey(this Microsoft.AspNetCore.Http.HttpContext context) =>
-        ValidatedKeyOf(context.User)?.Identity ?? context.User.GetApiKey();
+    public static ApiKeyIdentity? GetApiKey(this ClaimsPrincipal principal) => ValidatedKeyOf(principal)?.Identity;
 
     /// <summary>The validated key behind a principal this library authenticated; null for any other principal.</summary>
     internal static Caching.ValidatedApiKey? ValidatedKeyOf(ClaimsPrincipal principal)
@@ -41,23 +44,5 @@ public static class ApiKeyPrincipalExtensions
         }
 
         return null;
-    }
-
-    /// <summary>The API key this principal was authenticated with; null when it was not authenticated by one.</summary>
-    public static ApiKeyIdentity? GetApiKey(this ClaimsPrincipal principal)
-    {
-        var identity = principal.Identities.FirstOrDefault(i => i.IsAuthenticated && i.HasClaim(c => c.Type == ApiKeyClaimTypes.KeyId));
-        if (identity?.FindFirst(ApiKeyClaimTypes.KeyId)?.Value is not { } keyId
-            || !ApiKeyTypes.TryParseName(identity.FindFirst(ApiKeyClaimTypes.KeyType)?.Value, out var type))
-        {
-            return null;
-        }
-
-        return new ApiKeyIdentity(
-            keyId,
-            identity.FindFirst(ApiKeyClaimTypes.ProjectId)?.Value ?? "",
-            identity.FindFirst(ApiKeyClaimTypes.Environment)?.Value ?? "",
-            type,
-            [.. identity.FindAll(ApiKeyClaimTypes.Scope).Select(c => c.Value)]);
     }
 }

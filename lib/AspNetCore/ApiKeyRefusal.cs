@@ -102,8 +102,11 @@ public sealed class ApiKeyRefusal
         return Task.CompletedTask;
     }
 
+    // gRPC runs over HTTP/2 (or 3) only: an HTTP/1.1 request that merely claims a gRPC content type gets the JSON
+    // refusal and its 4xx status, never a 200 that a cache or a careless client could take for a success.
     private static bool IsGrpc(HttpRequest request) =>
-        request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
+        !HttpProtocol.IsHttp11(request.Protocol) && !HttpProtocol.IsHttp10(request.Protocol)
+        && request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
         && !type.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase);
 
     private static Grpc.Core.StatusCode GrpcStatusFor(int statusCode) => statusCode switch

@@ -318,6 +318,8 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         {
             // An empty message in gRPC's framing: not compressed, length 0.
             Content = new ByteArrayContent([0, 0, 0, 0, 0]),
+            // gRPC is HTTP/2 (the test server reports the version asked for as the request's protocol).
+            Version = HttpVersion.Version20,
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
         request.Headers.Add("TE", "trailers");

@@ -65,4 +65,20 @@ public sealed class ApiKeyClaimsIdentityTests
         Assert.Equal(("key_a", "prj_b", "prod", ApiKeyType.Secret), (caller.KeyId, caller.ProjectId, caller.Environment, caller.Type));
         Assert.Equal(["orders:read", "orders:create"], caller.Scopes);
     }
+
+    [Fact]
+    public void IdentityOfAnotherSchemeWithAKeysClaimNamesIsNoKey()
+    {
+        // A bearer token whose issuer put key_id, key_type and scope claims in it: still not an API key.
+        var token = new ClaimsPrincipal(new ClaimsIdentity(
+            [
+                new Claim(ApiKeyClaimTypes.KeyId, "key_forged"),
+                new Claim(ApiKeyClaimTypes.ProjectId, "prj_b"),
+                new Claim(ApiKeyClaimTypes.KeyType, "secret"),
+                new Claim(ApiKeyClaimTypes.Scope, "orders:*"),
+            ],
+            "Bearer"));
+
+        Assert.Null(token.GetApiKey());
+    }
 }

@@ -129,6 +129,22 @@ public sealed class ApiKeyRefusalTests
         Assert.False(context.Response.Headers.ContainsKey("grpc-status"));
     }
 
+    [Theory]
+    [InlineData("HTTP/1.1")]
+    [InlineData("HTTP/1.0")]
+    public async Task AnHttp1RequestClaimingToBeGrpcGetsTheJsonRefusalNotA200(string protocol)
+    {
+        // gRPC needs HTTP/2: over HTTP/1.1 a trailers-only answer would be a bare 200, which a cache or a careless
+        // client could take for a success.
+        var context = Request("application/grpc", protocol);
+
+        await ApiKeyRefusal.InvalidKey.WriteAsync(context);
+
+        Assert.Equal(401, context.Response.StatusCode);
+        Assert.Equal("application/json", context.Response.ContentType);
+        Assert.False(context.Response.Headers.ContainsKey("grpc-status"));
+    }
+
     // --- Over HTTP ---
 
     [Fact]
@@ -188,9 +204,10 @@ public sealed class ApiKeyRefusalTests
             Body(context));
     }
 
-    private static DefaultHttpContext Request(string? contentType)
+    private static DefaultHttpContext Request(string? contentType, string protocol = "HTTP/2")
     {
         var context = new DefaultHttpContext();
+        context.Request.Protocol = protocol;
         context.Request.ContentType = contentType;
         context.Response.Body = new MemoryStream();
         return context;

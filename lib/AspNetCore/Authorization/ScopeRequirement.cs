@@ -59,21 +59,14 @@ internal sealed class ScopeAuthorizationHandler : AuthorizationHandler<ScopeRequ
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
     {
-        ApiKeyRefusal? refusal;
-        if (ApiKeyPrincipalExtensions.ValidatedKeyOf(context.User) is { } key)
+        // Only a key this library validated: a principal of another scheme whose claims look like a key's is no key.
+        if (ApiKeyPrincipalExtensions.ValidatedKeyOf(context.User) is not { } key)
         {
-            refusal = ApiKeyChecks.CheckScope(key, requirement.Resource, requirement.Operation);
-        }
-        else if (context.User.GetApiKey() is { } identity)
-        {
-            refusal = ApiKeyChecks.CheckScope(identity.Type, identity.Scopes, requirement.Resource, requirement.Operation);
-        }
-        else
-        {
-            // Not authenticated by a key: the requirement is unmet, and the policy's authentication says why.
+            // The requirement is unmet, and the policy's authentication says why.
             return Task.CompletedTask;
         }
 
+        var refusal = ApiKeyChecks.CheckScope(key, requirement.Resource, requirement.Operation);
         if (refusal is null)
         {
             context.Succeed(requirement);
