@@ -1,4 +1,3 @@
-using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Reflection.V1Alpha;
 using Keys.FunctionalTests.Infrastructure;
@@ -8,7 +7,7 @@ namespace Keys.FunctionalTests;
 /// <summary>
 /// gRPC server reflection, which grpcurl and Postman use to list services and build calls, is mapped in Development,
 /// the environment the AppHost gives the services under <c>./keys run</c> and here. It needs no credential: it tells
-/// the services' shapes, never data, and the services it names still ask for theirs.
+/// the services' shapes, never data, and the services it names still ask for theirs (ServiceCredentialTests).
 /// </summary>
 [Collection(KeysCollection.Name)]
 public sealed class ReflectionTests(KeysAppFixture fixture)
@@ -23,17 +22,6 @@ public sealed class ReflectionTests(KeysAppFixture fixture)
         using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint(resource, "grpc"));
 
         Assert.Contains(service, await ListServicesAsync(channel));
-    }
-
-    [Fact]
-    public async Task ServicesReflectionNamesStillRefuseACallWithoutTheirCredential()
-    {
-        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("key-validation", "grpc"));
-
-        var refusal = await Assert.ThrowsAsync<RpcException>(
-            () => new Keys.V1.KeyValidationService.KeyValidationServiceClient(channel).PingAsync(new Keys.V1.PingRequest()).ResponseAsync);
-
-        Assert.Equal(StatusCode.Unauthenticated, refusal.StatusCode);
     }
 
     private static async Task<IReadOnlyList<string>> ListServicesAsync(GrpcChannel channel)
