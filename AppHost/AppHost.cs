@@ -15,6 +15,8 @@ var adminToken = builder.AddAdminToken(settings);
 var keyValidationToken = builder.AddServiceToken("key-validation-token");
 var gatewayToken = builder.AddServiceToken("gateway-token");
 var ordersToken = builder.AddServiceToken("orders-token");
+// The dashboard's commands act on KeyAdmin with a credential of their own, so the audit log says "dashboard".
+var dashboardToken = builder.AddServiceToken("dashboard-token");
 
 var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
     .WithHostEnvironment(builder.Environment)
@@ -26,6 +28,7 @@ var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
     .WithReference(infrastructure.Database).WaitFor(infrastructure.Database)
     .WithReference(infrastructure.Redis).WaitFor(infrastructure.Redis)
     .WithEnvironment("KeyAdmin__AdminToken", adminToken)
+    .WithEnvironment("KeyAdmin__DashboardToken", dashboardToken)
     .WithEnvironment("ServiceAuth__Callers__key-validation", keyValidationToken)
     .WithHttpHealthCheck("/health", endpointName: "http");
 

@@ -18,13 +18,7 @@ public static class KeyString
 
     private const int RandomBytes = 32;
 
-    public static string Generate(ApiKeyType type)
-    {
-        Span<byte> random = stackalloc byte[RandomBytes];
-        RandomNumberGenerator.Fill(random);
-        var prefixAndBody = PrefixOf(type) + Base62.Encode(random, BodyLength);
-        return prefixAndBody + Base62.Encode(Checksum(prefixAndBody), ChecksumLength);
-    }
+    public static string Generate(ApiKeyType type) => Generate(PrefixOf(type));
 
     /// <summary>
     /// Checks length, prefix, alphabet and checksum without allocating, so garbage costs no I/O anywhere.
@@ -50,16 +44,7 @@ public static class KeyString
             return false;
         }
 
-        var prefixAndBody = key[..(PrefixLength + BodyLength)];
-        foreach (var c in prefixAndBody[PrefixLength..])
-        {
-            if (Base62.DigitValue(c) < 0)
-            {
-                return false;
-            }
-        }
-
-        if (!Base62.TryDecode(key[(PrefixLength + BodyLength)..], out var checksum) || checksum != Checksum(prefixAndBody))
+        if (!HasValidBodyAndChecksum(key))
         {
             type = default;
             return false;
@@ -80,6 +65,30 @@ public static class KeyString
         }
 
         return string.Concat(key.AsSpan(0, PrefixLength + 4), "…", key.AsSpan(Length - 4));
+    }
+
+    /// <summary>A new string of this format with <paramref name="prefix"/> (three characters): 256 random bits and the checksum.</summary>
+    internal static string Generate(string prefix)
+    {
+        Span<byte> random = stackalloc byte[RandomBytes];
+        RandomNumberGenerator.Fill(random);
+        var prefixAndBody = prefix + Base62.Encode(random, BodyLength);
+        return prefixAndBody + Base62.Encode(Checksum(prefixAndBody), ChecksumLength);
+    }
+
+    /// <summary>Whether a string of <see cref="Length"/> characters has a base62 body and the checksum of its prefix and body.</summary>
+    internal static bool HasValidBodyAndChecksum(ReadOnlySpan<char> value)
+    {
+        var prefixAndBody = value[..(PrefixLength + BodyLength)];
+        foreach (var c in prefixAndBody[PrefixLength..])
+        {
+            if (Base62.DigitValue(c) < 0)
+            {
+                return false;
+            }
+        }
+
+        return Base62.TryDecode(value[(PrefixLength + BodyLength)..], out var checksum) && checksum == Checksum(prefixAndBody);
     }
 
     internal static uint Checksum(ReadOnlySpan<char> prefixAndBody)

@@ -7,6 +7,7 @@ public static class ResourceId
 {
     public const string ProjectPrefix = "prj_";
     public const string KeyPrefix = "key_";
+    public const string OperatorPrefix = "opr_";
 
     private const int RandomBytes = 16;
     private const int BodyLength = 22;
@@ -14,6 +15,8 @@ public static class ResourceId
     public static string NewProjectId() => New(ProjectPrefix);
 
     public static string NewKeyId() => New(KeyPrefix);
+
+    public static string NewOperatorId() => New(OperatorPrefix);
 
     /// <summary>Shape check only; whether the resource exists is the store's question.</summary>
     public static bool IsWellFormed(string? id, string prefix)

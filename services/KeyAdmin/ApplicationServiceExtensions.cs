@@ -30,6 +30,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<ProjectStore>();
         builder.Services.AddSingleton<KeyStore>();
         builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<OperatorStore>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddSingleton<OutboxRelay>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
@@ -38,10 +39,10 @@ public static class ApplicationServiceExtensions
         builder.Services.AddGrpc(options => options.Interceptors.Add<DomainErrorInterceptor>())
             // ErrorInfo rides in error details; the JSON writer must know the type to print it.
             .AddJsonTranscoding(options => options.TypeRegistry = TypeRegistry.FromMessages(ErrorInfo.Descriptor))
-            .AddServiceOptions<ManagementApi>(options => options.Interceptors.Add<AdminTokenInterceptor>())
-            // KeyValidation's own API, with its own credential: the operator token opens the management API only.
+            .AddServiceOptions<ManagementApi>(options => options.Interceptors.Add<OperatorAuthInterceptor>())
+            // KeyValidation's own API, with its own credential: operator tokens open the management API only.
             .RequireServiceCredential<InternalApi>();
-        builder.Services.AddSingleton<AdminTokenInterceptor>();
+        builder.Services.AddSingleton<OperatorAuthInterceptor>();
         builder.Services.AddSingleton<DomainErrorInterceptor>();
         builder.Services.AddServiceAuth();
         builder.Services.AddGrpcHealthChecks();
@@ -54,16 +55,16 @@ public static class ApplicationServiceExtensions
             {
                 Title = "Keys management API",
                 Version = "v1",
-                Description = "Projects, environments and API keys. Every call needs 'Authorization: Bearer <admin token>'.",
+                Description = "Projects, environments, API keys and operators. Every call needs 'Authorization: Bearer <token>': an operator token (op_…) or the break-glass admin token.",
             });
             // The contracts project turns the proto comments into this XML file.
             var comments = Path.Combine(AppContext.BaseDirectory, $"{typeof(KeyAdminService).Assembly.GetName().Name}.xml");
             swagger.IncludeXmlComments(comments);
             swagger.IncludeGrpcXmlComments(comments, includeControllerXmlComments: true);
-            swagger.AddSecurityDefinition("admin-token", new OpenApiSecurityScheme { Type = SecuritySchemeType.Http, Scheme = "bearer" });
+            swagger.AddSecurityDefinition("operator-token", new OpenApiSecurityScheme { Type = SecuritySchemeType.Http, Scheme = "bearer" });
             swagger.AddSecurityRequirement(new OpenApiSecurityRequirement
             {
-                [new OpenApiSecurityScheme { Reference = new OpenApiReference { Type = ReferenceType.SecurityScheme, Id = "admin-token" } }] = [],
+                [new OpenApiSecurityScheme { Reference = new OpenApiReference { Type = ReferenceType.SecurityScheme, Id = "operator-token" } }] = [],
             });
         });
     }

@@ -6,12 +6,22 @@ public sealed class KeyAdminOptions
 {
     public const string SectionName = "KeyAdmin";
 
-    /// <summary>The operator token every management call presents as <c>Authorization: Bearer …</c>.</summary>
+    /// <summary>
+    /// The break-glass token: an owner that needs no database, for creating the first operator and for emergencies.
+    /// Operators otherwise present tokens of their own (<c>op_…</c>) as <c>Authorization: Bearer …</c>.
+    /// </summary>
     [Required(ErrorMessage = "KeyAdmin:AdminToken is not set: the management API would have no credential.")]
     [MinLength(32, ErrorMessage = "KeyAdmin:AdminToken must be at least 32 characters.")]
     public string AdminToken { get; set; } = "";
 
-    /// <summary>Wrong admin tokens one client address may send per <see cref="FailedTokenWindow"/> before it gets 429.</summary>
+    /// <summary>
+    /// The Aspire dashboard's credential for its commands: an owner, audited as <c>dashboard</c>. Unset, no token is
+    /// the dashboard's.
+    /// </summary>
+    [MinLength(32, ErrorMessage = "KeyAdmin:DashboardToken must be at least 32 characters.")]
+    public string? DashboardToken { get; set; }
+
+    /// <summary>Wrong tokens one client address may send per <see cref="FailedTokenWindow"/> before it gets 429.</summary>
     [Range(1, int.MaxValue)]
     public int FailedTokenLimit { get; set; } = 10;
 

@@ -432,9 +432,10 @@ public sealed class KeyAdminApiTests(KeysAppFixture fixture)
         var events = (await _admin.ListAuditEventsAsync(project.Id)).Events;
 
         Assert.Equal(
-            [("key.deleted", rolled.Key.Id), ("key.created", rolled.Key.Id), ("key.rolled", key.Key.Id), ("key.created", key.Key.Id)],
+            [("key.deleted", rolled.Key.Id), ("key.created", rolled.Key.Id), ("key.rolled", key.Key.Id), ("key.created", key.Key.Id), ("project.created", "")],
             events.Select(e => (e.Action, e.KeyId)));
-        Assert.All(events, e => Assert.Equal(("audited", "staging", "admin-token"), (e.KeyName, e.Environment, e.Actor)));
+        Assert.All(events.SkipLast(1), e => Assert.Equal(("audited", "staging"), (e.KeyName, e.Environment)));
+        Assert.All(events, e => Assert.Equal(("admin-token", "admin-token", project.Id), (e.Actor, e.ActorId, e.ProjectId)));
     }
 
     [Fact]

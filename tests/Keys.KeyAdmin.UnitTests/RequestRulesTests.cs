@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Keys.ApiKeys;
+using Keys.KeyAdmin.Access;
 using Keys.KeyAdmin.Grpc;
 
 namespace Keys.KeyAdmin.UnitTests;
@@ -14,6 +15,7 @@ public sealed class RequestRulesTests
         ["INVALID_PROJECT_NAME"] = RequestRules.ProjectName,
         ["INVALID_ENVIRONMENT_NAME"] = RequestRules.EnvironmentName,
         ["INVALID_KEY_NAME"] = RequestRules.KeyName,
+        ["INVALID_OPERATOR_NAME"] = RequestRules.OperatorName,
     };
 
     [Theory]
@@ -25,12 +27,14 @@ public sealed class RequestRulesTests
     public static TheoryData<string, string> WellFormedNames => Names(
         ("INVALID_PROJECT_NAME", ["Acme", "Café 東京", new string('p', 64)]),
         ("INVALID_ENVIRONMENT_NAME", ["qa", "a", "9", "prod-eu-2", new string('e', 32)]),
-        ("INVALID_KEY_NAME", ["my-app-key", "a", "A.b_c-1", "backend worker 2", new string('k', 64)]));
+        ("INVALID_KEY_NAME", ["my-app-key", "a", "A.b_c-1", "backend worker 2", new string('k', 64)]),
+        ("INVALID_OPERATOR_NAME", ["ana", "ci-deploy", "Ana Lima", new string('o', 64)]));
 
     public static TheoryData<string, string> MalformedNames => Names(
         ("INVALID_PROJECT_NAME", ["", "   ", "Acme\u0000Corp", "Acme\u001bCorp", new string('p', 65)]),
         ("INVALID_ENVIRONMENT_NAME", ["", "QA", "-qa", "q a", "q_a", "qa\n", new string('e', 33)]),
-        ("INVALID_KEY_NAME", ["", " leading", "trailing ", "a/b", "tab\there", "line\n", "café", new string('k', 65)]));
+        ("INVALID_KEY_NAME", ["", " leading", "trailing ", "a/b", "tab\there", "line\n", "café", new string('k', 65)]),
+        ("INVALID_OPERATOR_NAME", ["", " ana", "a/b", new string('o', 65), "admin-token", "Dashboard", OperatorToken.Generate()]));
 
     [Theory]
     [MemberData(nameof(WellFormedNames))]
@@ -51,6 +55,44 @@ public sealed class RequestRulesTests
         var error = ApiErrorAssert.InvalidArgument("INVALID_KEY_NAME", () => RequestRules.KeyName(key));
 
         Assert.Equal("A key name must not be an API key. Name it after what uses it, such as my-app-key.", error.Status.Detail);
+    }
+
+    [Fact]
+    public void AnOperatorTokenPastedAsAKeyNameIsRefusedWithoutBeingEchoed()
+    {
+        var token = OperatorToken.Generate();
+        var error = ApiErrorAssert.InvalidArgument("INVALID_KEY_NAME", () => RequestRules.KeyName(token));
+        Assert.DoesNotContain(token, error.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData("owner", OperatorRole.Owner)]
+    [InlineData("editor", OperatorRole.Editor)]
+    [InlineData("viewer", OperatorRole.Viewer)]
+    public void ARoleIsNamedInLowercase(string name, OperatorRole role) => Assert.Equal(role, RequestRules.OperatorRole(name));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("Owner")]
+    [InlineData("admin")]
+    public void AnyOtherRoleIsRefused(string name) =>
+        ApiErrorAssert.InvalidArgument("INVALID_ROLE", () => RequestRules.OperatorRole(name));
+
+    [Fact]
+    public void AnOwnersTokenCannotBeLimitedToProjects() =>
+        ApiErrorAssert.InvalidArgument("INVALID_PROJECT_LIMIT", () => RequestRules.OperatorProjects(OperatorRole.Owner, [ResourceId.NewProjectId()]));
+
+    [Fact]
+    public void AnEditorsProjectsAreKeptWithoutRepeatsAndMustBeProjectIds()
+    {
+        var project = ResourceId.NewProjectId();
+        Assert.Equal([project], RequestRules.OperatorProjects(OperatorRole.Editor, [project, project]));
+        Assert.Empty(RequestRules.OperatorProjects(OperatorRole.Owner, []));
+
+        var pasted = KeyString.Generate(ApiKeyType.Secret);
+        var error = ApiErrorAssert.InvalidArgument("INVALID_PROJECT_LIMIT", () => RequestRules.OperatorProjects(OperatorRole.Viewer, [project, pasted]));
+        Assert.DoesNotContain(pasted, error.Status.Detail);
+        Assert.Contains("Project 2 of 2", error.Status.Detail);
     }
 
     [Theory]

@@ -1,39 +1,74 @@
+using Keys.KeyAdmin.Access;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Keys.KeyAdmin.Data;
 
-public sealed record AuditRow(long Id, string Action, string KeyId, string KeyName, string Environment, string Actor, DateTime OccurredAt);
+public sealed record AuditRow(
+    long Id,
+    string Action,
+    string ActorId,
+    string Actor,
+    string? ProjectId,
+    string? Environment,
+    string? KeyId,
+    string? KeyName,
+    string? OperatorId,
+    string? OperatorName,
+    DateTime OccurredAt);
 
-/// <summary>What was done to a project's keys, by whom. Events are written in the transaction of the change they record.</summary>
-public sealed class AuditLog(NpgsqlDataSource dataSource, ProjectStore projects)
+/// <summary>What was done, and what it was done to: a project, an environment, a key or an operator.</summary>
+public sealed record AuditEntry(
+    string Action,
+    string? ProjectId = null,
+    string? Environment = null,
+    string? KeyId = null,
+    string? KeyName = null,
+    string? OperatorId = null,
+    string? OperatorName = null)
 {
-    public async Task AppendAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, KeyRow key, string action, string actor, CancellationToken cancellationToken)
+    public static AuditEntry ForKey(string action, KeyRow key) => new(action, key.ProjectId, key.Environment, key.Id, key.Name);
+
+    public static AuditEntry ForOperator(string action, OperatorRow row) => new(action, OperatorId: row.Id, OperatorName: row.Name);
+}
+
+/// <summary>
+/// What was done and by whom. Events are written in the transaction of the change they record, so there is no change
+/// without its event and no event without its change.
+/// </summary>
+public sealed class AuditLog(NpgsqlDataSource dataSource)
+{
+    public static async Task AppendAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, AuditEntry entry, Caller actor, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
             """
-            INSERT INTO audit_event (project_id, environment, action, key_id, key_name, actor)
-            VALUES (@project, @environment, @action, @key, @name, @actor)
+            INSERT INTO audit_event (action, actor_id, actor, project_id, environment, key_id, key_name, operator_id, operator_name)
+            VALUES (@action, @actorId, @actor, @project, @environment, @key, @keyName, @operator, @operatorName)
             """, connection, transaction);
-        command.Parameters.AddWithValue("project", key.ProjectId);
-        command.Parameters.AddWithValue("environment", key.Environment);
-        command.Parameters.AddWithValue("action", action);
-        command.Parameters.AddWithValue("key", key.Id);
-        command.Parameters.AddWithValue("name", key.Name);
-        command.Parameters.AddWithValue("actor", actor);
+        command.Parameters.AddWithValue("action", entry.Action);
+        command.Parameters.AddWithValue("actorId", actor.Id);
+        command.Parameters.AddWithValue("actor", actor.Name);
+        command.Parameters.AddWithValue("project", NpgsqlDbType.Text, (object?)entry.ProjectId ?? DBNull.Value);
+        command.Parameters.AddWithValue("environment", NpgsqlDbType.Text, (object?)entry.Environment ?? DBNull.Value);
+        command.Parameters.AddWithValue("key", NpgsqlDbType.Text, (object?)entry.KeyId ?? DBNull.Value);
+        command.Parameters.AddWithValue("keyName", NpgsqlDbType.Text, (object?)entry.KeyName ?? DBNull.Value);
+        command.Parameters.AddWithValue("operator", NpgsqlDbType.Text, (object?)entry.OperatorId ?? DBNull.Value);
+        command.Parameters.AddWithValue("operatorName", NpgsqlDbType.Text, (object?)entry.OperatorName ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>The project's latest events, newest first.</summary>
-    public async Task<IReadOnlyList<AuditRow>> ListAsync(string projectId, int limit, CancellationToken cancellationToken)
+    /// <summary>The latest events, newest first: one project's, or (null) everyone's, operators' included.</summary>
+    public async Task<IReadOnlyList<AuditRow>> ListAsync(string? projectId, int limit, CancellationToken cancellationToken)
     {
-        await projects.RequireProjectAsync(projectId, cancellationToken);
         await using var command = dataSource.CreateCommand(
             """
-            SELECT id, action, key_id, key_name, environment, actor, occurred_at FROM audit_event
-            WHERE project_id = @project ORDER BY id DESC LIMIT @limit
+            SELECT id, action, actor_id, actor, project_id, environment, key_id, key_name, operator_id, operator_name, occurred_at
+            FROM audit_event
+            WHERE @project::text IS NULL OR project_id = @project
+            ORDER BY id DESC LIMIT @limit
             """);
-        command.Parameters.AddWithValue("project", projectId);
+        command.Parameters.AddWithValue("project", NpgsqlDbType.Text, (object?)projectId ?? DBNull.Value);
         command.Parameters.AddWithValue("limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var events = new List<AuditRow>();
@@ -41,9 +76,12 @@ public sealed class AuditLog(NpgsqlDataSource dataSource, ProjectStore projects)
         {
             events.Add(new AuditRow(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetString(4), reader.GetString(5), reader.GetDateTime(6)));
+                NullableString(reader, 4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
+                NullableString(reader, 8), NullableString(reader, 9), reader.GetDateTime(10)));
         }
 
         return events;
     }
+
+    private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

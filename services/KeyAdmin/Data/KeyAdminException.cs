@@ -62,4 +62,15 @@ public sealed class KeyAdminException(KeyAdminErrorKind kind, string code, strin
 
     public static KeyAdminException KeyExpired(string keyId, DateTime expiredAt) =>
         new(KeyAdminErrorKind.Conflict, "KEY_EXPIRED", $"Key '{keyId}' expired at {expiredAt:O}; create a new key instead.");
+
+    public static KeyAdminException OperatorNotFound(string operatorId) =>
+        new(KeyAdminErrorKind.NotFound, "OPERATOR_NOT_FOUND", ResourceId.IsWellFormed(operatorId, ResourceId.OperatorPrefix)
+            ? $"Operator '{operatorId}' does not exist."
+            : "No operator has this ID: operator IDs look like opr_ and 22 letters and digits (not the token itself).");
+
+    public static KeyAdminException OperatorNameTaken(string name) =>
+        new(KeyAdminErrorKind.AlreadyExists, "OPERATOR_NAME_TAKEN", $"An operator named '{name}' already exists; revoke it first or choose another name.");
+
+    public static KeyAdminException OperatorRevoked(string operatorId, DateTime revokedAt) =>
+        new(KeyAdminErrorKind.Conflict, "OPERATOR_REVOKED", $"Operator '{operatorId}' was already revoked at {revokedAt:O}.");
 }

@@ -1,4 +1,5 @@
 using Keys.ApiKeys;
+using Keys.KeyAdmin.Access;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -21,13 +22,13 @@ public sealed record KeyRow(
     string? RolledFrom,
     DateTime? RevokesAt);
 
-public sealed record NewKey(string ProjectId, string Environment, string Name, ApiKeyType Type, string[] Scopes, DateTime? ExpiresAt, string Actor);
+public sealed record NewKey(string ProjectId, string Environment, string Name, ApiKeyType Type, string[] Scopes, DateTime? ExpiresAt, Caller Actor);
 
 /// <summary>
 /// API keys and their usage. Every change to a key writes its audit event and, when caches must drop the key, its
 /// outbox row in the same transaction.
 /// </summary>
-public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects, AuditLog audit, Outbox outbox)
+public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects, Outbox outbox)
 {
     private const string KeyColumns =
         "id, project_id, environment, name, type, scopes, masked_key, publishable_value, created_at, created_by, " +
@@ -45,7 +46,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var created = await InsertKeyAsync(connection, transaction, key, rolledFrom: null, cancellationToken);
-        await audit.AppendAsync(connection, transaction, created.Row, "key.created", key.Actor, cancellationToken);
+        await AuditLog.AppendAsync(connection, transaction, AuditEntry.ForKey("key.created", created.Row), key.Actor, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return created;
     }
@@ -77,7 +78,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
     /// can answer "revoked". Concurrent deletes of one key serialize on the row: the second finds nothing to delete.
     /// </summary>
     public async Task DeleteKeyAsync(
-        string projectId, string environment, string keyId, string confirmName, string actor, CancellationToken cancellationToken)
+        string projectId, string environment, string keyId, string confirmName, Caller actor, CancellationToken cancellationToken)
     {
         await projects.RequireEnvironmentAsync(projectId, environment, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -95,7 +96,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await audit.AppendAsync(connection, transaction, key, "key.deleted", actor, cancellationToken);
+        await AuditLog.AppendAsync(connection, transaction, AuditEntry.ForKey("key.deleted", key), actor, cancellationToken);
         await outbox.AppendAsync(connection, transaction, key.Id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -106,7 +107,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
     /// through the outbox. Only a key that works now can be rolled: a roll never brings a dead key back.
     /// </summary>
     public async Task<(KeyRow NewKey, string Value, KeyRow PreviousKey)> RollKeyAsync(
-        string projectId, string environment, string keyId, TimeSpan gracePeriod, DateTime? expiresAt, string actor,
+        string projectId, string environment, string keyId, TimeSpan gracePeriod, DateTime? expiresAt, Caller actor,
         CancellationToken cancellationToken)
     {
         await projects.RequireEnvironmentAsync(projectId, environment, cancellationToken);
@@ -165,8 +166,8 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         // The replacement inherits the old key's end: rolling a trial key must not make it permanent.
         var replacement = new NewKey(projectId, environment, old.Name, old.Type, old.Scopes, expiresAt ?? old.ExpiresAt, actor);
         var (row, value) = await InsertKeyAsync(connection, transaction, replacement, rolledFrom: old.Id, cancellationToken);
-        await audit.AppendAsync(connection, transaction, old, "key.rolled", actor, cancellationToken);
-        await audit.AppendAsync(connection, transaction, row, "key.created", actor, cancellationToken);
+        await AuditLog.AppendAsync(connection, transaction, AuditEntry.ForKey("key.rolled", old), actor, cancellationToken);
+        await AuditLog.AppendAsync(connection, transaction, AuditEntry.ForKey("key.created", row), actor, cancellationToken);
         await outbox.AppendAsync(connection, transaction, old.Id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (row, value, previous);
@@ -244,7 +245,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         command.Parameters.AddWithValue("masked", KeyString.Mask(value));
         command.Parameters.AddWithValue("publishable", NpgsqlDbType.Text, key.Type == ApiKeyType.Publishable ? value : DBNull.Value);
         command.Parameters.AddWithValue("expires", NpgsqlDbType.TimestampTz, key.ExpiresAt is { } expires ? expires : DBNull.Value);
-        command.Parameters.AddWithValue("actor", key.Actor);
+        command.Parameters.AddWithValue("actor", key.Actor.Name);
         command.Parameters.AddWithValue("rolledFrom", NpgsqlDbType.Text, rolledFrom is null ? DBNull.Value : rolledFrom);
 
         try

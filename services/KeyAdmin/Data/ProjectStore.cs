@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Keys.ApiKeys;
+using Keys.KeyAdmin.Access;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,7 +18,7 @@ public sealed partial class ProjectStore(NpgsqlDataSource dataSource)
     /// <summary>1 to 32 lowercase letters, digits and '-', starting with a letter or digit.</summary>
     public static bool IsEnvironmentName(string name) => EnvironmentNamePattern().IsMatch(name);
 
-    public async Task<ProjectRow> CreateProjectAsync(string name, CancellationToken cancellationToken)
+    public async Task<ProjectRow> CreateProjectAsync(string name, Caller actor, CancellationToken cancellationToken)
     {
         var id = ResourceId.NewProjectId();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -43,14 +44,17 @@ public sealed partial class ProjectStore(NpgsqlDataSource dataSource)
         }
 
         var project = (await ReadProjectsAsync(connection, transaction, id, cancellationToken)).Single();
+        await AuditLog.AppendAsync(connection, transaction, new AuditEntry("project.created", ProjectId: id), actor, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return project;
     }
 
-    public async Task<IReadOnlyList<ProjectRow>> ListProjectsAsync(CancellationToken cancellationToken)
+    /// <summary>Every project, or only those of <paramref name="only"/> when it names any.</summary>
+    public async Task<IReadOnlyList<ProjectRow>> ListProjectsAsync(IReadOnlyList<string> only, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await ReadProjectsAsync(connection, null, null, cancellationToken);
+        var projects = await ReadProjectsAsync(connection, null, null, cancellationToken);
+        return only.Count == 0 ? projects : projects.Where(p => only.Contains(p.Id, StringComparer.Ordinal)).ToList();
     }
 
     public async Task<ProjectRow> GetProjectAsync(string projectId, CancellationToken cancellationToken)
@@ -60,20 +64,27 @@ public sealed partial class ProjectStore(NpgsqlDataSource dataSource)
             ?? throw KeyAdminException.ProjectNotFound(projectId);
     }
 
-    public async Task<EnvironmentRow> CreateEnvironmentAsync(string projectId, string name, CancellationToken cancellationToken)
+    public async Task<EnvironmentRow> CreateEnvironmentAsync(string projectId, string name, Caller actor, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            """
-            INSERT INTO environment (project_id, name)
-            SELECT id, @name FROM project WHERE id = @project
-            ON CONFLICT DO NOTHING
-            RETURNING created_at
-            """);
-        command.Parameters.AddWithValue("project", projectId);
-        command.Parameters.AddWithValue("name", name);
-        if (await command.ExecuteScalarAsync(cancellationToken) is DateTime createdAt)
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
-            return new EnvironmentRow(name, createdAt);
+            await using var command = new NpgsqlCommand(
+                """
+                INSERT INTO environment (project_id, name)
+                SELECT id, @name FROM project WHERE id = @project
+                ON CONFLICT DO NOTHING
+                RETURNING created_at
+                """, connection, transaction);
+            command.Parameters.AddWithValue("project", projectId);
+            command.Parameters.AddWithValue("name", name);
+            if (await command.ExecuteScalarAsync(cancellationToken) is DateTime createdAt)
+            {
+                await AuditLog.AppendAsync(
+                    connection, transaction, new AuditEntry("environment.created", projectId, name), actor, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                return new EnvironmentRow(name, createdAt);
+            }
         }
 
         await RequireEnvironmentAsync(projectId, name, cancellationToken);

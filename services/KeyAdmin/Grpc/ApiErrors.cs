@@ -18,6 +18,12 @@ public static class ApiErrors
 
     public static RpcException Unauthenticated(string message) => Create(Code.Unauthenticated, "UNAUTHORIZED", message);
 
+    public static RpcException Unauthenticated(string reason, string message) => Create(Code.Unauthenticated, reason, message);
+
+    public static RpcException PermissionDenied(string reason, string message) => Create(Code.PermissionDenied, reason, message);
+
+    public static RpcException Unavailable(string reason, string message) => Create(Code.Unavailable, reason, message);
+
     public static RpcException TooManyRequests(string message) => Create(Code.ResourceExhausted, "TOO_MANY_REQUESTS", message);
 
     /// <summary>The API's form of a refusal from KeyAdmin itself: its code becomes the reason, its kind the status.</summary>

@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Keys.ApiKeys;
+using Keys.KeyAdmin.Access;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Invalidation;
 using Keys.V1;
@@ -10,24 +11,24 @@ namespace Keys.KeyAdmin.Grpc;
 public sealed class ManagementApi(
     ProjectStore projects,
     KeyStore store,
+    OperatorStore operators,
     AuditLog audit,
     OutboxRelay outbox,
     TimeProvider time) : KeyAdminService.KeyAdminServiceBase
 {
-    // The admin token is the only principal there is; audit records say it was used.
-    private const string Actor = "admin-token";
-
     public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context) =>
-        ToMessage(await projects.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.CancellationToken));
+        ToMessage(await projects.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.GetCaller(), context.CancellationToken));
 
+    // An operator limited to projects sees only those (AccessRules lets the call through for this filter).
     public override async Task<ListProjectsResponse> ListProjects(ListProjectsRequest request, ServerCallContext context) =>
-        new() { Projects = { (await projects.ListProjectsAsync(context.CancellationToken)).Select(ToMessage) } };
+        new() { Projects = { (await projects.ListProjectsAsync(context.GetCaller().ProjectIds, context.CancellationToken)).Select(ToMessage) } };
 
     public override async Task<Project> GetProject(GetProjectRequest request, ServerCallContext context) =>
         ToMessage(await projects.GetProjectAsync(request.ProjectId, context.CancellationToken));
 
     public override async Task<EnvironmentInfo> CreateEnvironment(CreateEnvironmentRequest request, ServerCallContext context) =>
-        ToMessage(await projects.CreateEnvironmentAsync(request.ProjectId, RequestRules.EnvironmentName(request.Name), context.CancellationToken));
+        ToMessage(await projects.CreateEnvironmentAsync(
+            request.ProjectId, RequestRules.EnvironmentName(request.Name), context.GetCaller(), context.CancellationToken));
 
     public override async Task<CreateKeyResponse> CreateKey(CreateKeyRequest request, ServerCallContext context)
     {
@@ -38,7 +39,7 @@ public sealed class ManagementApi(
             RequestRules.KeyType(request.Type),
             RequestRules.KeyScopes(request.Scopes),
             RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()),
-            Actor);
+            context.GetCaller());
 
         var (row, value) = await store.CreateKeyAsync(newKey, context.CancellationToken);
         return new CreateKeyResponse { Key = ToMessage(row), Value = value };
@@ -53,7 +54,7 @@ public sealed class ManagementApi(
     public override async Task<DeleteKeyResponse> DeleteKey(DeleteKeyRequest request, ServerCallContext context)
     {
         await store.DeleteKeyAsync(
-            request.ProjectId, request.Environment, request.KeyId, RequestRules.ConfirmName(request.ConfirmName), Actor,
+            request.ProjectId, request.Environment, request.KeyId, RequestRules.ConfirmName(request.ConfirmName), context.GetCaller(),
             context.CancellationToken);
 
         // Committed: the outbox guarantees delivery. The relay publishes within milliseconds; the call never waits for
@@ -66,14 +67,22 @@ public sealed class ManagementApi(
     {
         var (row, value, previous) = await store.RollKeyAsync(
             request.ProjectId, request.Environment, request.KeyId, RequestRules.GracePeriod(request.GracePeriodSeconds),
-            RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()), Actor, context.CancellationToken);
+            RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()), context.GetCaller(), context.CancellationToken);
         outbox.Wake();
         return new RollKeyResponse { Key = ToMessage(row), Value = value, PreviousKey = ToMessage(previous) };
     }
 
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {
-        var events = await audit.ListAsync(request.ProjectId, RequestRules.AuditLimit(request.Limit), context.CancellationToken);
+        var limit = RequestRules.AuditLimit(request.Limit);
+        string? projectId = null;
+        if (request.ProjectId.Length > 0)
+        {
+            await projects.RequireProjectAsync(request.ProjectId, context.CancellationToken);
+            projectId = request.ProjectId;
+        }
+
+        var events = await audit.ListAsync(projectId, limit, context.CancellationToken);
         return new ListAuditEventsResponse
         {
             Events =
@@ -82,15 +91,59 @@ public sealed class ManagementApi(
                 {
                     Id = e.Id,
                     Action = e.Action,
-                    KeyId = e.KeyId,
-                    KeyName = e.KeyName,
-                    Environment = e.Environment,
+                    ActorId = e.ActorId,
                     Actor = e.Actor,
+                    ProjectId = e.ProjectId ?? "",
+                    Environment = e.Environment ?? "",
+                    KeyId = e.KeyId ?? "",
+                    KeyName = e.KeyName ?? "",
+                    OperatorId = e.OperatorId ?? "",
+                    OperatorName = e.OperatorName ?? "",
                     OccurredAt = Timestamp.FromDateTime(e.OccurredAt),
                 }),
             },
         };
     }
+
+    public override Task<Operator> GetCurrentOperator(GetCurrentOperatorRequest request, ServerCallContext context)
+    {
+        var caller = context.GetCaller();
+        return Task.FromResult(caller.Operator is { } row
+            ? ToMessage(row)
+            : new Operator { Id = caller.Id, Name = caller.Name, Role = caller.Role.ToName() });
+    }
+
+    public override async Task<ListOperatorsResponse> ListOperators(ListOperatorsRequest request, ServerCallContext context) =>
+        new() { Operators = { (await operators.ListAsync(context.CancellationToken)).Select(ToMessage) } };
+
+    public override async Task<CreateOperatorResponse> CreateOperator(CreateOperatorRequest request, ServerCallContext context)
+    {
+        var role = RequestRules.OperatorRole(request.Role);
+        var newOperator = new NewOperator(
+            RequestRules.OperatorName(request.Name),
+            role,
+            RequestRules.OperatorProjects(role, request.ProjectIds),
+            RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()));
+        var (row, token) = await operators.CreateAsync(newOperator, context.GetCaller(), context.CancellationToken);
+        return new CreateOperatorResponse { Operator = ToMessage(row), Token = token };
+    }
+
+    public override async Task<Operator> RevokeOperator(RevokeOperatorRequest request, ServerCallContext context) =>
+        ToMessage(await operators.RevokeAsync(request.OperatorId, context.GetCaller(), context.CancellationToken));
+
+    private static Operator ToMessage(OperatorRow row) => new()
+    {
+        Id = row.Id,
+        Name = row.Name,
+        Role = row.Role.ToName(),
+        ProjectIds = { row.ProjectIds },
+        MaskedToken = row.MaskedToken,
+        CreatedAt = Timestamp.FromDateTime(row.CreatedAt),
+        CreatedBy = row.CreatedBy,
+        ExpiresAt = ToTimestamp(row.ExpiresAt),
+        RevokedAt = ToTimestamp(row.RevokedAt),
+        RevokedBy = row.RevokedBy ?? "",
+    };
 
     private static Project ToMessage(ProjectRow project) => new()
     {

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Keys.ApiKeys;
+using Keys.KeyAdmin.Access;
 using Keys.KeyAdmin.Data;
 
 namespace Keys.KeyAdmin.Grpc;
@@ -9,6 +10,10 @@ public static partial class RequestRules
 {
     public const int MaxNameLength = 64;
     public const int MaxScopes = 50;
+    public const int MaxOperatorProjects = 100;
+
+    /// <summary>Names audit rows give KeyAdmin's own credentials: an operator named so would pass for one of them.</summary>
+    public static readonly string[] ReservedOperatorNames = [Caller.AdminToken.Name, Caller.Dashboard.Name];
 
     public static string ProjectName(string name)
     {
@@ -56,7 +61,7 @@ public static partial class RequestRules
     public static string KeyName(string name)
     {
         // A name is listed, logged and echoed in errors: an API key pasted into it would be all three.
-        if (KeyString.IsWellFormed(name))
+        if (IsSecretLike(name))
         {
             throw ApiErrors.InvalidArgument("INVALID_KEY_NAME", "A key name must not be an API key. Name it after what uses it, such as my-app-key.");
         }
@@ -69,6 +74,66 @@ public static partial class RequestRules
         }
 
         return name;
+    }
+
+    public static string OperatorName(string name)
+    {
+        if (IsSecretLike(name))
+        {
+            throw ApiErrors.InvalidArgument("INVALID_OPERATOR_NAME", "An operator name must not be a token or key. Name the person or job that holds it, such as ana or ci-deploy.");
+        }
+
+        if (!KeyNamePattern().IsMatch(name))
+        {
+            throw ApiErrors.InvalidArgument(
+                "INVALID_OPERATOR_NAME",
+                $"An operator name is 1 to {MaxNameLength} characters: letters, digits, '-', '_', '.', and spaces inside (not at either end).");
+        }
+
+        if (ReservedOperatorNames.Contains(name, StringComparer.OrdinalIgnoreCase))
+        {
+            throw ApiErrors.InvalidArgument("INVALID_OPERATOR_NAME", $"'{name}' names one of KeyAdmin's own credentials in the audit log; choose another name.");
+        }
+
+        return name;
+    }
+
+    public static OperatorRole OperatorRole(string role) => OperatorRoles.TryParseName(role, out var parsed)
+        ? parsed
+        : throw ApiErrors.InvalidArgument("INVALID_ROLE", "A role is 'owner', 'editor' or 'viewer'.");
+
+    /// <summary>The projects an operator's token is limited to; none: every project.</summary>
+    public static string[] OperatorProjects(OperatorRole role, IReadOnlyCollection<string> projectIds)
+    {
+        if (projectIds.Count == 0)
+        {
+            return [];
+        }
+
+        if (role == Access.OperatorRole.Owner)
+        {
+            throw ApiErrors.InvalidArgument(
+                "INVALID_PROJECT_LIMIT",
+                "An owner manages operators, who span projects, so an owner's token cannot be limited to projects; give the editor or viewer role instead.");
+        }
+
+        if (projectIds.Count > MaxOperatorProjects)
+        {
+            throw ApiErrors.InvalidArgument("INVALID_PROJECT_LIMIT", $"A token is limited to at most {MaxOperatorProjects} projects.");
+        }
+
+        var position = 0;
+        foreach (var projectId in projectIds)
+        {
+            position++;
+            if (!ResourceId.IsWellFormed(projectId, ResourceId.ProjectPrefix))
+            {
+                throw ApiErrors.InvalidArgument(
+                    "INVALID_PROJECT_LIMIT", $"Project {position} of {projectIds.Count} is not a project ID: they look like prj_ and 22 letters and digits.");
+            }
+        }
+
+        return projectIds.Distinct(StringComparer.Ordinal).ToArray();
     }
 
     public static ApiKeyType KeyType(string type) => ApiKeyTypes.TryParseName(type, out var parsed)
@@ -113,6 +178,8 @@ public static partial class RequestRules
 
         return value;
     }
+
+    private static bool IsSecretLike(string value) => KeyString.IsWellFormed(value) || OperatorToken.IsWellFormed(value);
 
     [GeneratedRegex(@"^[A-Za-z0-9_.\-](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?\z")]
     private static partial Regex KeyNamePattern();

@@ -27,7 +27,8 @@ public sealed record RolledKeyDto(ApiKeyDto Key, string Value, ApiKeyDto Previou
 
 public sealed record KeyListDto(IReadOnlyList<ApiKeyDto> Keys);
 
-public sealed record AuditEventDto(long Id, string Action, string KeyId, string KeyName, string Environment, string Actor, DateTimeOffset OccurredAt);
+public sealed record AuditEventDto(
+    long Id, string Action, string? KeyId, string? KeyName, string? Environment, string Actor, string ActorId, string? ProjectId, DateTimeOffset OccurredAt);
 
 public sealed record AuditListDto(IReadOnlyList<AuditEventDto> Events);
 
