@@ -1,3 +1,4 @@
+using Keys.AppHost.Commands;
 using Keys.AppHost.Infrastructure;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -30,7 +31,8 @@ var keyAdmin = builder.AddProject<Projects.Keys_KeyAdmin>("key-admin")
     .WithEnvironment("KeyAdmin__AdminToken", adminToken)
     .WithEnvironment("KeyAdmin__DashboardToken", dashboardToken)
     .WithEnvironment("ServiceAuth__Callers__key-validation", keyValidationToken)
-    .WithHttpHealthCheck("/health", endpointName: "http");
+    .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithKeyAdminCommands(dashboardToken);
 
 var keyValidation = builder.AddProject<Projects.Keys_KeyValidation>("key-validation")
     .WithHostEnvironment(builder.Environment)
