@@ -190,24 +190,42 @@ public static class KeyAdminCommands
 
     private static InteractionInput ProjectInput() => new()
     {
-        Name = "project", Label = "Project ID", InputType = InputType.Text, Required = true, Placeholder = "prj_…",
+        Name = "project",
+        Label = "Project ID",
+        InputType = InputType.Text,
+        Required = true,
+        Placeholder = "prj_…",
         Description = "The project's ID, from the console's project settings.",
     };
 
     private static InteractionInput EnvironmentInput() => new()
     {
-        Name = "environment", Label = "Environment", InputType = InputType.Text, Required = true, Value = "dev", MaxLength = 32,
+        Name = "environment",
+        Label = "Environment",
+        InputType = InputType.Text,
+        Required = true,
+        Value = "dev",
+        MaxLength = 32,
     };
 
     private static InteractionInput KeyIdInput() => new()
     {
-        Name = "keyId", Label = "Key ID", InputType = InputType.Text, Required = true, Placeholder = "key_…",
+        Name = "keyId",
+        Label = "Key ID",
+        InputType = InputType.Text,
+        Required = true,
+        Placeholder = "key_…",
         Description = "The key's ID (key_…), as the console or 'keysctl keys list' show it: not the key itself.",
     };
 
     private static InteractionInput ExpiresInput() => new()
     {
-        Name = "expires", Label = "Expires", InputType = InputType.Choice, Required = true, Value = "never", Options = Expiries,
+        Name = "expires",
+        Label = "Expires",
+        InputType = InputType.Choice,
+        Required = true,
+        Value = "never",
+        Options = Expiries,
     };
 
     private static string Required(InteractionInputCollection args, string name) =>

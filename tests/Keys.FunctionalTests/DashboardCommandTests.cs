@@ -1,7 +1,6 @@
 using System.Net;
-using Aspire.Hosting;
-using Keys.AppHost.Commands;
 using Keys.ApiKeys;
+using Keys.AppHost.Commands;
 using Keys.FunctionalTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
