@@ -32,11 +32,11 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         var page = await NewPageAsync();
         await page.GotoAsync("/");
 
-        await page.GetByLabel("Admin token").FillAsync("not-the-admin-token");
+        await page.GetByLabel("Operator token").FillAsync("not-the-admin-token");
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("not accepted");
 
-        await page.GetByLabel("Admin token").FillAsync(fixture.AdminToken);
+        await page.GetByLabel("Operator token").FillAsync(fixture.AdminToken);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
 
         await page.Locator("#project-select").SelectOptionAsync(_project.Id);
@@ -68,11 +68,11 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         var value = await page.Locator("#revealed-secret").InnerTextAsync();
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await Expect(page.GetByLabel("Admin token")).ToBeVisibleAsync();
+        await Expect(page.GetByLabel("Operator token")).ToBeVisibleAsync();
         Assert.DoesNotContain(value, await page.ContentAsync());
         Assert.DoesNotContain(fixture.AdminToken, await page.EvaluateAsync<string>("() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage })"));
         await page.ReloadAsync();
-        await Expect(page.GetByLabel("Admin token")).ToBeVisibleAsync();
+        await Expect(page.GetByLabel("Operator token")).ToBeVisibleAsync();
     }
 
     [Fact]
@@ -372,7 +372,7 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         var page = await NewPageAsync();
         await page.GotoAsync($"/#/projects/{_project.Id}/environments/dev/keys");
 
-        await Expect(page.GetByLabel("Admin token")).ToBeFocusedAsync();
+        await Expect(page.GetByLabel("Operator token")).ToBeFocusedAsync();
         await page.Keyboard.TypeAsync(fixture.AdminToken);
         await page.Keyboard.PressAsync("Enter");
         await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {_project.Name}");
@@ -470,11 +470,302 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations));
     }
 
+    [Fact]
+    public async Task TheTopBarNamesWhoIsSignedInAndTheirRole()
+    {
+        var admin = await SignedInAtKeysAsync("dev");
+        await Expect(admin.Locator("#signed-in-as")).ToHaveTextAsync("Signed in as admin-token · owner (break-glass)");
+
+        var editor = await _pages.CreateOperatorAsync("editor");
+        var page = await SignedInAtKeysAsync("dev", editor.Token);
+        await Expect(page.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {editor.Operator.Name} · editor");
+
+        // A reload keeps this tab's session and asks KeyAdmin again who it is.
+        await page.ReloadAsync();
+        await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {_project.Name}");
+        await Expect(page.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {editor.Operator.Name} · editor");
+    }
+
+    [Fact]
+    public async Task AViewerSeesNoWriteActionsAndStillReadsKeysAndActivity()
+    {
+        var publishable = await _admin.CreateKeyAsync(_project.Id, "dev", "viewed-publishable", "publishable");
+        var secret = await _admin.CreateKeyAsync(_project.Id, "dev", "viewed-secret", "secret");
+        var viewer = await _pages.CreateOperatorAsync("viewer");
+
+        var page = await SignedInAtKeysAsync("dev", viewer.Token);
+
+        await Expect(page.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {viewer.Operator.Name} · viewer");
+        await Expect(KeyRow(page, "publishable", "viewed-publishable").Locator(".key-value code")).ToHaveTextAsync(publishable.Value);
+        await Expect(KeyRow(page, "secret", "viewed-secret").Locator(".key-value code")).ToHaveTextAsync(secret.Key.MaskedKey);
+        await KeyRow(page, "publishable", "viewed-publishable").Locator(".key-value").ClickAsync();
+        await ExpectClipboardAsync(page, publishable.Value);
+        foreach (var action in new[] { "Add Key", "Roll", "Delete", "New project" })
+        {
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = action })).ToHaveCountAsync(0);
+        }
+
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Operators" })).ToHaveCountAsync(0);
+
+        await page.Locator("#environment-select").SelectOptionAsync("staging");
+        await Expect(page.Locator("#secret-keys")).ToContainTextAsync("No secret keys here yet.");
+        await Expect(page.Locator("#secret-keys")).Not.ToContainTextAsync("Add one");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Settings" }).ClickAsync();
+        await Expect(page.Locator("#project-id")).ToHaveTextAsync(_project.Id);
+        await Expect(page.GetByRole(AriaRole.Cell, new() { Name = "viewed-secret" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Add environment" })).ToHaveCountAsync(0);
+        await Expect(page.GetByLabel("New environment")).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task AnEditorLimitedToAProjectSeesOnlyItAndIsToldInWordsWhyAnotherIsRefusedWithoutBeingSignedOut()
+    {
+        var other = await _admin.CreateProjectAsync($"Console other {Guid.NewGuid().ToString("N")[..8]}");
+        var editor = await _pages.CreateOperatorAsync("editor", projectIds: [_project.Id]);
+        var refusal = await KeyAdminClient.AssertErrorAsync(
+            await fixture.CreateKeyAdminClient(editor.Token).Http.GetAsync($"/v1/projects/{other.Id}"), HttpStatusCode.Forbidden, "PROJECT_NOT_ALLOWED");
+
+        var page = await SignedInAtKeysAsync("dev", editor.Token);
+
+        await Expect(page.Locator("#project-select option")).ToHaveTextAsync(new[] { _project.Name });
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "New project" })).ToHaveCountAsync(0);
+        await Expect(page.Locator("#secret-keys").GetByRole(AriaRole.Button, new() { Name = "Add Key" })).ToBeVisibleAsync();
+
+        await page.GotoAsync($"/#/projects/{other.Id}/environments/dev/keys");
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not allowed" })).ToBeVisibleAsync();
+        var error = page.Locator("#main").GetByRole(AriaRole.Alert);
+        await Expect(error).ToContainTextAsync(refusal.Message);
+        await Expect(error).ToContainTextAsync("PROJECT_NOT_ALLOWED");
+        await Expect(page.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {editor.Operator.Name} · editor");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Go to your first project" }).ClickAsync();
+        await Expect(page.Locator("#main")).ToContainTextAsync($"Keys of {_project.Name} in the dev environment");
+    }
+
+    [Fact]
+    public async Task AnOwnerCreatesAnOperatorSeesItsTokenOnceAndThatTokenSignsInAsThatOperator()
+    {
+        var name = $"ana-{Guid.NewGuid().ToString("N")[..8]}";
+        var page = await SignedInAtKeysAsync("dev");
+        var creates = 0;
+        page.Request += (_, request) => creates += request.Method == "POST" && request.Url.EndsWith("/v1/operators", StringComparison.Ordinal) ? 1 : 0;
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Operators" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("#/operators$"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "New operator" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "New operator" });
+        await Expect(dialog.GetByLabel("Name", new() { Exact = true })).ToBeFocusedAsync();
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync(name);
+        // An owner's token reaches every project: there is no choice of projects to offer.
+        await dialog.GetByLabel("Role").SelectOptionAsync("owner");
+        await Expect(dialog.GetByRole(AriaRole.Group, new() { Name = "Projects" })).ToBeHiddenAsync();
+        await dialog.GetByLabel("Role").SelectOptionAsync("editor");
+        await dialog.GetByRole(AriaRole.Checkbox, new() { Name = _project.Name, Exact = true }).CheckAsync();
+        await dialog.GetByLabel("Expires").SelectOptionAsync(new SelectOptionValue { Label = "In 30 days" });
+        var submitted = DateTimeOffset.UtcNow;
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create operator" }).ClickAsync();
+
+        await Expect(dialog).ToHaveCountAsync(0);
+        var reveal = page.GetByRole(AriaRole.Region, new() { Name = $"Copy the token of “{name}” now" });
+        await Expect(reveal).ToBeFocusedAsync();
+        await Expect(reveal).ToContainTextAsync("It will not be shown again");
+        var token = await reveal.Locator("#revealed-token").InnerTextAsync();
+        Assert.True(OperatorToken.IsWellFormed(token), "the revealed value is a well-formed operator token");
+        await reveal.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
+        await ExpectClipboardAsync(page, token);
+        Assert.Equal(1, creates);
+
+        var listed = Assert.Single(await _pages.ListOperatorsAsync(), o => o.Name == name);
+        Assert.Equal(("editor", _project.Id, "admin-token"), (listed.Role, Assert.Single(listed.ProjectIds), listed.CreatedBy));
+        Assert.NotNull(listed.ExpiresAt);
+        Assert.InRange(listed.ExpiresAt.Value, submitted.AddDays(30).AddMinutes(-1), submitted.AddDays(30).AddMinutes(1));
+        var row = OperatorRow(page, name);
+        await Expect(row.Locator("td")).ToHaveTextAsync(new object[]
+            {
+                "editor",
+                _project.Name,
+                listed.MaskedToken,
+                new Regex(@"^\w{3} \d{1,2}, \d{4} by admin-token$"),
+                new Regex(@"^\w{3} \d{1,2}, \d{4}$"),
+                "Active",
+                new Regex("^Revoke"),
+            }.Select(ToRegex));
+        Assert.DoesNotContain(token, await page.EvaluateAsync<string>(
+            "() => location.href + document.cookie + JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage })"));
+        await ConsoleBrowser.SaveScreenshotAsync(page, "operators-token-revealed", reveal.Locator("#revealed-token"));
+
+        await page.ReloadAsync();
+        await Expect(row).ToBeVisibleAsync();
+        await Expect(reveal).ToHaveCountAsync(0);
+        Assert.DoesNotContain(token, await page.ContentAsync());
+
+        var theirs = await NewPageAsync();
+        await theirs.GotoAsync("/");
+        await SignInAsync(theirs, token);
+        await Expect(theirs.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {name} · editor");
+        await Expect(theirs.Locator("#main")).ToContainTextAsync($"Keys of {_project.Name} in the dev environment");
+        await Expect(theirs.Locator("#project-select option")).ToHaveTextAsync(new[] { _project.Name });
+    }
+
+    [Fact]
+    public async Task AnOwnerRevokesAnOperatorAndThatOperatorsOpenConsoleIsSignedOutWithTheRevokedMessage()
+    {
+        var viewer = await _pages.CreateOperatorAsync("viewer");
+        var name = viewer.Operator.Name;
+        var theirs = await SignedInAtKeysAsync("dev", viewer.Token);
+        await Expect(theirs.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {name} · viewer");
+
+        var owner = await NewPageAsync();
+        await owner.GotoAsync("/#/operators");
+        await SignInAsync(owner);
+        var row = OperatorRow(owner, name);
+        await Expect(row).ToContainTextAsync("Active");
+        var revokes = 0;
+        owner.Request += (_, request) => revokes += request.Url.EndsWith(":revoke", StringComparison.Ordinal) ? 1 : 0;
+        await row.GetByRole(AriaRole.Button, new() { Name = $"Revoke {name}", Exact = true }).ClickAsync();
+
+        var dialog = owner.GetByRole(AriaRole.Dialog, new() { Name = $"Revoke operator “{name}”?" });
+        await Expect(dialog).ToContainTextAsync("Their token stops working at once");
+        var typedName = dialog.GetByLabel($"Type {name} to confirm");
+        await Expect(typedName).ToBeFocusedAsync();
+        var confirm = dialog.GetByRole(AriaRole.Button, new() { Name = "Confirm Revoke" });
+        foreach (var wrong in new[] { "", name[..^1], name.ToUpperInvariant(), $"{name} " })
+        {
+            await typedName.FillAsync(wrong);
+            await Expect(confirm).ToBeDisabledAsync();
+        }
+
+        await typedName.PressAsync("Enter");
+        Assert.Equal(0, revokes);
+        await typedName.FillAsync(name);
+        await confirm.ClickAsync();
+
+        await Expect(dialog).ToHaveCountAsync(0);
+        await Expect(row.Locator("td").Nth(5)).ToHaveTextAsync(new Regex("^Revoked by admin-token (just now|in a moment)$"));
+        await Expect(row.GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
+        await Expect(owner.GetByRole(AriaRole.Button, new() { Name = "New operator" })).ToBeFocusedAsync();
+        Assert.Equal(1, revokes);
+        Assert.NotNull(Assert.Single(await _pages.ListOperatorsAsync(), o => o.Id == viewer.Operator.Id).RevokedAt);
+
+        // Their console learns of it on its next step, and says why in the API's words.
+        var refusal = await KeyAdminClient.AssertErrorAsync(
+            await fixture.CreateKeyAdminClient(viewer.Token).Http.GetAsync("/v1/operators/current"), HttpStatusCode.Unauthorized, "TOKEN_REVOKED");
+        await theirs.GetByRole(AriaRole.Link, new() { Name = "Settings" }).ClickAsync();
+        await Expect(theirs.GetByLabel("Operator token")).ToBeFocusedAsync();
+        var error = theirs.Locator("#sign-in-error");
+        await Expect(error).ToContainTextAsync(refusal.Message);
+        await Expect(error).ToContainTextAsync("TOKEN_REVOKED");
+        await Expect(theirs.Locator("#app-view")).ToBeHiddenAsync();
+        Assert.DoesNotContain(viewer.Token, await theirs.EvaluateAsync<string>("() => JSON.stringify({ ...sessionStorage })"));
+    }
+
+    [Fact]
+    public async Task SigningInWithAnExpiredTokenSaysSoInTheApisWords()
+    {
+        var expiring = await _pages.CreateOperatorAsync("viewer", expiresAt: DateTimeOffset.UtcNow.AddSeconds(2));
+        await Clock.PastAsync(expiring.Operator.ExpiresAt!.Value);
+        var refusal = await KeyAdminClient.AssertErrorAsync(
+            await fixture.CreateKeyAdminClient(expiring.Token).Http.GetAsync("/v1/operators/current"), HttpStatusCode.Unauthorized, "TOKEN_EXPIRED");
+        var page = await NewPageAsync();
+        await page.GotoAsync("/");
+
+        await page.GetByLabel("Operator token").FillAsync(expiring.Token);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+
+        var error = page.GetByRole(AriaRole.Alert);
+        await Expect(error).ToContainTextAsync(refusal.Message);
+        await Expect(error).ToContainTextAsync("TOKEN_EXPIRED");
+        await Expect(page.Locator("#app-view")).ToBeHiddenAsync();
+    }
+
+    [Fact]
+    public async Task ANonOwnerHasNoOperatorsLinkAndTheOperatorsPageSaysItNeedsTheOwnerRole()
+    {
+        var editor = await _pages.CreateOperatorAsync("editor");
+        var page = await SignedInAtKeysAsync("dev", editor.Token);
+        var requests = new List<string>();
+        page.Request += (_, request) => requests.Add(request.Url);
+
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Operators" })).ToHaveCountAsync(0);
+        await page.GotoAsync("/#/operators");
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Operators" })).ToBeVisibleAsync();
+        await Expect(page.Locator("#main")).ToContainTextAsync(
+            $"Managing operators needs the owner role; you are signed in as {editor.Operator.Name}, an editor.");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "New operator" })).ToHaveCountAsync(0);
+        await Expect(page.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {editor.Operator.Name} · editor");
+        Assert.DoesNotContain(requests, url => new Uri(url).AbsolutePath == "/v1/operators");
+    }
+
+    [Fact]
+    public async Task RecentActivityNamesEachActionAndWhoActed()
+    {
+        var editor = await _pages.CreateOperatorAsync("editor", projectIds: [_project.Id]);
+        var asEditor = fixture.CreateKeyAdminClient(editor.Token);
+        await asEditor.CreateKeyAsync(_project.Id, "dev", "audited-key", "secret");
+        await KeyAdminClient.ReadAsync<EnvironmentDto>(await asEditor.Http.PostAsJsonAsync($"/v1/projects/{_project.Id}/environments", new { name = "qa" }));
+
+        var page = await NewPageAsync();
+        await page.GotoAsync($"/#/projects/{_project.Id}/settings");
+        await SignInAsync(page);
+
+        var rows = page.GetByRole(AriaRole.Table, new() { Name = "Recent activity" }).Locator("tbody tr");
+        await Expect(rows).ToHaveCountAsync(3);
+        string[][] expected =
+        [
+            ["Environment created", "—", "qa", editor.Operator.Name],
+            ["Key created", "audited-key", "dev", editor.Operator.Name],
+            ["Project created", "—", "—", "admin-token"],
+        ];
+        for (var i = 0; i < expected.Length; i++)
+        {
+            await Expect(rows.Nth(i).Locator("td:not(:first-child)")).ToHaveTextAsync(expected[i]);
+        }
+    }
+
+    [Fact]
+    public async Task OperatorsPageAndItsDialogsHaveNoAccessibilityViolations()
+    {
+        await _pages.CreateOperatorAsync("viewer", projectIds: [_project.Id], expiresAt: DateTimeOffset.UtcNow.AddDays(7));
+        var revoked = await _pages.CreateOperatorAsync("editor");
+        await KeyAdminClient.ReadAsync<OperatorDto>(
+            await _admin.Http.PostAsJsonAsync($"/v1/operators/{revoked.Operator.Id}:revoke", new { }));
+        var page = await NewPageAsync();
+        var violations = new List<string>();
+        await page.GotoAsync("/#/operators");
+        await SignInAsync(page);
+        await Expect(OperatorRow(page, revoked.Operator.Name)).ToContainTextAsync("Revoked");
+        await CollectViolationsAsync(page, "operators", violations);
+        await ConsoleBrowser.SaveScreenshotAsync(page, "operators");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "New operator" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "New operator" });
+        await CollectViolationsAsync(page, "New operator dialog", violations);
+        var name = $"a11y-{Guid.NewGuid().ToString("N")[..8]}";
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync(name);
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create operator" }).ClickAsync();
+        var reveal = page.GetByRole(AriaRole.Region, new() { Name = $"Copy the token of “{name}” now" });
+        await Expect(reveal).ToBeFocusedAsync();
+        await CollectViolationsAsync(page, "operators, with a token revealed", violations);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Revoke {name}", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Dialog, new() { Name = $"Revoke operator “{name}”?" })).ToBeVisibleAsync();
+        await CollectViolationsAsync(page, "Revoke dialog", violations);
+
+        Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations));
+    }
+
     private Task<IPage> NewPageAsync() => _pages.NewPageAsync();
 
-    private Task<IPage> SignedInAtKeysAsync(string environment) => _pages.SignedInAtKeysAsync(_project, environment);
+    private Task<IPage> SignedInAtKeysAsync(string environment, string? token = null) => _pages.SignedInAtKeysAsync(_project, environment, token);
 
-    private Task SignInAsync(IPage page) => _pages.SignInAsync(page);
+    private Task SignInAsync(IPage page, string? token = null) => _pages.SignInAsync(page, token);
+
+    private static ILocator OperatorRow(IPage page, string name) => ConsolePages.OperatorRow(page, name);
+
+    private static Regex ToRegex(object expected) =>
+        expected as Regex ?? new Regex($"^{Regex.Escape((string)expected)}$");
 
     private static async Task AddKeyAsync(IPage page, string type, string name, string scopes = "")
     {

@@ -1,21 +1,27 @@
-// The Keys operator console: a client of KeyAdmin's public REST API, nothing more. It keeps the admin token in
-// sessionStorage (this tab only) and a new secret key's value in one variable, only until the operator moves on.
+// The Keys operator console: a client of KeyAdmin's public REST API, nothing more. It keeps the operator's token (an
+// `op_…` token or the break-glass admin token) in sessionStorage (this tab only), and a new secret key's value or a new
+// operator's token in one variable, only until the operator moves on.
 
-const tokenStorageKey = "keys.adminToken";
+const tokenStorageKey = "keys.operatorToken";
 const requestTimeoutSeconds = 10;
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
+  // Who is signed in: GET /v1/operators/current ({ id, name, role, projectIds, … }).
+  me: null,
   projects: [],
   project: null,
   // { keyId, name, value, route }: a secret key just created or rolled, on the page at `route`. Never stored, never in
   // the URL; gone on any navigation.
   revealed: null,
+  // { operatorId, name, token, route }: a new operator's token, on the page at `route`; kept like `revealed`.
+  issued: null,
   // What the open dialog acts on: { type, ...here() }, { key, ...here() }.
   adding: null,
   deleting: null,
   rolling: null,
+  revoking: null,
   opener: null,
 };
 
@@ -75,6 +81,18 @@ async function api(method, path, body) {
 
 const keysPath = (projectId, environment) =>
   `/v1/projects/${encodeURIComponent(projectId)}/environments/${encodeURIComponent(environment)}/keys`;
+
+// ---------- what the signed-in operator may do (KeyAdmin decides; the console only leaves out what it would refuse) ----------
+
+const roleRank = { viewer: 1, editor: 2, owner: 3 };
+const rank = () => roleRank[state.me?.role] ?? 0;
+const limitedToProjects = () => (state.me?.projectIds ?? []).length > 0;
+const may = {
+  edit: () => rank() >= roleRank.editor,
+  createProject: () => rank() >= roleRank.editor && !limitedToProjects(),
+  manageOperators: () => rank() >= roleRank.owner,
+};
+const isBreakGlass = (operator) => operator?.id === "admin-token";
 
 // ---------- small DOM helpers (text only: nothing from the API is ever parsed as HTML) ----------
 
@@ -158,10 +176,11 @@ async function copy(text, what, button, shownIn) {
   }
 }
 
-// ---------- routing: #/projects/{id}/environments/{env}/keys and #/projects/{id}/settings ----------
+// ---------- routing: #/projects/{id}/environments/{env}/keys, #/projects/{id}/settings and #/operators ----------
 
 function parseRoute() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "operators" && parts.length === 1) return { view: "operators" };
   if (parts[0] !== "projects" || !parts[1]) return { view: "home" };
   if (parts[2] === "settings") return { view: "settings", projectId: parts[1] };
   return { view: "keys", projectId: parts[1], environment: parts[2] === "environments" ? parts[3] : undefined };
@@ -193,47 +212,57 @@ function navigate(hash, { replace = false } = {}) {
 // Whatever the signed-in page showed (a revealed secret above all) goes, not just out of sight.
 function forgetSession() {
   sessionStorage.removeItem(tokenStorageKey);
+  state.me = null;
   state.projects = [];
   state.project = null;
   state.revealed = null;
+  state.issued = null;
   state.adding = null;
   state.deleting = null;
   state.rolling = null;
+  state.revoking = null;
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("main").replaceChildren();
   $("project-select").replaceChildren();
   $("environment-select").replaceChildren();
+  $("operator-projects").replaceChildren();
+  showWho();
 }
 
-function showSignIn(message) {
+// `why`: the error that signed the operator out ({ message, reason? }), shown on the form.
+function showSignIn(why) {
   $("app-view").hidden = true;
   $("sign-in-view").hidden = false;
   const error = $("sign-in-error");
-  if (message) {
-    showError(error, { message });
+  if (why) {
+    showError(error, why);
   } else {
     clearError(error);
   }
-  $("admin-token").focus();
+  $("operator-token").focus();
 }
+
+// A revoked or expired token gets the API's own sentence (whose token, since when); any other 401 the console's.
+const tokenRefusal = (error) => error.reason === "TOKEN_REVOKED" || error.reason === "TOKEN_EXPIRED";
 
 async function signIn(event) {
   event.preventDefault();
-  const input = $("admin-token");
+  const input = $("operator-token");
   const token = input.value.trim();
   const error = $("sign-in-error");
   if (!token) {
-    showError(error, { message: "Enter the admin token." });
+    showError(error, { message: "Enter your operator token, or the admin token." });
     input.focus();
     return;
   }
 
   sessionStorage.setItem(tokenStorageKey, token);
   try {
+    await loadMe();
     await loadProjects();
   } catch (e) {
-    sessionStorage.removeItem(tokenStorageKey);
-    showError(error, e.status === 401 ? { message: "That admin token was not accepted. Check it and try again." } : e);
+    forgetSession();
+    showError(error, e.status === 401 && !tokenRefusal(e) ? { message: "That token was not accepted. Check it and try again." } : e);
     input.select();
     return;
   }
@@ -252,17 +281,36 @@ function signOut() {
   showSignIn();
 }
 
-// A 401 after signing in means the token changed under us: ask for it again rather than show a broken page.
+// A 401 after signing in means the token was revoked, expired or replaced under us: ask for one again rather than show
+// a broken page. Anything else, a 403 included, is said where it happened, and the operator stays signed in.
 function handleFailure(error, element) {
   if (error.status === 401) {
     forgetSession();
-    showSignIn("The admin token was not accepted any more. Sign in again.");
+    showSignIn(tokenRefusal(error) ? error : { message: "Your token was not accepted any more. Sign in again." });
     return;
   }
   showError(element, error);
 }
 
 // ---------- data ----------
+
+async function loadMe() {
+  state.me = await api("GET", "/v1/operators/current");
+  showWho();
+}
+
+// The top bar says who is signed in, and the shell offers only what their role may do.
+function showWho() {
+  const me = state.me;
+  const who = $("signed-in-as");
+  who.replaceChildren(...(me
+    ? [h("span", { class: "muted" }, "Signed in as "), h("strong", {}, me.name), ` · ${me.role}`,
+      isBreakGlass(me) ? " (break-glass)" : ""]
+    : []));
+  who.hidden = !me;
+  $("new-project-button").hidden = !may.createProject();
+  $("admin-nav").hidden = !may.manageOperators();
+}
 
 async function loadProjects() {
   const { projects = [] } = await api("GET", "/v1/projects");
@@ -298,10 +346,19 @@ async function render() {
   if (state.revealed && (route.view !== "keys" || state.revealed.route !== location.hash)) {
     state.revealed = null;
   }
+  if (state.issued && (route.view !== "operators" || state.issued.route !== location.hash)) {
+    state.issued = null;
+  }
 
   try {
+    if (!state.me) await loadMe();
     if (state.projects.length === 0) await loadProjects();
     if (sequence !== renderSequence) return;
+    if (route.view === "operators") {
+      updateNav(route);
+      await renderOperators(main, sequence);
+      return;
+    }
     if (route.view === "home") {
       if (state.projects.length === 0) {
         renderNoProjects(main);
@@ -339,7 +396,7 @@ async function render() {
     const message = h("p", { class: "form-error", role: "alert" });
     showError(message, error);
     main.replaceChildren(
-      h("h1", {}, "Something went wrong"),
+      h("h1", {}, error.status === 403 ? "Not allowed" : "Something went wrong"),
       message,
       h("p", {}, h("a", { href: "#/" }, "Go to your first project")),
     );
@@ -363,11 +420,20 @@ function updatePickers(project, route) {
   if (route.environment) environmentSelect.value = route.environment;
 
   const environment = route.environment ?? (environmentSelect.value || names[0] || "dev");
-  const navKeys = $("nav-keys");
-  const navSettings = $("nav-settings");
-  navKeys.href = keysRoute(project.id, environment);
-  navSettings.href = settingsRoute(project.id);
-  for (const [link, view] of [[navKeys, "keys"], [navSettings, "settings"]]) {
+  $("nav-keys").href = keysRoute(project.id, environment);
+  $("nav-settings").href = settingsRoute(project.id);
+  updateNav(route);
+}
+
+// On the Operators page the project links lead back to the project last shown (or the first), whatever it was.
+function updateNav(route) {
+  if (route.view === "operators") {
+    $("environment-picker").hidden = true;
+    const project = state.project ?? state.projects[0];
+    $("nav-keys").href = project ? keysRoute(project.id, $("environment-select").value || project.environments?.[0]?.name || "dev") : "#/";
+    $("nav-settings").href = project ? settingsRoute(project.id) : "#/";
+  }
+  for (const [link, view] of [[$("nav-keys"), "keys"], [$("nav-settings"), "settings"], [$("nav-operators"), "operators"]]) {
     if (route.view === view) {
       link.setAttribute("aria-current", "page");
     } else {
@@ -378,12 +444,17 @@ function updatePickers(project, route) {
 
 function renderNoProjects(main) {
   $("environment-picker").hidden = true;
+  updateNav({ view: "home" });
   main.replaceChildren(
     h("h1", {}, "API Keys"),
     h("div", { class: "empty card" },
       h("h2", {}, "No projects yet"),
-      h("p", {}, "Keys belong to an environment of a project. Create your first project to issue API keys; it comes with dev, staging and prod environments."),
-      h("button", { type: "button", class: "primary", onclick: (e) => openNewProject(e.currentTarget) }, "Create a project"),
+      may.createProject()
+        ? [
+          h("p", {}, "Keys belong to an environment of a project. Create your first project to issue API keys; it comes with dev, staging and prod environments."),
+          h("button", { type: "button", class: "primary", onclick: (e) => openNewProject(e.currentTarget) }, "Create a project"),
+        ]
+        : h("p", {}, "Keys belong to an environment of a project, and there is none you can see yet. An editor or an owner can create one."),
     ),
   );
 }
@@ -394,12 +465,14 @@ const sections = {
     prefix: "pk_",
     description: "For client-side code: browsers and mobile apps. Limited permissions: they reach only the routes open to publishable keys, so they are safe to ship in an app.",
     empty: "No publishable keys here yet. Add one to call the API from a browser or a mobile app.",
+    emptyToRead: "No publishable keys here yet.",
   },
   secret: {
     heading: "Secret Keys",
     prefix: "sk_",
     description: "For server-side code only. Full permissions: never put one in a browser, an app or a repository. The full key is shown once, when you create it.",
     empty: "No secret keys here yet. Add one for your servers; you will see its value once, so have somewhere safe to keep it.",
+    emptyToRead: "No secret keys here yet.",
   },
 };
 
@@ -434,7 +507,7 @@ function renderSection(type, keys, project, environment) {
         h("h2", { id: headingId }, section.heading, " ", h("span", { class: "prefix" }, section.prefix)),
         h("p", { class: "description" }, section.description),
       ),
-      h("button", {
+      may.edit() && h("button", {
         type: "button",
         class: "primary",
         "aria-describedby": headingId,
@@ -443,7 +516,7 @@ function renderSection(type, keys, project, environment) {
     ),
     revealed,
     keys.length === 0
-      ? h("p", { class: "empty" }, section.empty)
+      ? h("p", { class: "empty" }, may.edit() ? section.empty : section.emptyToRead)
       : renderTable(type, keys, environment),
   );
 }
@@ -476,7 +549,7 @@ function renderTable(type, keys, environment) {
       h("th", { scope: "col" }, "Key"),
       h("th", { scope: "col" }, "Created"),
       h("th", { scope: "col" }, "Last used"),
-      h("th", { scope: "col" }, hidden("Actions")),
+      may.edit() && h("th", { scope: "col" }, hidden("Actions")),
     )),
     h("tbody", {}, keys.map((key) => renderRow(type, key))),
   );
@@ -505,7 +578,7 @@ function renderRow(type, key) {
     ),
     h("td", {}, time(key.createdAt)),
     h("td", {}, key.lastUsedAt ? time(key.lastUsedAt, "relative") : h("span", { class: "muted" }, "Never")),
-    h("td", { class: "actions" },
+    may.edit() && h("td", { class: "actions" },
       // A key in its grace period has been replaced already; only deleting it (to stop it early) makes sense.
       key.graceUntil ? null : h("button", { type: "button", class: "link", onclick: (e) => openRoll(key, e.currentTarget) }, "Roll", hidden(` ${key.name}`)),
       h("button", { type: "button", class: "danger-link", onclick: (e) => openDelete(key, e.currentTarget) }, "Delete", hidden(` ${key.name}`)),
@@ -549,7 +622,7 @@ async function renderSettings(main, project, sequence) {
       h("h2", { id: "environments-heading" }, "Environments"),
       h("ul", { class: "environments" }, (project.environments ?? []).map((e) =>
         h("li", {}, h("a", { href: keysRoute(project.id, e.name) }, e.name), " ", h("span", { class: "muted" }, "created ", time(e.createdAt))))),
-      environmentForm,
+      may.edit() && environmentForm,
     ),
     h("section", { class: "card", "aria-labelledby": "activity-heading" },
       h("h2", { id: "activity-heading" }, "Recent activity"),
@@ -560,7 +633,6 @@ async function renderSettings(main, project, sequence) {
   try {
     const { events = [] } = await api("GET", `/v1/projects/${encodeURIComponent(project.id)}/audit?limit=20`);
     if (sequence !== renderSequence) return;
-    const actions = { "key.created": "Created", "key.deleted": "Deleted", "key.rolled": "Rolled" };
     activity.replaceChildren(events.length === 0
       ? h("p", { class: "empty" }, "Nothing yet. Creating, rolling and deleting keys shows up here.")
       : h("table", { class: "keys" },
@@ -568,10 +640,10 @@ async function renderSettings(main, project, sequence) {
         h("thead", {}, h("tr", {}, ["When", "What", "Key", "Environment", "By"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, events.map((e) => h("tr", {},
           h("td", {}, time(e.occurredAt, "relative")),
-          h("td", {}, actions[e.action] ?? e.action),
-          h("td", {}, e.keyName),
-          h("td", {}, e.environment),
-          h("td", {}, e.actor))))));
+          h("td", {}, auditActions[e.action] ?? e.action),
+          h("td", {}, e.keyName || dash()),
+          h("td", {}, e.environment || dash()),
+          h("td", {}, e.actor || dash()))))));
   } catch (error) {
     if (sequence !== renderSequence) return;
     const message = h("p", { class: "form-error", role: "alert" });
@@ -579,6 +651,219 @@ async function renderSettings(main, project, sequence) {
     activity.replaceChildren(message);
   }
 }
+
+// ---------- operators (owners only) ----------
+
+async function renderOperators(main, sequence) {
+  const me = state.me;
+  if (!may.manageOperators()) {
+    // No call that KeyAdmin would refuse: say why the page is empty, and stay signed in.
+    main.replaceChildren(
+      h("div", { class: "page-head" }, h("h1", {}, "Operators")),
+      h("p", { class: "warning" },
+        `Managing operators needs the owner role; you are signed in as ${me.name}, ${me.role === "editor" ? "an" : "a"} ${me.role}.`),
+      h("p", {}, h("a", { href: "#/" }, "Go to your first project")),
+    );
+    return;
+  }
+
+  main.setAttribute("aria-busy", "true");
+  let operators;
+  try {
+    ({ operators = [] } = await api("GET", "/v1/operators"));
+  } finally {
+    if (sequence === renderSequence) main.removeAttribute("aria-busy");
+  }
+  if (sequence !== renderSequence) return;
+
+  main.replaceChildren(
+    h("div", { class: "page-head" },
+      h("h1", {}, "Operators"),
+      h("p", { class: "lede" }, "People and jobs who manage keys here, each with a token of their own: the audit log names who did what, and one token can be revoked without the others."),
+    ),
+    h("section", { class: "card", id: "operators", "aria-labelledby": "operators-heading" },
+      h("div", { class: "section-head" },
+        h("div", {},
+          h("h2", { id: "operators-heading" }, "Operators ", h("span", { class: "prefix" }, "op_")),
+          h("p", { class: "description" }, "A viewer reads; an editor also changes projects, environments and keys; an owner also manages operators. The break-glass admin token is not listed: it is KeyAdmin's own."),
+        ),
+        h("button", { type: "button", class: "primary", id: "new-operator-button", onclick: (e) => openNewOperator(e.currentTarget) }, "New operator"),
+      ),
+      state.issued ? renderTokenReveal(state.issued) : null,
+      operators.length === 0
+        ? h("p", { class: "empty" }, "No operators yet: everyone signs in with the admin token. Create one for each person or job.")
+        : renderOperatorTable(operators),
+    ),
+  );
+}
+
+function operatorStatus(operator) {
+  if (operator.revokedAt) return "revoked";
+  if (operator.expiresAt && new Date(operator.expiresAt) <= new Date()) return "expired";
+  return "active";
+}
+
+function projectNames(projectIds) {
+  if (!projectIds?.length) return "All projects";
+  return projectIds.map((id) => state.projects.find((p) => p.id === id)?.name ?? id).join(", ");
+}
+
+function renderOperatorTable(operators) {
+  return h("table", { class: "keys" },
+    h("caption", { class: "visually-hidden" }, "Operators"),
+    h("thead", {}, h("tr", {},
+      ["Name", "Role", "Projects", "Token", "Created", "Expires", "Status"].map((c) => h("th", { scope: "col" }, c)),
+      h("th", { scope: "col" }, hidden("Actions")),
+    )),
+    h("tbody", {}, operators.map(renderOperatorRow)),
+  );
+}
+
+function renderOperatorRow(operator) {
+  const status = operatorStatus(operator);
+  const statusCell = {
+    active: [h("span", { class: "badge" }, "Active")],
+    expired: [h("span", { class: "badge danger" }, "Expired")],
+    revoked: [h("span", { class: "badge danger" }, "Revoked"), " ", h("span", { class: "muted" },
+      operator.revokedBy ? `by ${operator.revokedBy} ` : "", time(operator.revokedAt, "relative"))],
+  }[status];
+
+  return h("tr", { "data-operator-id": operator.id, "data-status": status },
+    h("th", { scope: "row" }, h("span", { class: "key-name" }, operator.name),
+      operator.id === state.me?.id ? h("span", { class: "muted" }, " (you)") : null),
+    h("td", {}, operator.role),
+    h("td", {}, projectNames(operator.projectIds)),
+    h("td", {}, operator.maskedToken ? h("code", {}, operator.maskedToken) : dash()),
+    h("td", {}, time(operator.createdAt) ?? dash(), operator.createdBy ? h("span", { class: "muted" }, ` by ${operator.createdBy}`) : null),
+    h("td", {}, operator.expiresAt ? time(operator.expiresAt) : h("span", { class: "muted" }, "Never")),
+    h("td", {}, statusCell),
+    h("td", { class: "actions" },
+      status === "active"
+        ? h("button", { type: "button", class: "danger-link", onclick: (e) => openRevoke(operator, e.currentTarget) }, "Revoke", hidden(` ${operator.name}`))
+        : null),
+  );
+}
+
+function renderTokenReveal({ name, token }) {
+  const code = h("code", { id: "revealed-token" }, token);
+  const button = h("button", { type: "button", class: "primary small", onclick: (e) => copy(token, "Operator token", e.currentTarget, code) },
+    "Copy", hidden(` token of ${name}`));
+  return h("div", { class: "reveal", id: "token-reveal", role: "region", "aria-labelledby": "token-reveal-title", tabindex: "-1" },
+    h("h3", { id: "token-reveal-title" }, `Copy the token of “${name}” now`),
+    h("p", { class: "warning" },
+      h("strong", {}, "It will not be shown again. "),
+      `Keys keeps only a hash of it. Hand it to ${name} somewhere safe: they sign in to this console with it, or send it as `,
+      h("code", {}, "Authorization: Bearer"), ". Lost it? Revoke it and create a new operator."),
+    h("div", { class: "reveal-value" }, code, button),
+    h("button", { type: "button", class: "secondary small", onclick: dismissTokenReveal }, "Done, I have handed it over"),
+  );
+}
+
+function dismissTokenReveal() {
+  state.issued = null;
+  document.getElementById("token-reveal")?.remove();
+  document.getElementById("new-operator-button")?.focus();
+}
+
+function openNewOperator(opener) {
+  $("new-operator-form").reset();
+  clearError($("new-operator-error"));
+  $("operator-projects").replaceChildren(...state.projects.map((p, i) =>
+    h("label", { class: "check", for: `operator-project-${i}` },
+      h("input", { type: "checkbox", id: `operator-project-${i}`, name: "projectIds", value: p.id }),
+      " ", p.name)));
+  if (state.projects.length === 0) {
+    $("operator-projects").append(h("p", { class: "muted" }, "No projects yet: the token will reach every project."));
+  }
+  updateOperatorProjects();
+  openDialog($("new-operator-dialog"), opener);
+  $("operator-name").focus();
+}
+
+// An owner's token reaches every project (it manages operators, who span projects): no choice to offer.
+function updateOperatorProjects() {
+  $("operator-projects-field").hidden = $("operator-role").value === "owner";
+}
+
+async function submitNewOperator(event) {
+  event.preventDefault();
+  const error = $("new-operator-error");
+  clearError(error);
+  const role = $("operator-role").value;
+  const expiry = $("operator-expiry").value;
+  const request = {
+    name: $("operator-name").value.trim(),
+    role,
+    projectIds: role === "owner"
+      ? []
+      : [...$("operator-projects").querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value),
+    expiresAt: expiry ? new Date(Date.now() + Number(expiry) * 86400000).toISOString() : undefined,
+  };
+  if (!request.name) {
+    showError(error, { message: "Give the operator a name, such as ana or ci-deploy." });
+    $("operator-name").focus();
+    return;
+  }
+
+  const route = location.hash;
+  await submitting($("new-operator-submit"), error, $("operator-name"), async () => {
+    const created = await api("POST", "/v1/operators", request);
+    state.issued = { operatorId: created.operator.id, name: created.operator.name, token: created.token, route };
+    finishDialog($("new-operator-dialog"));
+    announce(`Operator ${created.operator.name} created. Copy the token now: it is shown once.`);
+    await render();
+    document.getElementById("token-reveal")?.focus();
+  });
+}
+
+function openRevoke(operator, opener) {
+  state.revoking = { operator, route: location.hash };
+  $("revoke-operator-form").reset();
+  clearError($("revoke-operator-error"));
+  $("revoke-operator-title").textContent = `Revoke operator “${operator.name}”?`;
+  $("revoke-operator-name").textContent = operator.name;
+  $("revoke-operator-summary").replaceChildren(
+    `${operator.role[0].toUpperCase()}${operator.role.slice(1)} with the token `,
+    h("code", {}, operator.maskedToken),
+    operator.projectIds?.length ? `, on ${projectNames(operator.projectIds)}.` : ", on every project.",
+    operator.id === state.me?.id ? " This is your own token: you will be signed out." : "",
+  );
+  $("revoke-operator-submit").disabled = true;
+  openDialog($("revoke-operator-dialog"), opener);
+  $("revoke-confirm-name").focus();
+}
+
+function updateRevokeButton() {
+  $("revoke-operator-submit").disabled = $("revoke-confirm-name").value !== state.revoking?.operator.name;
+}
+
+async function submitRevoke(event) {
+  event.preventDefault();
+  const revoking = state.revoking;
+  if (!revoking || $("revoke-confirm-name").value !== revoking.operator.name) return;
+
+  await submitting($("revoke-operator-submit"), $("revoke-operator-error"), $("revoke-confirm-name"), async () => {
+    const { operator } = revoking;
+    await api("POST", `/v1/operators/${encodeURIComponent(operator.id)}:revoke`, {});
+    if (state.issued?.operatorId === operator.id) state.issued = null;
+    finishDialog($("revoke-operator-dialog"));
+    announce(`Operator ${operator.name} revoked. Their token no longer works.`);
+    await render();
+    document.getElementById("new-operator-button")?.focus();
+  });
+}
+
+const auditActions = {
+  "project.created": "Project created",
+  "environment.created": "Environment created",
+  "key.created": "Key created",
+  "key.deleted": "Key deleted",
+  "key.rolled": "Key rolled",
+  "operator.created": "Operator created",
+  "operator.revoked": "Operator revoked",
+};
+
+const dash = () => h("span", { class: "muted" }, "—");
 
 // Runs a form's API call with its submit button off, so a double click cannot send it twice. A failure is shown in
 // the form, in words, and the focus goes back to the field to fix; a 401 signs out instead.
@@ -816,6 +1101,10 @@ function wire() {
   $("roll-key-form").addEventListener("submit", submitRoll);
   $("delete-confirm-name").addEventListener("input", updateDeleteButton);
   $("new-project-form").addEventListener("submit", submitNewProject);
+  $("new-operator-form").addEventListener("submit", submitNewOperator);
+  $("operator-role").addEventListener("change", updateOperatorProjects);
+  $("revoke-operator-form").addEventListener("submit", submitRevoke);
+  $("revoke-confirm-name").addEventListener("input", updateRevokeButton);
 
   for (const dialog of document.querySelectorAll("dialog")) {
     dialog.addEventListener("close", restoreFocus);
@@ -832,7 +1121,9 @@ function wire() {
   // A page restored from the back-forward cache must not bring a revealed secret back.
   window.addEventListener("pagehide", () => {
     state.revealed = null;
+    state.issued = null;
     document.getElementById("secret-reveal")?.remove();
+    document.getElementById("token-reveal")?.remove();
   });
   // The skip link only moves the focus; as a plain "#main" link it would be taken for a route.
   document.querySelector(".skip-link").addEventListener("click", (e) => {
