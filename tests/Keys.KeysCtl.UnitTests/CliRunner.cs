@@ -33,6 +33,12 @@ public sealed class CliRunner : IDisposable
 
     public StubKeyAdmin Api { get; }
 
+    /// <summary>Whether stdout is a terminal (80 columns: what Spectre.Console takes for a writer it cannot measure).</summary>
+    public bool Terminal { get; init; }
+
+    /// <summary>Connect for real instead of to the stub.</summary>
+    public bool RealNetwork { get; init; }
+
     public Dictionary<string, string?> Environment { get; }
 
     public string ConfigPath => Path.Combine(_home.FullName, "config", "keysctl", "config.json");
@@ -59,8 +65,9 @@ public sealed class CliRunner : IDisposable
         var console = new KeysCtlConsole(stdout, stderr, new StringReader(stdin ?? string.Empty), Environment)
         {
             InputRedirected = stdin is not null,
+            OutputIsTerminal = Terminal,
             Clock = new FakeTimeProvider(Now),
-            Handler = Api,
+            Handler = RealNetwork ? null : Api,
         };
         var exitCode = await KeysCtlApp.RunAsync(args, console);
         return new CliResult(exitCode, stdout.ToString(), stderr.ToString());

@@ -41,7 +41,33 @@ public sealed class ErrorTests
     {
         var error = ApiError.From(HttpStatusCode.BadGateway, "Bad Gateway", body);
 
-        Assert.Equal("KeyAdmin answered HTTP 502 Bad Gateway (HTTP 502)", error.Describe());
+        Assert.Equal("KeyAdmin answered HTTP 502 Bad Gateway", error.Describe());
+    }
+
+    [Fact]
+    public async Task ACallThisKeyAdminDoesNotServeSaysItIsOlderThanKeysctl()
+    {
+        using var cli = new CliRunner(new StubKeyAdmin(_ => new HttpResponseMessage(HttpStatusCode.NotImplemented)));
+
+        var result = await cli.RunAsync("operators", "list");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(
+            "error: KeyAdmin answered HTTP 501 Not Implemented\nhint: this KeyAdmin does not serve that call yet: it is older than this keysctl\n",
+            result.Stderr);
+    }
+
+    [Fact]
+    public async Task ARefusedConnectionIsAnErrorNotACrash()
+    {
+        using var cli = new CliRunner(api: null) { RealNetwork = true };
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        cli.Environment["KEYSCTL_URL"] = "http://127.0.0.1:1";
+
+        var result = await cli.RunAsync("projects", "list");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: cannot reach KeyAdmin at http://127.0.0.1:1: Connection refused", result.Stderr);
     }
 
     [Fact]

@@ -106,7 +106,7 @@ public sealed class OutputTests
 
         var rows = result.Stdout.Split('\n');
         Assert.EndsWith("active", Row(rows, "key_live"));
-        Assert.EndsWith("rolled, works until 2030-01-15 13:00:00Z", Row(rows, "key_grace"));
+        Assert.EndsWith("rolled, works until 2030-01-15 13:00Z", Row(rows, "key_grace"));
         Assert.EndsWith("revoked", Row(rows, "key_gone"));
         Assert.EndsWith("expired", Row(rows, "key_old"));
     }
@@ -189,6 +189,7 @@ public sealed class OutputTests
         Assert.Equal(target, Assert.Single(cli.Api.Requests).Target);
         var row = Row(result.Stdout.Split('\n'), "key.created");
         Assert.Contains("2030-01-15 11:59:00Z", row);
+        Assert.Equal(options.Length == 0, result.Stdout.Split('\n')[0].Contains("Project"));
         Assert.Contains("billing (key_1)", row);
         Assert.Contains("ana", row);
     }
@@ -243,6 +244,28 @@ public sealed class OutputTests
         Assert.Contains("prj_1", table.Stdout);
         using var parsed = JsonDocument.Parse(json.Stdout);
         Assert.Equal("eu", parsed.RootElement.GetProperty("projects")[0].GetProperty("region").GetString());
+    }
+
+    [Fact]
+    public async Task OnATerminalATableThatFitsHasBordersAndOneThatDoesNotIsPlainColumnsOneRowALine()
+    {
+        using var cli = new CliRunner(new StubKeyAdmin(request => StubKeyAdmin.Ok(request.Target.EndsWith("/keys", StringComparison.Ordinal)
+            ? $$"""{"keys":[{{Fixtures.Key("key_0123456789abcdefghijkl", "a-rather-long-key-name", "dev", extra: ",\"scopes\":[\"orders:read\"],\"expiresAt\":\"2031-01-01T00:00:00Z\"")}}]}"""
+            : """{"projects":[{"id":"prj_1","name":"App","environments":[],"createdAt":"2030-01-01T00:00:00Z"}]}""")))
+        {
+            Terminal = true,
+        };
+
+        var narrow = await cli.RunAsync("projects", "list");
+        var wide = await cli.RunAsync("keys", "list", "-p", "prj_1", "-e", "dev");
+
+        Assert.StartsWith("╭", narrow.Stdout);
+        Assert.Contains("│ prj_1 ", narrow.Stdout);
+        var lines = wide.Stdout.TrimEnd().Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.DoesNotContain("│", wide.Stdout);
+        Assert.Contains("key_0123456789abcdefghijkl", lines[1]);
+        Assert.Contains("2031-01-01 00:00Z", lines[1]);
     }
 
     private static string Row(IEnumerable<string> lines, string containing) => Assert.Single(lines, l => l.Contains(containing)).TrimEnd();

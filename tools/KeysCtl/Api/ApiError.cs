@@ -13,7 +13,10 @@ public sealed record ApiError(int HttpStatus, string Message, string? Reason, Ti
     private const string ErrorInfoType = "type.googleapis.com/google.rpc.ErrorInfo";
 
     /// <summary>The line after <c>error: </c>: the API's message and its stable code (or the HTTP status, lacking one).</summary>
-    public string Describe() => $"{Message} ({Reason ?? $"HTTP {HttpStatus}"})";
+    public string Describe() =>
+        Reason is not null ? $"{Message} ({Reason})"
+        : Message.Contains($"HTTP {HttpStatus}", StringComparison.Ordinal) ? Message
+        : $"{Message} (HTTP {HttpStatus})";
 
     public static ApiError From(HttpStatusCode status, string? reasonPhrase, string? body, TimeSpan? retryAfter = null)
     {
@@ -69,6 +72,7 @@ public sealed class ApiException(ApiError error) : KeysCtlException(error.Descri
     private static string? HintFor(ApiError error) => error.HttpStatus switch
     {
         401 => "the token was refused: run `keysctl login` again, or check KEYSCTL_TOKEN",
+        501 => "this KeyAdmin does not serve that call yet: it is older than this keysctl",
         _ => null,
     };
 }

@@ -31,10 +31,14 @@ public static class AuditCommand
                 return;
             }
 
+            // One project's log needs no project column.
             context.Out.Table(
-                ["Time", "Action", "Actor", "Project", "Environment", "Target"],
-                reply.Message.Events.Select(e => (IReadOnlyList<string>)
-                    [Renderer.Time(e.OccurredAt), e.Action, e.Actor, e.ProjectId, e.Environment, Target(e)]));
+                projectId is null
+                    ? ["Time", "Action", "Actor", "Project", "Environment", "Target"]
+                    : ["Time", "Action", "Actor", "Environment", "Target"],
+                reply.Message.Events.Select(e => (IReadOnlyList<string>)(projectId is null
+                    ? [Renderer.Time(e.OccurredAt, seconds: true), e.Action, e.Actor, e.ProjectId, e.Environment, Target(e)]
+                    : [Renderer.Time(e.OccurredAt, seconds: true), e.Action, e.Actor, e.Environment, Target(e)])));
         });
 
         return audit;

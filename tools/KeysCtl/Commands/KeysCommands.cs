@@ -187,7 +187,7 @@ public static class KeysCommands
 
             var previous = reply.Message.PreviousKey;
             context.Out.Line(previous.RevokesAt is { } until && until.ToDateTimeOffset() > context.Console.Clock.GetUtcNow()
-                ? $"Rolled {previous.Id}: it keeps working until {Renderer.Time(until)}."
+                ? $"Rolled {previous.Id}: it keeps working until {Renderer.Time(until, seconds: true)}."
                 : $"Rolled {previous.Id}: it has stopped working.");
             WriteKey(context.Out, reply.Message.Key, reply.Message.Value);
         });
@@ -227,8 +227,8 @@ public static class KeysCommands
         key.Name,
         key.Type,
         key.Environment,
-        // A publishable key's value is no secret, and is what people copy; a secret key is only ever shown masked.
-        key.Type == "publishable" && key.HasValue ? key.Value : key.MaskedKey,
+        // Masked for both types, to keep rows narrow: a publishable key's whole value is in the JSON output.
+        key.MaskedKey,
         Renderer.List(key.Scopes),
         Renderer.Time(key.CreatedAt),
         Renderer.Time(key.ExpiresAt),

@@ -72,7 +72,7 @@ public sealed class Renderer
             table.AddRow(row.Select(cell => (IRenderable)new Text(Sanitize.Line(cell))).ToArray());
         }
 
-        _out.Write(table);
+        Write(table);
     }
 
     /// <summary>One object, a field per line.</summary>
@@ -87,7 +87,7 @@ public sealed class Renderer
             table.AddRow(new Text(field, new Style(decoration: Decoration.Bold)), new Text(Sanitize.Line(value)));
         }
 
-        _out.Write(table);
+        Write(table);
     }
 
     /// <summary>
@@ -102,10 +102,10 @@ public sealed class Renderer
         Warning(warning);
     }
 
-    /// <summary>An instant as the tables show it: UTC, to the second; empty when unset.</summary>
-    public static string Time(Timestamp? timestamp) => timestamp is null
+    /// <summary>An instant as the tables show it: UTC, to the minute (the audit log's to the second); empty when unset.</summary>
+    public static string Time(Timestamp? timestamp, bool seconds = false) => timestamp is null
         ? string.Empty
-        : timestamp.ToDateTimeOffset().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        : timestamp.ToDateTimeOffset().ToString(seconds ? "yyyy-MM-dd HH:mm:ss'Z'" : "yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);
 
     public static string List(IEnumerable<string> values, string empty = "") =>
         string.Join(", ", values) is { Length: > 0 } joined ? joined : empty;
@@ -114,4 +114,23 @@ public sealed class Renderer
     {
         Border = _console.OutputIsTerminal ? TableBorder.Rounded : TableBorder.None,
     };
+
+    /// <summary>
+    /// A table squeezed into a narrow terminal breaks IDs and times over several lines, where they can be neither read
+    /// nor copied: one wider than the terminal is printed as plain columns instead, each row on one (long) line.
+    /// </summary>
+    private void Write(Table table)
+    {
+        if (_console.OutputIsTerminal)
+        {
+            var options = RenderOptions.Create(_out, _out.Profile.Capabilities);
+            if (((IRenderable)table).Measure(options, int.MaxValue).Max > _out.Profile.Width)
+            {
+                table.Border = TableBorder.None;
+                _out.Profile.Width = Math.Max(_out.Profile.Width, ((IRenderable)table).Measure(options, int.MaxValue).Max);
+            }
+        }
+
+        _out.Write(table);
+    }
 }
