@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Text.Json;
 using Keys.FunctionalTests.Infrastructure;
 
@@ -37,6 +38,47 @@ public sealed class KeysCtlTests(KeysAppFixture fixture) : IDisposable
         using var list = JsonDocument.Parse(json.Stdout);
         Assert.Contains(list.RootElement.GetProperty("projects").EnumerateArray(), p => p.GetProperty("id").GetString() == id);
         Assert.Empty(created.Stderr + table.Stderr + json.Stderr);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task LoginWithAPipedTokenStoresItForTheNextCommandsInAFileOnlyTheUserCanRead()
+    {
+        using var user = new KeysCtlRunner(fixture.App.GetEndpoint("key-admin", "http"), token: null);
+
+        var before = await user.RunAsync("projects", "list");
+        var login = await user.RunPipedAsync(fixture.AdminToken + "\n", "login");
+        var after = await user.RunAsync("projects", "list", "-o", "json");
+        var logout = await user.RunAsync("logout");
+        var loggedOut = await user.RunAsync("projects", "list");
+
+        Assert.Equal(1, before.ExitCode);
+        Assert.StartsWith("error: not logged in to ", before.Stderr);
+        Assert.True(login.ExitCode == 0, login.ToString());
+        Assert.DoesNotContain(fixture.AdminToken, login.Stdout + login.Stderr);
+        Assert.True(after.ExitCode == 0, after.ToString());
+        using var projects = JsonDocument.Parse(after.Stdout);
+        Assert.Equal(JsonValueKind.Array, projects.RootElement.GetProperty("projects").ValueKind);
+
+        Assert.Equal(0, logout.ExitCode);
+        Assert.False(File.Exists(user.ConfigPath));
+        Assert.Equal(1, loggedOut.ExitCode);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task TheStoredLoginIsTheUsersAlone()
+    {
+        using var user = new KeysCtlRunner(fixture.App.GetEndpoint("key-admin", "http"), token: null);
+
+        var login = await user.RunPipedAsync(fixture.AdminToken, "login");
+
+        Assert.True(login.ExitCode == 0, login.ToString());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(user.ConfigPath));
+        Assert.Equal(
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+            File.GetUnixFileMode(Path.GetDirectoryName(user.ConfigPath)!));
+        Assert.Contains(fixture.AdminToken, File.ReadAllText(user.ConfigPath));
     }
 
     [Fact]
