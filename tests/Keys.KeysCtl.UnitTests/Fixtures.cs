@@ -1,0 +1,21 @@
+namespace Keys.KeysCtl.UnitTests;
+
+/// <summary>Bodies KeyAdmin answers with, in its JSON (the contract's camelCase names, unset fields left out).</summary>
+public static class Fixtures
+{
+    public const string CurrentOperator =
+        """{"id":"opr_ana","name":"ana","role":"editor","projectIds":["prj_1"],"maskedToken":"op_Test…rstu","createdAt":"2030-01-01T00:00:00Z","createdBy":"admin-token"}""";
+
+    public const string Project =
+        """{"id":"prj_1","name":"My App","environments":[{"name":"dev","createdAt":"2030-01-01T00:00:00Z"},{"name":"prod","createdAt":"2030-01-01T00:00:00Z"}],"createdAt":"2030-01-01T00:00:00Z"}""";
+
+    public const string SecretValue = "sk_SecretValue0123456789abcdefghijklmnopqrstuvwx";
+
+    public const string OperatorToken = "op_NewOperatorToken0123456789abcdefghijklmnop";
+
+    public static string Key(string id, string name, string environment, string type = "secret", string extra = "") =>
+        $$"""{"id":"{{id}}","name":"{{name}}","type":"{{type}}","maskedKey":"sk_Secr…uvwx","scopes":[],"createdAt":"2030-01-10T08:30:00Z","environment":"{{environment}}","createdBy":"admin-token"{{extra}}}""";
+
+    public static string CreatedKey(string value = SecretValue) =>
+        $$"""{"key":{{Key("key_new", "billing", "dev")}},"value":"{{value}}"}""";
+}

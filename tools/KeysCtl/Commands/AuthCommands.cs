@@ -1,0 +1,140 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Keys.KeysCtl.Api;
+using Keys.KeysCtl.Config;
+using Keys.KeysCtl.Output;
+using Keys.V1;
+
+namespace Keys.KeysCtl.Commands;
+
+/// <summary><c>login</c>, <c>logout</c>, <c>whoami</c>: the operator token and where it is kept.</summary>
+public static class AuthCommands
+{
+    public static IEnumerable<Command> Build(Cli cli)
+    {
+        var login = new Command(
+            "login",
+            "Store an operator token for a KeyAdmin (--url). The token is read from stdin when it is piped, else asked for " +
+            "without echo; never from the command line, where shell history and ps would keep it.");
+        cli.SetAction(login, LoginAsync);
+
+        var logout = new Command("logout", "Forget the stored token (remove the config file).");
+        cli.SetAction(logout, (context, _) =>
+        {
+            var stored = context.ReadStoredLoginIfAny();
+            var removed = context.Config.Delete();
+            if (context.Out.IsJson)
+            {
+                context.Out.Json(new JsonObject { ["removed"] = removed, ["path"] = context.Config.Path });
+            }
+            else
+            {
+                context.Out.Line(removed
+                    ? $"Logged out of {stored?.Url ?? "KeyAdmin"}: removed {context.Config.Path}"
+                    : $"Not logged in: there is no {context.Config.Path}");
+            }
+
+            return Task.CompletedTask;
+        });
+
+        var whoami = new Command("whoami", "Show who the token belongs to, and what it may do.");
+        cli.SetAction(whoami, async (context, cancellationToken) =>
+        {
+            var target = context.ResolveTarget();
+            using var api = context.Api(target.Url, target.RequireToken());
+            var reply = await api.GetAsync<Operator>("v1/operators/current", cancellationToken);
+            WriteIdentity(context.Out, target.Url, reply);
+        });
+
+        return [login, logout, whoami];
+    }
+
+    private static async Task LoginAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var url = Target.Resolve(context.UrlOption, context.Console, context.ReadStoredLoginIfAny()).Url;
+        var token = await ReadTokenAsync(context.Console, url, cancellationToken);
+
+        // Checked before it is stored: a mistyped token fails here, not on the next command.
+        using var api = context.Api(url, token);
+        ApiReply<Operator>? reply;
+        try
+        {
+            reply = await api.GetAsync<Operator>("v1/operators/current", cancellationToken);
+        }
+        catch (ApiException e) when (e.Error is { HttpStatus: 501 } or { HttpStatus: 404, Reason: null })
+        {
+            // A KeyAdmin from before operators cannot say whose a token is; any call it accepts still checks the token.
+            await api.GetAsync<ListProjectsResponse>("v1/projects", cancellationToken);
+            reply = null;
+        }
+
+        context.Config.Write(new StoredLogin(Target.Normalize(url), token));
+
+        if (context.Console.GetVariable(Target.TokenVariable) is not null)
+        {
+            context.Out.Warning($"{Target.TokenVariable} is set, and commands use it instead of the stored token");
+        }
+
+        if (context.Out.IsJson)
+        {
+            WriteIdentity(context.Out, url, reply);
+        }
+        else
+        {
+            var who = reply is null ? string.Empty : $" as {Sanitize.Line(reply.Message.Name)} ({reply.Message.Role})";
+            context.Out.Line($"Logged in to {Target.Normalize(url)}{who}; token stored in {context.Config.Path}");
+        }
+    }
+
+    private static async Task<string> ReadTokenAsync(KeysCtlConsole console, Uri url, CancellationToken cancellationToken)
+    {
+        string? token;
+        if (console.InputRedirected)
+        {
+            token = (await console.In.ReadToEndAsync(cancellationToken)).Trim();
+        }
+        else if (console.PromptSecret is { } prompt)
+        {
+            token = prompt($"Operator token for {Target.Normalize(url)}").Trim();
+        }
+        else
+        {
+            throw new KeysCtlException("no token: there is no terminal to ask on", "pipe it in: keysctl login < token-file");
+        }
+
+        if (string.IsNullOrEmpty(token))
+        {
+            throw new KeysCtlException("no token was given", "pipe it in (keysctl login < token-file) or type it at the prompt");
+        }
+
+        if (token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            // Not echoed: it may be most of a real token.
+            throw new KeysCtlException("the token contains spaces or line breaks: give one token, on one line");
+        }
+
+        return token;
+    }
+
+    /// <summary>The URL and the token's operator; <paramref name="reply"/> is null from a KeyAdmin that cannot tell.</summary>
+    private static void WriteIdentity(Renderer output, Uri url, ApiReply<Operator>? reply)
+    {
+        if (output.IsJson)
+        {
+            output.Json(new JsonObject { ["url"] = Target.Normalize(url), ["operator"] = reply?.Json.DeepClone() });
+            return;
+        }
+
+        var who = reply!.Message;
+        output.Details(
+        [
+            ("URL", Target.Normalize(url)),
+            ("ID", who.Id),
+            ("Name", who.Name),
+            ("Role", who.Role),
+            ("Projects", Renderer.List(who.ProjectIds, "all")),
+            ("Token", who.MaskedToken),
+            ("Expires", Renderer.Time(who.ExpiresAt) is { Length: > 0 } expires ? expires : "never"),
+        ]);
+    }
+}

@@ -1,0 +1,3 @@
+using Keys.KeysCtl;
+
+return await KeysCtlApp.RunAsync(args, KeysCtlConsole.FromSystem());
