@@ -58,33 +58,6 @@ public sealed class LoginTests
     }
 
     [Fact]
-    public async Task AKeyAdminFromBeforeOperatorsChecksTheTokenByListingProjects()
-    {
-        var accepted = true;
-        using var cli = new CliRunner(new StubKeyAdmin(request => request.Target switch
-        {
-            "/v1/operators/current" => new HttpResponseMessage(HttpStatusCode.NotImplemented),
-            "/v1/projects" when accepted => StubKeyAdmin.Ok("""{"projects":[]}"""),
-            _ => StubKeyAdmin.Error(HttpStatusCode.Unauthorized, 16, "The admin token is not valid.", "UNAUTHORIZED"),
-        }));
-
-        var login = await cli.RunPipedAsync(CliRunner.Token, "login");
-        var json = await cli.RunPipedAsync(CliRunner.Token, "login", "-o", "json");
-        File.Delete(cli.ConfigPath);
-        accepted = false;
-        var refused = await cli.RunPipedAsync("op_wrong", "login");
-
-        Assert.Equal(0, login.ExitCode);
-        Assert.Equal($"Logged in to {CliRunner.Url}; token stored in {cli.ConfigPath}\n", login.Stdout);
-        Assert.Equal(["/v1/operators/current", "/v1/projects"], cli.Api.Requests.Take(2).Select(r => r.Target));
-        using var parsed = JsonDocument.Parse(json.Stdout);
-        Assert.Equal(JsonValueKind.Null, parsed.RootElement.GetProperty("operator").ValueKind);
-        Assert.Equal(1, refused.ExitCode);
-        Assert.Contains("(UNAUTHORIZED)", refused.Stderr);
-        Assert.False(File.Exists(cli.ConfigPath));
-    }
-
-    [Fact]
     public async Task ARefusedTokenIsNotStoredAndExitsOne()
     {
         using var cli = new CliRunner(new StubKeyAdmin(_ =>

@@ -56,17 +56,7 @@ public static class AuthCommands
 
         // Checked before it is stored: a mistyped token fails here, not on the next command.
         using var api = context.Api(url, token);
-        ApiReply<Operator>? reply;
-        try
-        {
-            reply = await api.GetAsync<Operator>("v1/operators/current", cancellationToken);
-        }
-        catch (ApiException e) when (e.Error is { HttpStatus: 501 } or { HttpStatus: 404, Reason: null })
-        {
-            // A KeyAdmin from before operators cannot say whose a token is; any call it accepts still checks the token.
-            await api.GetAsync<ListProjectsResponse>("v1/projects", cancellationToken);
-            reply = null;
-        }
+        var reply = await api.GetAsync<Operator>("v1/operators/current", cancellationToken);
 
         context.Config.Write(new StoredLogin(Target.Normalize(url), token));
 
@@ -81,8 +71,8 @@ public static class AuthCommands
         }
         else
         {
-            var who = reply is null ? string.Empty : $" as {Sanitize.Line(reply.Message.Name)} ({reply.Message.Role})";
-            context.Out.Line($"Logged in to {Target.Normalize(url)}{who}; token stored in {context.Config.Path}");
+            context.Out.Line(
+                $"Logged in to {Target.Normalize(url)} as {Sanitize.Line(reply.Message.Name)} ({reply.Message.Role}); token stored in {context.Config.Path}");
         }
     }
 
@@ -116,16 +106,16 @@ public static class AuthCommands
         return token;
     }
 
-    /// <summary>The URL and the token's operator; <paramref name="reply"/> is null from a KeyAdmin that cannot tell.</summary>
-    private static void WriteIdentity(Renderer output, Uri url, ApiReply<Operator>? reply)
+    /// <summary>The URL and the token's operator.</summary>
+    private static void WriteIdentity(Renderer output, Uri url, ApiReply<Operator> reply)
     {
         if (output.IsJson)
         {
-            output.Json(new JsonObject { ["url"] = Target.Normalize(url), ["operator"] = reply?.Json.DeepClone() });
+            output.Json(new JsonObject { ["url"] = Target.Normalize(url), ["operator"] = reply.Json.DeepClone() });
             return;
         }
 
-        var who = reply!.Message;
+        var who = reply.Message;
         output.Details(
         [
             ("URL", Target.Normalize(url)),
