@@ -1,3 +1,4 @@
+using System.Globalization;
 using Grpc.Core;
 using Keys.AspNetCore.Caching;
 using Keys.AspNetCore.Diagnostics;
@@ -58,7 +59,8 @@ public sealed partial class InvalidationWatcher(
         catch (Exception ex) when (ex is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } && !stoppingToken.IsCancellationRequested)
         {
             // Nothing but the silence timer cancels the call while the service runs.
-            (reason, flush) = ($"silent for {options.Value.WatchSilenceTimeout.TotalSeconds:0.#} s", FlushReason.Silence);
+            (reason, flush) = (
+                string.Create(CultureInfo.InvariantCulture, $"silent for {options.Value.WatchSilenceTimeout.TotalSeconds:0.#} s"), FlushReason.Silence);
             throw new RpcException(new Status(StatusCode.DeadlineExceeded, "The invalidation stream went silent."));
         }
         catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
