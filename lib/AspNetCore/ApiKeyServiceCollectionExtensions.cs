@@ -72,7 +72,10 @@ public static class ApiKeyServiceCollectionExtensions
         services.AddSingleton<ApiKeyMetrics>();
         services.AddSingleton<NearCache>();
         services.AddSingleton<ApiKeyValidator>();
+        services.AddSingleton<WatchStatus>();
         services.AddHostedService<InvalidationWatcher>();
+        // Degraded, with the reason, while the near cache is off for want of a Watch stream.
+        services.AddHealthChecks().AddCheck<WatchHealthCheck>(WatchHealthCheck.Name);
         return services;
     }
 }

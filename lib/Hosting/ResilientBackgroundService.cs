@@ -21,6 +21,11 @@ public abstract partial class ResilientBackgroundService(BackgroundLoops loops, 
     // At most one pending wake-up: many wakes during one pass mean one more pass, not many.
     private readonly SemaphoreSlim _wake = new(0, 1);
 
+    // Touched by the loop and by the pass it runs, never at the same time.
+    private BackgroundLoopStatus? _status;
+    private int _failures;
+    private DateTimeOffset _failingSince = DateTimeOffset.MinValue;
+
     /// <summary>The loop's name in logs and health.</summary>
     protected abstract string LoopName { get; }
 
@@ -46,24 +51,31 @@ public abstract partial class ResilientBackgroundService(BackgroundLoops loops, 
     /// <summary>One pass. Throwing is fine: the pass is retried after a delay.</summary>
     protected abstract Task RunOnceAsync(CancellationToken stoppingToken);
 
+    /// <summary>
+    /// Called by a pass that runs for as long as it works (one that follows a stream), once it works: the loop stops
+    /// counting as failing now, not when the pass ends, which may be hours later.
+    /// </summary>
+    protected void PassWorks()
+    {
+        if (_failures > 0)
+        {
+            LogRecovered(LoopName, _failures, DateTimeOffset.UtcNow - _failingSince);
+            _failures = 0;
+        }
+
+        _status?.Succeeded();
+    }
+
     protected sealed override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var status = loops.Register(LoopName);
-        var failures = 0;
-        var failingSince = DateTimeOffset.MinValue;
+        _status = loops.Register(LoopName);
         while (!stoppingToken.IsCancellationRequested)
         {
             var delay = Interval;
             try
             {
                 await RunOnceAsync(stoppingToken);
-                if (failures > 0)
-                {
-                    LogRecovered(LoopName, failures, DateTimeOffset.UtcNow - failingSince);
-                    failures = 0;
-                }
-
-                status.Succeeded();
+                PassWorks();
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -73,14 +85,14 @@ public abstract partial class ResilientBackgroundService(BackgroundLoops loops, 
             {
                 // Only the type: messages of Redis and gRPC exceptions can name keys, and key hashes stay out of logs.
                 var reason = ex.GetType().Name;
-                if (failures++ == 0)
+                if (_failures++ == 0)
                 {
-                    failingSince = DateTimeOffset.UtcNow;
+                    _failingSince = DateTimeOffset.UtcNow;
                     LogFailing(LoopName, reason);
                 }
 
-                status.Failed(reason);
-                delay = TimeSpan.FromTicks(Math.Min(Interval.Ticks * (1L << Math.Min(failures, 6)), Math.Max(Interval.Ticks, MaxBackoff.Ticks)));
+                _status.Failed(reason);
+                delay = TimeSpan.FromTicks(Math.Min(Interval.Ticks * (1L << Math.Min(_failures, 6)), Math.Max(Interval.Ticks, MaxBackoff.Ticks)));
             }
 
             try

@@ -23,6 +23,7 @@ public static class ApplicationServiceExtensions
         // The near cache, the Watch stream that keeps it exact, lookups and the invalid-key throttle: the same key check
         // every service using Keys.AspNetCore runs (section ApiKeys).
         builder.Services.AddApiKeyValidation();
+        builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<KeyAuthenticationMiddleware>();
 
         // Browser apps call routes whose config names this policy, with publishable keys; preflights are answered

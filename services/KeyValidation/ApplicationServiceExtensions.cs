@@ -34,6 +34,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<RedisRecordStore>();
         builder.Services.AddSingleton<KeyRecordResolver>();
         builder.Services.AddSingleton<InvalidationFeed>();
+        builder.Services.AddSingleton<InvalidationSubscription>();
         builder.Services.AddSingleton<KeyAdminChanges>();
         builder.Services.AddHostedService<InvalidationListener>();
         builder.Services.AddSingleton<RedisSync>();

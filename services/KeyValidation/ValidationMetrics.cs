@@ -1,35 +1,79 @@
 using System.Diagnostics.Metrics;
+using Keys.KeyValidation.Grpc;
+using Keys.KeyValidation.Invalidation;
 using Keys.V1;
 
 namespace Keys.KeyValidation;
 
-/// <summary>Meter <c>Keys.Validation</c>: outcomes, where answers came from, and how long loads took. No key data.</summary>
+/// <summary>
+/// Meter <c>Keys.Validation</c>: outcomes, where answers came from, how long loads took, and how this replica follows
+/// KeyAdmin's invalidations and serves them to watchers. No key data in any tag. Listed with healthy values in
+/// <c>docs/operations.md</c>.
+/// </summary>
 public sealed class ValidationMetrics
 {
     public const string MeterName = "Keys.Validation";
 
+    // Fine at the low end (pub/sub delivers in milliseconds) and still telling at the catch-up poll's second.
+    private static readonly double[] LagBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000];
+
     private readonly Counter<long> _validations;
     private readonly Counter<long> _lookups;
     private readonly Histogram<double> _loadDuration;
-    private readonly Counter<long> _lookupsShed;
+    private readonly Histogram<double> _invalidationLag;
+    private long _lookupsShed;
 
-    public ValidationMetrics(IMeterFactory meterFactory)
+    public ValidationMetrics(IMeterFactory meterFactory, InvalidationFeed feed, InvalidationSubscription subscription, WatchAdmission admission)
     {
         var meter = meterFactory.Create(MeterName);
         _validations = meter.CreateCounter<long>("keys.validation.validations", description: "Validate calls by outcome");
         _lookups = meter.CreateCounter<long>("keys.validation.lookups", description: "Answers by the layer that gave them: memory, redis or key_admin");
-        _lookupsShed = meter.CreateCounter<long>("keys.validation.lookups.shed", description: "Lookups refused because MaxConcurrentLookups were in flight");
+        // Observable, so that it reads 0 from the start rather than appearing only once something was shed.
+        meter.CreateObservableCounter(
+            "keys.validation.lookups.shed", () => Volatile.Read(ref _lookupsShed), "{lookup}", "Lookups refused because MaxConcurrentLookups were in flight");
         _loadDuration = meter.CreateHistogram<double>("keys.validation.load.duration", unit: "ms", description: "Time to load a record from Redis or KeyAdmin");
+        _invalidationLag = meter.CreateHistogram(
+            "keys.validation.invalidation.lag",
+            "ms",
+            "Time from KeyAdmin recording a key's change (outbox created_at) to this replica applying it, by source: pubsub or changes",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LagBuckets });
+        meter.CreateObservableGauge(
+            "keys.validation.invalidation.state",
+            () => feed.IsCurrent ? 2 : feed.IsVouching ? 1 : 0,
+            "{state}",
+            "0: not vouching (Watch refused, caches bypassed), 1: catching up (caches bypassed), 2: current");
+        meter.CreateObservableGauge(
+            "keys.validation.invalidation.subscribed",
+            () => subscription.IsSubscribed ? 1 : 0,
+            "{state}",
+            "1 while subscribed to KeyAdmin's invalidations on Redis pub/sub; 0: they arrive by the Changes poll alone");
+        meter.CreateObservableUpDownCounter("keys.validation.watch.streams", () => admission.Open, "{stream}", "Open Watch streams");
+        meter.CreateObservableCounter(
+            "keys.validation.watch.flushes", () => feed.WatcherFlushes, "{flush}", "Watch clients so far behind that their backlog was replaced by a flush");
     }
 
     public void Validated(ValidationOutcome outcome) => _validations.Add(1, new KeyValuePair<string, object?>("outcome", OutcomeName(outcome)));
 
     public void Answered(string layer) => _lookups.Add(1, new KeyValuePair<string, object?>("layer", layer));
 
-    public void LookupShed() => _lookupsShed.Add(1);
+    public void LookupShed() => Interlocked.Increment(ref _lookupsShed);
 
     public void Loaded(string source, TimeSpan elapsed) =>
         _loadDuration.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("source", source));
+
+    /// <summary>
+    /// An invalidation was applied here, arrived by <paramref name="source"/> (<c>pubsub</c> or <c>changes</c>); recorded
+    /// when KeyAdmin said when it recorded it. Clocks apart, never below 0.
+    /// </summary>
+    public void InvalidationApplied(string source, KeyInvalidation invalidation, DateTimeOffset now)
+    {
+        if (invalidation.RecordedAt is { } recordedAt)
+        {
+            _invalidationLag.Record(
+                Math.Max(0, (now - recordedAt.ToDateTimeOffset()).TotalMilliseconds), new KeyValuePair<string, object?>("source", source));
+        }
+    }
 
     private static string OutcomeName(ValidationOutcome outcome) => outcome switch
     {

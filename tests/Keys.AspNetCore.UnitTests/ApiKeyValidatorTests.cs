@@ -5,6 +5,7 @@ using Grpc.Core;
 using Keys.ApiKeys;
 using Keys.AspNetCore.Caching;
 using Keys.AspNetCore.Diagnostics;
+using Keys.AspNetCore.Invalidation;
 using Keys.AspNetCore.Validation;
 using Keys.V1;
 using Microsoft.Extensions.DependencyInjection;
@@ -400,7 +401,7 @@ public sealed class ApiKeyValidatorTests : IDisposable
             _validation.Client,
             _cache,
             _time,
-            new ApiKeyMetrics(_services.GetRequiredService<IMeterFactory>()),
+            new ApiKeyMetrics(_services.GetRequiredService<IMeterFactory>(), _cache, new WatchStatus(_time)),
             Options.Create(new ApiKeyValidationOptions
             {
                 InvalidKeyLimit = invalidKeyLimit,

@@ -12,6 +12,7 @@ namespace Keys.AspNetCore.UnitTests;
 internal sealed class FakeKeyValidation : CallInvoker
 {
     private readonly Channel<ValidateCall> _pending = Channel.CreateUnbounded<ValidateCall>();
+    private readonly Channel<WatchCall> _watches = Channel.CreateUnbounded<WatchCall>();
     private int _calls;
 
     public FakeKeyValidation() => Client = new KeyValidationService.KeyValidationServiceClient(this);
@@ -48,11 +49,25 @@ internal sealed class FakeKeyValidation : CallInvoker
             () => { });
     }
 
+    /// <summary>The next <c>Watch</c> stream opened (in order), waiting for it a few seconds at most.</summary>
+    public async Task<WatchCall> NextWatchAsync() =>
+        await _watches.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
         throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
 
-    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
-        throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+    {
+        if (request is not WatchRequest || method.Name != "Watch")
+        {
+            throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
+        }
+
+        var call = new WatchCall(options.CancellationToken);
+        _watches.Writer.TryWrite(call);
+        return new AsyncServerStreamingCall<TResponse>(
+            (IAsyncStreamReader<TResponse>)(object)call, Task.FromResult(new Metadata()), () => Status.DefaultSuccess, () => new Metadata(), () => { });
+    }
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
         throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");
@@ -76,4 +91,44 @@ internal sealed class ValidateCall(ValidateRequest request, CallOptions options)
 
     /// <summary>Fails as a gRPC client does: the awaited call throws an <see cref="RpcException"/>.</summary>
     public void Fail(StatusCode code) => _response.SetException(new RpcException(new Status(code, $"The fake failed the call with {code}.")));
+}
+
+/// <summary>
+/// One <c>Watch</c> stream, played by the test: it sends events, ends the stream or fails it. Cancelling the call (the
+/// client's silence timer) ends a wait for the next event as a gRPC client's cancelled call does.
+/// </summary>
+internal sealed class WatchCall(CancellationToken callCancelled) : IAsyncStreamReader<WatchEvent>
+{
+    private readonly Channel<WatchEvent> _events = Channel.CreateUnbounded<WatchEvent>();
+
+    public WatchEvent Current { get; private set; } = null!;
+
+    public void Send(WatchEvent watchEvent) => _events.Writer.TryWrite(watchEvent);
+
+    public void Heartbeat(long sequence) => Send(new WatchEvent { Heartbeat = new Heartbeat { Sequence = sequence } });
+
+    /// <summary>Ends the stream as a server that returns does.</summary>
+    public void End() => _events.Writer.TryComplete();
+
+    /// <summary>Fails the stream as a server that answers with a status does.</summary>
+    public void Fail(StatusCode code) => _events.Writer.TryComplete(new RpcException(new Status(code, $"The fake failed the stream with {code}.")));
+
+    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callCancelled);
+        try
+        {
+            if (!await _events.Reader.WaitToReadAsync(either.Token))
+            {
+                return false;
+            }
+        }
+        catch (ChannelClosedException ex) when (ex.InnerException is RpcException failure)
+        {
+            throw failure;
+        }
+
+        Current = await _events.Reader.ReadAsync(either.Token);
+        return true;
+    }
 }

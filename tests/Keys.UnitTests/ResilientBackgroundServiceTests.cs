@@ -37,6 +37,44 @@ public sealed class ResilientBackgroundServiceTests
         Assert.Contains("RedisTimeoutException", result.Description, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task LongPassThatSaysItWorksStopsCountingAsFailingBeforeItEnds()
+    {
+        var loops = new BackgroundLoops();
+        using var loop = new StreamLikeLoop(loops);
+
+        await loop.StartAsync(CancellationToken.None);
+        await loop.Following.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The pass still runs (a followed stream), after one that failed: the loop is not failing.
+        var (_, status) = Assert.Single(loops.All);
+        Assert.Null(status.FailingSince);
+        await loop.StopAsync(CancellationToken.None);
+    }
+
+    private sealed class StreamLikeLoop(BackgroundLoops registry) : ResilientBackgroundService(registry, NullLogger.Instance)
+    {
+        private int _pass;
+
+        public TaskCompletionSource Following { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override string LoopName => "stream";
+
+        protected override TimeSpan Interval => TimeSpan.FromMilliseconds(5);
+
+        protected override async Task RunOnceAsync(CancellationToken stoppingToken)
+        {
+            if (_pass++ == 0)
+            {
+                throw new TimeoutException();
+            }
+
+            PassWorks();
+            Following.TrySetResult();
+            await Task.Delay(Timeout.Infinite, stoppingToken);
+        }
+    }
+
     private sealed class ScriptedLoop(BackgroundLoops registry, Exception[] failures)
         : ResilientBackgroundService(registry, NullLogger.Instance)
     {

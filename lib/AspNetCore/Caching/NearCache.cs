@@ -30,6 +30,18 @@ public sealed class NearCache(IOptions<ApiKeyValidationOptions> options, TimePro
 
     public bool IsConnected => Volatile.Read(ref _connected) == 1;
 
+    /// <summary>Keys held now, for a gauge: read under the write lock, so a few times a minute at most.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _keyByHash.Count;
+            }
+        }
+    }
+
     public bool TryGet(string key, out ValidatedApiKey known)
     {
         if (IsConnected && _byKey.TryGetValue(key, out known!) && time.GetUtcNow().UtcTicks - known.CachedAtTicks <= _maxAgeTicks)

@@ -16,7 +16,7 @@ namespace Keys.Gateway.Authentication;
 /// <see cref="ApiKeyValidator"/>'s, the one every service using Keys.AspNetCore runs. This class strips headers, writes
 /// refusals and proxies the rest.
 /// </remarks>
-public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator) : IMiddleware
+public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator, GatewayMetrics metrics) : IMiddleware
 {
     public const string ApiKeyHeader = ApiKeyDefaults.HeaderName;
 
@@ -46,6 +46,7 @@ public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator) : IMi
         var policy = RoutePolicy.For(context.GetReverseProxyFeature().Route.Config);
         if (!policy.RequiresKey)
         {
+            metrics.Open();
             await next(context);
             return;
         }
@@ -73,6 +74,7 @@ public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator) : IMi
         }
 
         validator.Metrics.Checked(null);
+        metrics.Passed();
         KeyCheck.SetIdentityHeaders(headers, result.Key!);
         await next(context);
 
@@ -86,6 +88,7 @@ public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator) : IMi
     private Task RefuseAsync(HttpContext context, ApiKeyRefusal refusal)
     {
         validator.Metrics.Checked(refusal);
+        metrics.Refused(refusal);
         return refusal.WriteAsync(context);
     }
 

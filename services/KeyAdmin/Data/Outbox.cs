@@ -2,8 +2,11 @@ using Npgsql;
 
 namespace Keys.KeyAdmin.Data;
 
-/// <summary>A change caches must learn of: the key's hash, and when the change revokes the key (null: it does not).</summary>
-public sealed record OutboxRow(long Sequence, byte[] KeyHash, DateTime? RevokesAt);
+/// <summary>
+/// A change caches must learn of: the key's hash, when the change revokes the key (null: it does not), and when it was
+/// recorded (by the database's clock), from which every hop measures how late it applies it.
+/// </summary>
+public sealed record OutboxRow(long Sequence, byte[] KeyHash, DateTime? RevokesAt, DateTime CreatedAt);
 
 /// <summary>
 /// The invalidations caches must learn of, numbered in commit order. A row is appended in the transaction of the key
@@ -48,9 +51,9 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(
             $"""
-            SELECT {HeadSequenceSql}, o.sequence, o.key_hash, o.revokes_at
+            SELECT {HeadSequenceSql}, o.sequence, o.key_hash, o.revokes_at, o.created_at
             FROM (SELECT 1) AS one
-            LEFT JOIN (SELECT sequence, key_hash, revokes_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
+            LEFT JOIN (SELECT sequence, key_hash, revokes_at, created_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
             ORDER BY o.sequence
             """);
         command.Parameters.AddWithValue("since", sinceSequence);
@@ -90,7 +93,7 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
             UPDATE outbox SET published_at = now()
             WHERE pg_try_advisory_xact_lock(@lock)
               AND sequence IN (SELECT sequence FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT @limit)
-            RETURNING sequence, key_hash, revokes_at
+            RETURNING sequence, key_hash, revokes_at, created_at
             """, connection, transaction))
         {
             command.Parameters.AddWithValue("lock", RelayLockId);
@@ -113,9 +116,10 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
         return rows.Count;
     }
 
-    /// <summary>An outbox row from columns sequence, key_hash, revokes_at at <paramref name="offset"/>.</summary>
+    /// <summary>An outbox row from columns sequence, key_hash, revokes_at, created_at at <paramref name="offset"/>.</summary>
     private static OutboxRow ReadRow(NpgsqlDataReader reader, int offset = 0) => new(
         reader.GetInt64(offset),
         reader.GetFieldValue<byte[]>(offset + 1),
-        reader.IsDBNull(offset + 2) ? null : reader.GetDateTime(offset + 2));
+        reader.IsDBNull(offset + 2) ? null : reader.GetDateTime(offset + 2),
+        reader.GetDateTime(offset + 3));
 }

@@ -58,5 +58,6 @@ public static class OutboxRowMessages
         Sequence = row.Sequence,
         KeyHash = ByteString.CopyFrom(row.KeyHash),
         RevokesAt = row.RevokesAt is { } at ? Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(at) : null,
+        RecordedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(row.CreatedAt),
     };
 }

@@ -13,6 +13,18 @@ public sealed class WatchAdmission(IOptions<KeyValidationOptions> options)
     private readonly int _maxPerCaller = options.Value.WatchMaxStreamsPerCaller;
     private int _total;
 
+    /// <summary>Streams open now, for a gauge.</summary>
+    public int Open
+    {
+        get
+        {
+            lock (_byCaller)
+            {
+                return _total;
+            }
+        }
+    }
+
     /// <summary>A slot for one stream of <paramref name="caller"/>, released on dispose; null when a cap is reached.</summary>
     public IDisposable? TryEnter(string caller)
     {

@@ -65,8 +65,13 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
     /// Applies the next invalidation: drops it from memory and sends it to watchers. An already applied one is ignored;
     /// one past the next (a gap) is refused, and the caller must catch up from KeyAdmin.
     /// </summary>
-    public bool TryApply(KeyInvalidation invalidation)
+    public bool TryApply(KeyInvalidation invalidation) => TryApply(invalidation, out _);
+
+    /// <inheritdoc cref="TryApply(KeyInvalidation)"/>
+    /// <param name="applied">True when this call applied it: not when it had been applied already.</param>
+    public bool TryApply(KeyInvalidation invalidation, out bool applied)
     {
+        applied = false;
         lock (_gate)
         {
             if (invalidation.Sequence <= _applied)
@@ -90,6 +95,7 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
             Broadcast(new WatchEvent { Invalidation = invalidation });
         }
 
+        applied = true;
         Applied?.Invoke();
         return true;
     }

@@ -17,6 +17,9 @@ public sealed partial class InvalidationListener(
     InvalidationFeed feed,
     LocalRecordCache local,
     KeyAdminChanges changes,
+    InvalidationSubscription subscription,
+    ValidationMetrics metrics,
+    TimeProvider time,
     IOptions<KeyValidationOptions> options,
     BackgroundLoops loops,
     ILoggerFactory loggers) : ResilientBackgroundService(loops, loggers.CreateLogger<InvalidationListener>())
@@ -89,10 +92,15 @@ public sealed partial class InvalidationListener(
             var response = await changes.SinceAsync(feed.AppliedSequence, 0, stoppingToken);
             foreach (var change in response.Changes)
             {
-                if (!feed.TryApply(change))
+                if (!feed.TryApply(change, out var applied))
                 {
                     // The outbox has no holes; a reply that skips one is not to be applied past.
                     throw new InvalidOperationException("KeyAdmin's changes skipped a sequence number.");
+                }
+
+                if (applied)
+                {
+                    metrics.InvalidationApplied("changes", change, time.GetUtcNow());
                 }
             }
 
@@ -123,11 +131,17 @@ public sealed partial class InvalidationListener(
             _subscribing.Result.OnMessage(OnMessage);
             _subscription = _subscribing.Result;
             _subscribeFailing = false;
+            subscription.Subscribed();
         }
-        else if (!_subscribeFailing)
+        else
         {
-            _subscribeFailing = true;
-            LogSubscribeFailed(_subscribing.Exception?.InnerException?.GetType().Name ?? "Cancelled");
+            var reason = _subscribing.Exception?.InnerException?.GetType().Name ?? "Cancelled";
+            subscription.Lost($"subscribing failed ({reason})");
+            if (!_subscribeFailing)
+            {
+                _subscribeFailing = true;
+                LogSubscribeFailed(reason);
+            }
         }
 
         _subscribing = null;
@@ -147,12 +161,21 @@ public sealed partial class InvalidationListener(
             return;
         }
 
-        if (_initialized && !feed.TryApply(invalidation))
+        if (!_initialized)
+        {
+            return;
+        }
+
+        if (!feed.TryApply(invalidation, out var applied))
         {
             // A message was lost: caches stop answering until the catch-up has applied what was missed.
             LogGap(feed.AppliedSequence, invalidation.Sequence);
             feed.MarkUncertain();
             Wake();
+        }
+        else if (applied)
+        {
+            metrics.InvalidationApplied("pubsub", invalidation, time.GetUtcNow());
         }
     }
 
@@ -161,6 +184,7 @@ public sealed partial class InvalidationListener(
         if (e.ConnectionType == ConnectionType.Subscription)
         {
             // Messages published while the subscription is down are gone: stop trusting caches until the next catch-up.
+            subscription.Lost($"Redis connection lost ({e.FailureType})");
             feed.MarkUncertain();
             Wake();
         }
@@ -170,6 +194,12 @@ public sealed partial class InvalidationListener(
     {
         if (e.ConnectionType == ConnectionType.Subscription)
         {
+            // The client subscribes again on a restored connection by itself; one never made is TrySubscribe's.
+            if (_subscription is not null)
+            {
+                subscription.Subscribed();
+            }
+
             Wake();
         }
     }

@@ -50,9 +50,9 @@ public class KeysAppFixture(IMessageSink diagnostics) : IAsyncLifetime
     /// <summary>Whether services log each request, for the tests that search the logs (<see cref="KeysHostOptions.RequestLogs"/>).</summary>
     protected virtual bool RequestLogs => true;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
-        Host = await KeysHost.StartAsync(new KeysHostOptions
+        Host = await KeysHost.StartAsync(Configure(new KeysHostOptions
         {
             Name = Name,
             KeyValidationReplicas = 2,
@@ -74,9 +74,12 @@ public class KeysAppFixture(IMessageSink diagnostics) : IAsyncLifetime
                 // High enough that tests which send a few bad keys on purpose never meet it; the 429 test goes past it.
                 ("gateway", "ApiKeys__InvalidKeyLimit", Invariant(InvalidKeyLimit)),
             ],
-        });
+        }));
         diagnostics.OnMessage(new DiagnosticMessage($"{GetType().Name}: resource logs in {Host.Logs.RelativePath}"));
     }
+
+    /// <summary>What a fixture of its own changes in the system every collection starts (fewer replicas, more settings).</summary>
+    protected virtual KeysHostOptions Configure(KeysHostOptions options) => options;
 
     public HttpClient CreateGatewayClient() => App.CreateHttpClient("gateway");
 
@@ -139,7 +142,7 @@ public class KeysAppFixture(IMessageSink diagnostics) : IAsyncLifetime
         return logs;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (Host is not null)
         {
