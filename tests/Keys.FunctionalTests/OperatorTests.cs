@@ -91,7 +91,8 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
     [Fact]
     public async Task AViewerIsRefusedOverRestWith403NamingTheRoleNeeded()
     {
-        var viewer = fixture.CreateKeyAdminClient((await CreateOperatorAsync("viewer")).Token);
+        var created = await CreateOperatorAsync("viewer");
+        var viewer = fixture.CreateKeyAdminClient(created.Token);
         var project = await Client.CreateProjectAsync(new CreateProjectRequest { Name = "REST" }, Admin);
 
         var error = await KeyAdminClient.AssertErrorAsync(
@@ -99,6 +100,15 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
 
         Assert.Equal(7, error.Code);
         Assert.Contains("Creating a key needs the editor role", error.Message);
+        // Refusals are logged for whoever reviews access: who, what, why; never the token.
+        var logged = $"Refused /keys.v1.KeyAdminService/CreateKey to operator {created.Operator.Id}: ROLE_REQUIRED";
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!(await fixture.ReadAllLogsAsync()).Contains(logged, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.Contains(logged, await fixture.ReadAllLogsAsync(), StringComparison.Ordinal);
         Assert.Equal(project.Id, Assert.Single((await viewer.ListProjectsAsync()).Projects, p => p.Id == project.Id).Id);
     }
 

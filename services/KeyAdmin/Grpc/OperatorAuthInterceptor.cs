@@ -20,7 +20,8 @@ namespace Keys.KeyAdmin.Grpc;
 /// address gets <c>FailedTokenLimit</c> wrong tokens per <c>FailedTokenWindow</c>: a permit is taken before the token
 /// is checked and given back when it is right, so concurrent guesses cannot all slip through.
 /// </summary>
-public sealed class OperatorAuthInterceptor(IOptions<KeyAdminOptions> options, OperatorStore operators, TimeProvider time) : Interceptor
+public sealed partial class OperatorAuthInterceptor(
+    IOptions<KeyAdminOptions> options, OperatorStore operators, TimeProvider time, ILogger<OperatorAuthInterceptor> logger) : Interceptor
 {
     private readonly byte[] _adminDigest = BearerToken.Digest(options.Value.AdminToken);
 
@@ -54,6 +55,8 @@ public sealed class OperatorAuthInterceptor(IOptions<KeyAdminOptions> options, O
             : "";
         if (AccessRules.Check(caller, context.Method, projectId) is { } denial)
         {
+            // Who tried what, for whoever reviews access: IDs and the method only, never the token.
+            LogRefused(context.Method, caller.Id, denial.Reason);
             throw ApiErrors.PermissionDenied(denial.Reason, denial.Message);
         }
 
@@ -102,6 +105,9 @@ public sealed class OperatorAuthInterceptor(IOptions<KeyAdminOptions> options, O
         _throttle.Refund(address);
         return caller;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {Method} to operator {OperatorId}: {Reason}")]
+    private partial void LogRefused(string method, string operatorId, string reason);
 
     private static (byte[] Digest, bool IsOperatorToken)? ReadToken(Metadata headers)
     {
