@@ -44,7 +44,8 @@ var keyValidation = builder.AddProject<Projects.Keys_KeyValidation>("key-validat
     .WithEnvironment("ServiceAuth__Callers__gateway", gatewayToken)
     .WithEnvironment("ServiceAuth__Callers__orders", ordersToken)
     .WithReplicas(settings.KeyValidationReplicas)
-    .WithHttpHealthCheck("/health", endpointName: "http");
+    .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithFlushCachesCommand(keyAdmin, dashboardToken, "key-validation");
 
 var demoApi = builder.AddProject<Projects.Keys_DemoApi>("demo-api")
     .WithHostEnvironment(builder.Environment)
@@ -58,7 +59,8 @@ builder.AddProject<Projects.Keys_Gateway>("gateway")
     .WithReference(demoApi).WaitFor(demoApi)
     .WithEnvironment("ServiceAuth__Token", gatewayToken)
     .WithReplicas(settings.GatewayReplicas)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithFlushCachesCommand(keyAdmin, dashboardToken, "gateways");
 
 // An internal gRPC service that checks API keys itself, through Keys.AspNetCore (h2c on its fixed port; health on HTTP/1.1).
 builder.AddProject<Projects.Keys_Orders>("orders")

@@ -16,6 +16,7 @@ public static class KeyAdminCommands
     public const string DeleteApiKey = "delete-api-key";
     public const string RollApiKey = "roll-api-key";
     public const string CreateOperatorToken = "create-operator-token";
+    public const string FlushCaches = "flush-caches";
 
     private static readonly IReadOnlyList<KeyValuePair<string, string>> Expiries =
     [
@@ -186,6 +187,42 @@ public static class KeyAdminCommands
         });
 
         return keyAdmin;
+    }
+
+    /// <summary>
+    /// <b>Flush caches</b> on KeyValidation (<paramref name="target"/> <c>key-validation</c>: its memory and Redis records,
+    /// and so the gateways' too) or on the gateway (<c>gateways</c>: only the near caches), through KeyAdmin, which every
+    /// replica listens to: the command flushes all of them, whichever replica's menu it was run from.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithFlushCachesCommand(
+        this IResourceBuilder<ProjectResource> resource, IResourceBuilder<ProjectResource> keyAdmin,
+        IResourceBuilder<ParameterResource> dashboardToken, string target)
+    {
+        var endpoint = keyAdmin.GetEndpoint("http");
+        return resource.WithCommand(FlushCaches, "Flush caches", async context =>
+        {
+            try
+            {
+                var token = await dashboardToken.Resource.GetValueAsync(context.CancellationToken)
+                    ?? throw new KeyAdminApiException("The dashboard has no credential for KeyAdmin (parameter dashboard-token).");
+                var flushed = await new KeyAdminApiClient(new Uri(endpoint.Url), token)
+                    .PostAsync("/v1/caches:flush", new { target }, context.CancellationToken);
+                var reached = flushed.TryGetProperty("replicasReached", out var r) ? r.ToString() : "0";
+                context.Logger.LogInformation("Dashboard flushed caches: {Target}, {Replicas} KeyValidation replicas reached", target, reached);
+                return CommandResults.Success($"Flushed {target} caches: {reached} KeyValidation replica(s) reached; they reload from KeyAdmin.");
+            }
+            catch (KeyAdminApiException ex)
+            {
+                return CommandResults.Failure(ex.Message);
+            }
+        }, new CommandOptions
+        {
+            Description = target == "gateways"
+                ? "Makes every gateway and internal service forget the keys it cached and ask KeyValidation again. Revocation never needs it."
+                : "Makes every KeyValidation replica (and so every gateway) forget cached key records and reload them from KeyAdmin. Revocation never needs it.",
+            IconName = "ArrowClockwise",
+            ConfirmationMessage = "Flush the caches? Every key is looked up again, which adds load for a moment.",
+        });
     }
 
     private static InteractionInput ProjectInput() => new()

@@ -33,6 +33,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<OperatorStore>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddSingleton<OutboxRelay>();
+        builder.Services.AddSingleton<CacheFlusher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         // Interceptors added here wrap every service, so KeyAdmin's refusals reach clients in one form whatever the RPC.

@@ -30,6 +30,9 @@ public sealed class KeyAdminOptions
     /// <summary>The Redis channel KeyValidation listens on for invalidations.</summary>
     public string InvalidationChannel { get; set; } = "keys:invalidations";
 
+    /// <summary>The Redis channel KeyValidation listens on for requests to flush its caches.</summary>
+    public string ControlChannel { get; set; } = "keys:control";
+
     /// <summary>How often the relay looks for unpublished invalidations when no change wakes it.</summary>
     public TimeSpan OutboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

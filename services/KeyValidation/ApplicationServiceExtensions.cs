@@ -37,6 +37,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<InvalidationSubscription>();
         builder.Services.AddSingleton<KeyAdminChanges>();
         builder.Services.AddHostedService<InvalidationListener>();
+        builder.Services.AddHostedService<CacheFlushListener>();
         builder.Services.AddSingleton<RedisSync>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisSync>());
         builder.Services.AddHealthChecks().AddCheck<InvalidationHealthCheck>("invalidations");

@@ -13,6 +13,9 @@ public sealed class KeyValidationOptions
     /// <summary>The Redis channel KeyAdmin publishes invalidations on.</summary>
     public string InvalidationChannel { get; set; } = "keys:invalidations";
 
+    /// <summary>The Redis channel KeyAdmin sends operators' cache flush requests on.</summary>
+    public string ControlChannel { get; set; } = "keys:control";
+
     /// <summary>What every Redis key of KeyValidation's starts with.</summary>
     [Required]
     public string RedisKeyPrefix { get; set; } = "keys:v1:";

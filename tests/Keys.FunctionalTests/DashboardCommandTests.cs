@@ -2,7 +2,9 @@ using System.Net;
 using Keys.ApiKeys;
 using Keys.AppHost.Commands;
 using Keys.FunctionalTests.Infrastructure;
+using Keys.V1;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Keys.FunctionalTests;
 
@@ -99,6 +101,65 @@ public sealed class DashboardCommandTests(KeysAppFixture fixture)
 
         Assert.False(result.Success);
         Assert.EndsWith("(PROJECT_NOT_FOUND)", result.Message);
+    }
+
+    [Fact]
+    public async Task FlushCachesOnKeyValidationMakesEveryCacheReloadARecordChangedBehindKeyAdminsBack()
+    {
+        var project = await _admin.CreateProjectAsync("Dashboard flush");
+        var key = await _admin.CreateKeyAsync(project.Id, "dev", "hand-edited", "secret");
+        using var gateway = fixture.CreateGatewayClient();
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key.Value))).StatusCode);
+
+        // A restore or a hand edit changes the record without an invalidation: caches keep answering from what they hold.
+        await using (var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb")))
+        {
+            await connection.OpenAsync();
+            await using var edit = new NpgsqlCommand("UPDATE api_key SET expires_at = now() - interval '1 minute' WHERE id = @id", connection);
+            edit.Parameters.AddWithValue("id", key.Key.Id);
+            Assert.Equal(1, await edit.ExecuteNonQueryAsync());
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key.Value))).StatusCode);
+
+        var results = await ExecuteOnResourceAsync("key-validation", KeyAdminCommands.FlushCaches);
+
+        Assert.All(results, r => Assert.True(r.Success, r.Message));
+        var refused = await gateway.FirstRejectionAsync("/demo/public/x", key.Value, within: TimeSpan.FromSeconds(3));
+        Assert.Equal("TOKEN_EXPIRED", (await refused.ReadErrorAsync()).Error);
+        using var admin = fixture.CreateKeyAdminClient().Http;
+        var audit = await admin.GetFromJsonAsync<System.Text.Json.JsonElement>("/v1/audit?limit=20");
+        Assert.Contains(audit.GetProperty("events").EnumerateArray(), e =>
+            e.GetProperty("action").GetString() == "caches.flushed" && e.GetProperty("detail").GetString() == "key-validation"
+            && e.GetProperty("actor").GetString() == "dashboard");
+    }
+
+    [Fact]
+    public async Task FlushCachesOnTheGatewayTellsEveryWatchClientToFlushItsNearCache()
+    {
+        using var channel = fixture.KeyValidationChannel();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var watch = new KeyValidationService.KeyValidationServiceClient(channel).Watch(new WatchRequest(), cancellationToken: timeout.Token);
+        Assert.True(await watch.ResponseStream.MoveNext(timeout.Token));
+        Assert.Equal(WatchEvent.EventOneofCase.Heartbeat, watch.ResponseStream.Current.EventCase);
+
+        var results = await ExecuteOnResourceAsync("gateway", KeyAdminCommands.FlushCaches);
+
+        Assert.All(results, r => Assert.True(r.Success, r.Message));
+        Assert.Contains("KeyValidation replica(s) reached", results[0].Message);
+        while (await watch.ResponseStream.MoveNext(timeout.Token) && watch.ResponseStream.Current.EventCase != WatchEvent.EventOneofCase.Flush)
+        {
+        }
+
+        Assert.Equal(WatchEvent.EventOneofCase.Flush, watch.ResponseStream.Current.EventCase);
+    }
+
+    private async Task<IReadOnlyList<ExecuteCommandResult>> ExecuteOnResourceAsync(string resourceName, string command)
+    {
+        var model = fixture.App.Services.GetRequiredService<DistributedApplicationModel>();
+        var resource = model.Resources.Single(r => r.Name == resourceName);
+        var commands = fixture.App.Services.GetRequiredService<ResourceCommandService>();
+        return [await commands.ExecuteCommandAsync(resource, command, CancellationToken.None)];
     }
 
     private Task<ExecuteCommandResult> ExecuteAsync(string command, params (string Name, string Value)[] arguments)

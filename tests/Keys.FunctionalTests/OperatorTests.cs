@@ -26,6 +26,7 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
         ["CreateKey"] = "editor",
         ["DeleteKey"] = "editor",
         ["RollKey"] = "editor",
+        ["FlushCaches"] = "editor",
         ["ListOperators"] = "owner",
         ["CreateOperator"] = "owner",
         ["RevokeOperator"] = "owner",
@@ -330,6 +331,7 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
                     var old = await client.CreateKeyAsync(NewKey(projectId), Admin);
                     await client.RollKeyAsync(new RollKeyRequest { ProjectId = projectId, Environment = "dev", KeyId = old.Key.Id }, auth);
                     break;
+                case "FlushCaches": await client.FlushCachesAsync(new FlushCachesRequest { Target = "gateways" }, auth); break;
                 case "ListOperators": await client.ListOperatorsAsync(new ListOperatorsRequest(), auth); break;
                 case "CreateOperator":
                     await client.CreateOperatorAsync(new CreateOperatorRequest { Name = $"made-{Guid.NewGuid():N}", Role = "viewer" }, auth);

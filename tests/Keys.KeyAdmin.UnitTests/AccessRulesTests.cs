@@ -74,6 +74,7 @@ public sealed class AccessRulesTests
     [InlineData("ListAuditEvents", Mine, null)]
     [InlineData("ListAuditEvents", "", AccessRules.ProjectNotAllowed)]
     [InlineData("CreateProject", "", AccessRules.ProjectNotAllowed)]
+    [InlineData("FlushCaches", "", AccessRules.ProjectNotAllowed)]
     [InlineData("ListProjects", "", null)]
     [InlineData("GetCurrentOperator", "", null)]
     public void ATokenLimitedToProjectsActsOnlyOnThem(string method, string projectId, string? reason) =>

@@ -47,6 +47,7 @@ public static class AccessRules
         [PathOf("CreateKey")] = new(OperatorRole.Editor, ProjectReach.Named, "Creating a key"),
         [PathOf("DeleteKey")] = new(OperatorRole.Editor, ProjectReach.Named, "Deleting a key"),
         [PathOf("RollKey")] = new(OperatorRole.Editor, ProjectReach.Named, "Rolling a key"),
+        [PathOf("FlushCaches")] = new(OperatorRole.Editor, ProjectReach.All, "Flushing caches"),
         [PathOf("ListOperators")] = new(OperatorRole.Owner, ProjectReach.None, "Listing operators"),
         [PathOf("CreateOperator")] = new(OperatorRole.Owner, ProjectReach.None, "Creating an operator"),
         [PathOf("RevokeOperator")] = new(OperatorRole.Owner, ProjectReach.None, "Revoking an operator"),

@@ -15,6 +15,7 @@ public sealed record AuditRow(
     string? KeyName,
     string? OperatorId,
     string? OperatorName,
+    string? Detail,
     DateTime OccurredAt);
 
 /// <summary>What was done, and what it was done to: a project, an environment, a key or an operator.</summary>
@@ -25,11 +26,13 @@ public sealed record AuditEntry(
     string? KeyId = null,
     string? KeyName = null,
     string? OperatorId = null,
-    string? OperatorName = null)
+    string? OperatorName = null,
+    string? Detail = null)
 {
     public static AuditEntry ForKey(string action, KeyRow key) => new(action, key.ProjectId, key.Environment, key.Id, key.Name);
 
     public static AuditEntry ForOperator(string action, OperatorRow row) => new(action, OperatorId: row.Id, OperatorName: row.Name);
+
 }
 
 /// <summary>
@@ -43,8 +46,8 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
     {
         await using var command = new NpgsqlCommand(
             """
-            INSERT INTO audit_event (action, actor_id, actor, project_id, environment, key_id, key_name, operator_id, operator_name)
-            VALUES (@action, @actorId, @actor, @project, @environment, @key, @keyName, @operator, @operatorName)
+            INSERT INTO audit_event (action, actor_id, actor, project_id, environment, key_id, key_name, operator_id, operator_name, detail)
+            VALUES (@action, @actorId, @actor, @project, @environment, @key, @keyName, @operator, @operatorName, @detail)
             """, connection, transaction);
         command.Parameters.AddWithValue("action", entry.Action);
         command.Parameters.AddWithValue("actorId", actor.Id);
@@ -55,7 +58,17 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("keyName", NpgsqlDbType.Text, (object?)entry.KeyName ?? DBNull.Value);
         command.Parameters.AddWithValue("operator", NpgsqlDbType.Text, (object?)entry.OperatorId ?? DBNull.Value);
         command.Parameters.AddWithValue("operatorName", NpgsqlDbType.Text, (object?)entry.OperatorName ?? DBNull.Value);
+        command.Parameters.AddWithValue("detail", NpgsqlDbType.Text, (object?)entry.Detail ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>An event about no project: written in a transaction of its own.</summary>
+    public async Task AppendAsync(AuditEntry entry, Caller actor, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await AppendAsync(connection, transaction, entry, actor, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>The latest events, newest first: one project's, or (null) everyone's, operators' included.</summary>
@@ -63,7 +76,7 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(
             """
-            SELECT id, action, actor_id, actor, project_id, environment, key_id, key_name, operator_id, operator_name, occurred_at
+            SELECT id, action, actor_id, actor, project_id, environment, key_id, key_name, operator_id, operator_name, detail, occurred_at
             FROM audit_event
             WHERE @project::text IS NULL OR project_id = @project
             ORDER BY id DESC LIMIT @limit
@@ -77,7 +90,7 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
             events.Add(new AuditRow(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 NullableString(reader, 4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
-                NullableString(reader, 8), NullableString(reader, 9), reader.GetDateTime(10)));
+                NullableString(reader, 8), NullableString(reader, 9), NullableString(reader, 10), reader.GetDateTime(11)));
         }
 
         return events;

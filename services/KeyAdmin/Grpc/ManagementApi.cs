@@ -5,6 +5,7 @@ using Keys.KeyAdmin.Access;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Invalidation;
 using Keys.V1;
+using StackExchange.Redis;
 
 namespace Keys.KeyAdmin.Grpc;
 
@@ -14,6 +15,7 @@ public sealed class ManagementApi(
     OperatorStore operators,
     AuditLog audit,
     OutboxRelay outbox,
+    CacheFlusher flusher,
     TimeProvider time) : KeyAdminService.KeyAdminServiceBase
 {
     public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context) =>
@@ -99,10 +101,28 @@ public sealed class ManagementApi(
                     KeyName = e.KeyName ?? "",
                     OperatorId = e.OperatorId ?? "",
                     OperatorName = e.OperatorName ?? "",
+                    Detail = e.Detail ?? "",
                     OccurredAt = Timestamp.FromDateTime(e.OccurredAt),
                 }),
             },
         };
+    }
+
+    public override async Task<FlushCachesResponse> FlushCaches(FlushCachesRequest request, ServerCallContext context)
+    {
+        var target = RequestRules.FlushTarget(request.Target);
+        long reached;
+        try
+        {
+            reached = await flusher.FlushAsync(target, context.CancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw ApiErrors.Unavailable("FLUSH_UNAVAILABLE", "Redis, which carries the request to KeyValidation, cannot be reached; nothing was flushed. Retry shortly.");
+        }
+
+        await audit.AppendAsync(new AuditEntry("caches.flushed", Detail: request.Target), context.GetCaller(), context.CancellationToken);
+        return new FlushCachesResponse { Target = request.Target, ReplicasReached = reached };
     }
 
     public override Task<Operator> GetCurrentOperator(GetCurrentOperatorRequest request, ServerCallContext context)

@@ -136,6 +136,13 @@ public static partial class RequestRules
         return projectIds.Distinct(StringComparer.Ordinal).ToArray();
     }
 
+    public static Invalidation.CacheFlushTarget FlushTarget(string target) => target switch
+    {
+        Invalidation.CacheFlusher.KeyValidationTarget => Invalidation.CacheFlushTarget.KeyValidation,
+        Invalidation.CacheFlusher.GatewaysTarget => Invalidation.CacheFlushTarget.Gateways,
+        _ => throw ApiErrors.InvalidArgument("INVALID_FLUSH_TARGET", "A flush target is 'key-validation' or 'gateways'."),
+    };
+
     public static ApiKeyType KeyType(string type) => ApiKeyTypes.TryParseName(type, out var parsed)
         ? parsed
         : throw ApiErrors.InvalidArgument("INVALID_KEY_TYPE", "A key type is 'publishable' or 'secret'.");

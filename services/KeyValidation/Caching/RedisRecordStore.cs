@@ -151,6 +151,9 @@ public sealed class RedisRecordStore(IConnectionMultiplexer redis, IOptions<KeyV
             watermark,
         }) == 1;
 
+    /// <summary>Ends the current epoch: no record of it can be read again, and replicas start a new, empty one.</summary>
+    public Task ForgetEpochAsync() => redis.GetDatabase().KeyDeleteAsync(_stateKey);
+
     private RedisKey RecordKey(string epoch, KeyHash hash) => _recordPrefix + epoch + ":" + Hex(hash);
 
     private RedisKey InvalidatedKey(string epoch, KeyHash hash) => _invalidatedPrefix + epoch + ":" + Hex(hash);

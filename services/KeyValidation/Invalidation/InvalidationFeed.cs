@@ -154,6 +154,18 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
     }
 
     /// <summary>
+    /// Tells watchers to forget what they cached and carry on from the current sequence, while this replica keeps its
+    /// own cache: an operator's flush of the gateways' near caches.
+    /// </summary>
+    public void FlushWatchers()
+    {
+        lock (_gate)
+        {
+            Broadcast(new WatchEvent { Flush = new Flush { Sequence = _applied } });
+        }
+    }
+
+    /// <summary>
     /// A watcher's stream: a heartbeat at the current sequence for a new client (<paramref name="fromSequence"/> 0),
     /// the invalidations after <paramref name="fromSequence"/> when they can be replayed, or a flush when they cannot;
     /// then every new one as it is applied. Null while this replica is not vouching: it has nothing to offer.
