@@ -558,11 +558,11 @@ public sealed class ConsoleTests(KeysAppFixture fixture, ConsoleBrowser browser)
         await Expect(dialog.GetByLabel("Name", new() { Exact = true })).ToBeFocusedAsync();
         await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync(name);
         // An owner's token reaches every project: there is no choice of projects to offer.
-        await dialog.GetByLabel("Role").SelectOptionAsync("owner");
+        await dialog.GetByLabel("Role", new() { Exact = true }).SelectOptionAsync("owner");
         await Expect(dialog.GetByRole(AriaRole.Group, new() { Name = "Projects" })).ToBeHiddenAsync();
-        await dialog.GetByLabel("Role").SelectOptionAsync("editor");
+        await dialog.GetByLabel("Role", new() { Exact = true }).SelectOptionAsync("editor");
         await dialog.GetByRole(AriaRole.Checkbox, new() { Name = _project.Name, Exact = true }).CheckAsync();
-        await dialog.GetByLabel("Expires").SelectOptionAsync(new SelectOptionValue { Label = "In 30 days" });
+        await dialog.GetByLabel("Expires", new() { Exact = true }).SelectOptionAsync(new SelectOptionValue { Label = "In 30 days" });
         var submitted = DateTimeOffset.UtcNow;
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Create operator" }).ClickAsync();
 
