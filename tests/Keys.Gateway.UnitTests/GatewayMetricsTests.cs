@@ -1,9 +1,13 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Keys.AspNetCore;
+using Keys.AspNetCore.Caching;
+using Keys.AspNetCore.Diagnostics;
+using Keys.AspNetCore.Invalidation;
 using Keys.Gateway.Authentication;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Options;
 
 namespace Keys.Gateway.UnitTests;
 
@@ -21,17 +25,21 @@ public sealed partial class GatewayMetricsTests : IDisposable
     public void RequestsAreCountedByOutcomeOkOpenOrTheRefusalsCode()
     {
         var meters = _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        var metrics = new GatewayMetrics(meters);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var checks = new ApiKeyMetrics(
+            meters, new NearCache(Options.Create(new ApiKeyValidationOptions()), time), new WatchStatus(time));
+        var metrics = new GatewayMetrics(meters, checks);
         using var requests = new MetricCollector<long>(meters, GatewayMetrics.MeterName, "keys.gateway.requests");
 
-        metrics.Passed();
-        metrics.Passed();
+        // The key check counts what it decided; the gateway adds the requests of routes that need no key.
+        checks.Checked(null);
+        checks.Checked(null);
         metrics.Open();
-        metrics.Refused(ApiKeyRefusal.MissingKey);
+        checks.Checked(ApiKeyRefusal.MissingKey);
         // Two refusals with one code (a malformed key, two keys at once) are one series.
-        metrics.Refused(ApiKeyRefusal.InvalidKey);
-        metrics.Refused(ApiKeyRefusal.AmbiguousKey);
-        metrics.Refused(GatewayRefusals.InvalidPath);
+        checks.Checked(ApiKeyRefusal.InvalidKey);
+        checks.Checked(ApiKeyRefusal.AmbiguousKey);
+        checks.Checked(GatewayRefusals.InvalidPath);
         requests.RecordObservableInstruments();
 
         var byOutcome = requests.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["outcome"]!, m => m.Value);

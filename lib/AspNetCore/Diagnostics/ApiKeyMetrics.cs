@@ -100,7 +100,11 @@ public sealed class ApiKeyMetrics
     /// <summary>An invalidation was applied, <paramref name="lag"/> after KeyAdmin recorded it (clocks apart: never below 0).</summary>
     public void InvalidationApplied(TimeSpan lag) => _invalidationLag.Record(Math.Max(0, lag.TotalMilliseconds));
 
-    private IEnumerable<Measurement<long>> ObserveChecks()
+    /// <summary>
+    /// Checks so far by <c>outcome</c> (<c>ok</c> or the refusal's code): what <c>keys.api_key.checks</c> reports, for a
+    /// host that counts its requests by the same outcomes (the gateway) without counting them a second time.
+    /// </summary>
+    public IEnumerable<Measurement<long>> ObserveChecks()
     {
         yield return new Measurement<long>(Volatile.Read(ref _passed), new KeyValuePair<string, object?>("outcome", "ok"));
         foreach (var (code, count) in _refusals)

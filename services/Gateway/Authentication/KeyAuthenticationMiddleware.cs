@@ -74,7 +74,6 @@ public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator, Gatew
         }
 
         validator.Metrics.Checked(null);
-        metrics.Passed();
         KeyCheck.SetIdentityHeaders(headers, result.Key!);
         await next(context);
 
@@ -88,7 +87,6 @@ public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator, Gatew
     private Task RefuseAsync(HttpContext context, ApiKeyRefusal refusal)
     {
         validator.Metrics.Checked(refusal);
-        metrics.Refused(refusal);
         return refusal.WriteAsync(context);
     }
 
