@@ -30,22 +30,8 @@ public static class KeyAdminCommands
     public static IResourceBuilder<ProjectResource> WithKeyAdminCommands(
         this IResourceBuilder<ProjectResource> keyAdmin, IResourceBuilder<ParameterResource> dashboardToken)
     {
-        var endpoint = keyAdmin.GetEndpoint("http");
-
-        async Task<ExecuteCommandResult> Run(ExecuteCommandContext context, Func<KeyAdminApiClient, InteractionInputCollection, Task<ExecuteCommandResult>> action)
-        {
-            try
-            {
-                var token = await dashboardToken.Resource.GetValueAsync(context.CancellationToken)
-                    ?? throw new KeyAdminApiException("The dashboard has no credential for KeyAdmin (parameter dashboard-token).");
-                return await action(new KeyAdminApiClient(new Uri(endpoint.Url), token), context.Arguments);
-            }
-            catch (KeyAdminApiException ex)
-            {
-                context.Logger.LogWarning("Dashboard command refused: {Reason}", ex.Message);
-                return CommandResults.Failure(ex.Message);
-            }
-        }
+        Task<ExecuteCommandResult> Run(ExecuteCommandContext context, Func<KeyAdminApiClient, InteractionInputCollection, Task<ExecuteCommandResult>> action) =>
+            RunAsync(context, keyAdmin, dashboardToken, action);
 
         keyAdmin.WithCommand(CreateApiKey, "Create API key", context => Run(context, async (api, args) =>
         {
@@ -198,24 +184,13 @@ public static class KeyAdminCommands
         this IResourceBuilder<ProjectResource> resource, IResourceBuilder<ProjectResource> keyAdmin,
         IResourceBuilder<ParameterResource> dashboardToken, string target)
     {
-        var endpoint = keyAdmin.GetEndpoint("http");
-        return resource.WithCommand(FlushCaches, "Flush caches", async context =>
+        return resource.WithCommand(FlushCaches, "Flush caches", context => RunAsync(context, keyAdmin, dashboardToken, async (api, _) =>
         {
-            try
-            {
-                var token = await dashboardToken.Resource.GetValueAsync(context.CancellationToken)
-                    ?? throw new KeyAdminApiException("The dashboard has no credential for KeyAdmin (parameter dashboard-token).");
-                var flushed = await new KeyAdminApiClient(new Uri(endpoint.Url), token)
-                    .PostAsync("/v1/caches:flush", new { target }, context.CancellationToken);
-                var reached = flushed.TryGetProperty("replicasReached", out var r) ? r.ToString() : "0";
-                context.Logger.LogInformation("Dashboard flushed caches: {Target}, {Replicas} KeyValidation replicas reached", target, reached);
-                return CommandResults.Success($"Flushed {target} caches: {reached} KeyValidation replica(s) reached; they reload from KeyAdmin.");
-            }
-            catch (KeyAdminApiException ex)
-            {
-                return CommandResults.Failure(ex.Message);
-            }
-        }, new CommandOptions
+            var flushed = await api.PostAsync("/v1/caches:flush", new { target }, context.CancellationToken);
+            var reached = flushed.TryGetProperty("replicasReached", out var r) ? r.ToString() : "0";
+            context.Logger.LogInformation("Dashboard flushed caches: {Target}, {Replicas} KeyValidation replicas reached", target, reached);
+            return CommandResults.Success($"Flushed {target} caches: {reached} KeyValidation replica(s) reached; they reload from KeyAdmin.");
+        }), new CommandOptions
         {
             Description = target == "gateways"
                 ? "Makes every gateway and internal service forget the keys it cached and ask KeyValidation again. Revocation never needs it."
@@ -223,6 +198,24 @@ public static class KeyAdminCommands
             IconName = "ArrowClockwise",
             ConfirmationMessage = "Flush the caches? Every key is looked up again, which adds load for a moment.",
         });
+    }
+
+    // Every command: KeyAdmin's API with the dashboard's token, and a refusal reported in KeyAdmin's words.
+    private static async Task<ExecuteCommandResult> RunAsync(
+        ExecuteCommandContext context, IResourceBuilder<ProjectResource> keyAdmin, IResourceBuilder<ParameterResource> dashboardToken,
+        Func<KeyAdminApiClient, InteractionInputCollection, Task<ExecuteCommandResult>> action)
+    {
+        try
+        {
+            var token = await dashboardToken.Resource.GetValueAsync(context.CancellationToken)
+                ?? throw new KeyAdminApiException("The dashboard has no credential for KeyAdmin (parameter dashboard-token).");
+            return await action(new KeyAdminApiClient(new Uri(keyAdmin.GetEndpoint("http").Url), token), context.Arguments);
+        }
+        catch (KeyAdminApiException ex)
+        {
+            context.Logger.LogWarning("Dashboard command refused: {Reason}", ex.Message);
+            return CommandResults.Failure(ex.Message);
+        }
     }
 
     private static InteractionInput ProjectInput() => new()

@@ -122,9 +122,9 @@ public sealed class DashboardCommandTests(KeysAppFixture fixture)
 
         Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key.Value))).StatusCode);
 
-        var results = await ExecuteOnResourceAsync("key-validation", KeyAdminCommands.FlushCaches);
+        var result = await ExecuteOnResourceAsync("key-validation", KeyAdminCommands.FlushCaches);
 
-        Assert.All(results, r => Assert.True(r.Success, r.Message));
+        Assert.True(result.Success, result.Message);
         var refused = await gateway.FirstRejectionAsync("/demo/public/x", key.Value, within: TimeSpan.FromSeconds(3));
         Assert.Equal("TOKEN_EXPIRED", (await refused.ReadErrorAsync()).Error);
         using var admin = fixture.CreateKeyAdminClient().Http;
@@ -143,9 +143,9 @@ public sealed class DashboardCommandTests(KeysAppFixture fixture)
         Assert.True(await watch.ResponseStream.MoveNext(timeout.Token));
         Assert.Equal(WatchEvent.EventOneofCase.Heartbeat, watch.ResponseStream.Current.EventCase);
 
-        var results = await ExecuteOnResourceAsync("gateway", KeyAdminCommands.FlushCaches);
+        var result = await ExecuteOnResourceAsync("gateway", KeyAdminCommands.FlushCaches);
 
-        Assert.All(results, r => Assert.True(r.Success, r.Message));
+        Assert.True(result.Success, result.Message);
         while (await watch.ResponseStream.MoveNext(timeout.Token) && watch.ResponseStream.Current.EventCase != WatchEvent.EventOneofCase.Flush)
         {
         }
@@ -153,12 +153,12 @@ public sealed class DashboardCommandTests(KeysAppFixture fixture)
         Assert.Equal(WatchEvent.EventOneofCase.Flush, watch.ResponseStream.Current.EventCase);
     }
 
-    private async Task<IReadOnlyList<ExecuteCommandResult>> ExecuteOnResourceAsync(string resourceName, string command)
+    // On every replica of the resource, as the dashboard does from any of them.
+    private Task<ExecuteCommandResult> ExecuteOnResourceAsync(string resourceName, string command)
     {
         var model = fixture.App.Services.GetRequiredService<DistributedApplicationModel>();
         var resource = model.Resources.Single(r => r.Name == resourceName);
-        var commands = fixture.App.Services.GetRequiredService<ResourceCommandService>();
-        return [await commands.ExecuteCommandAsync(resource, command, CancellationToken.None)];
+        return fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(resource, command, CancellationToken.None);
     }
 
     private Task<ExecuteCommandResult> ExecuteAsync(string command, params (string Name, string Value)[] arguments)
