@@ -123,9 +123,10 @@ public sealed partial class InvalidationWatcher(
             {
                 serving = true;
                 var off = status.Snapshot().Since;
-                status.Connected();
                 // The pass lasts as long as the stream: it works from here, and health must not wait for its end.
+                // Marked before Connected so that anyone who sees the stream connected sees the loop healthy too.
                 PassWorks();
+                status.Connected();
                 LogConnected(cache.Sequence, (time.GetUtcNow() - off).TotalSeconds);
             }
         }
@@ -150,8 +151,9 @@ public sealed partial class InvalidationWatcher(
 
     private bool Reset(long sequence)
     {
-        cache.Reset(sequence);
+        // Counted first, so that whoever sees the new sequence sees the flush counted.
         metrics.NearCacheFlushed(FlushReason.Requested);
+        cache.Reset(sequence);
         return true;
     }
 
