@@ -47,6 +47,10 @@ public static class AccessRules
         [PathOf("CreateKey")] = new(OperatorRole.Editor, ProjectReach.Named, "Creating a key"),
         [PathOf("DeleteKey")] = new(OperatorRole.Editor, ProjectReach.Named, "Deleting a key"),
         [PathOf("RollKey")] = new(OperatorRole.Editor, ProjectReach.Named, "Rolling a key"),
+        [PathOf("UpdateKey")] = new(OperatorRole.Editor, ProjectReach.Named, "Updating a key"),
+        [PathOf("UpdateProject")] = new(OperatorRole.Editor, ProjectReach.Named, "Updating a project"),
+        // The key names its project only once found: the handler answers KEY_NOT_FOUND outside the token's projects.
+        [PathOf("FindKey")] = new(OperatorRole.Viewer, ProjectReach.Filtered, "Finding a key"),
         [PathOf("FlushCaches")] = new(OperatorRole.Editor, ProjectReach.All, "Flushing caches"),
         [PathOf("ListOperators")] = new(OperatorRole.Owner, ProjectReach.None, "Listing operators"),
         [PathOf("CreateOperator")] = new(OperatorRole.Owner, ProjectReach.None, "Creating an operator"),
