@@ -1,6 +1,7 @@
 using Keys.KeyAdmin;
 using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.OperatorConsole;
+using Keys.KeyAdmin.Rest;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,6 +11,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseRestConventions();
 app.UseOperatorConsole();
 app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
 app.MapGrpcService<ManagementApi>();
