@@ -1,5 +1,6 @@
 using Keys.KeyAdmin;
 using Keys.KeyAdmin.Grpc;
+using Keys.KeyAdmin.OpenApi;
 using Keys.KeyAdmin.OperatorConsole;
 using Keys.KeyAdmin.Rest;
 
@@ -13,7 +14,11 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.UseRestConventions();
 app.UseOperatorConsole();
-app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
+app.UseSwagger(options =>
+{
+    options.RouteTemplate = "openapi/{documentName}.json";
+    options.PreSerializeFilters.Add(OpenApiServers.FromRequest);
+});
 app.MapGrpcService<ManagementApi>();
 app.MapGrpcService<InternalApi>();
 app.MapGrpcHealthChecksService();
