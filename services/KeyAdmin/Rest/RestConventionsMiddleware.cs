@@ -135,22 +135,30 @@ public sealed partial class RestConventionsMiddleware(
 
         if (length > _limit)
         {
-            // The rest of the body stays unread: the connection closes after the answer instead of Kestrel draining it.
-            context.Response.Headers.Connection = "close";
+            CloseAfterAnswer(context);
             return (buffer, 0, RestRefusal.RequestTooLarge(_limit));
         }
 
         return (buffer, length, null);
     }
 
-    /// <summary>
-    /// Refuses a request whose body stays unread: over HTTP/1.1 the connection closes after the answer, instead of
-    /// Kestrel reading the rest of the body to reuse it.
-    /// </summary>
+    /// <summary>Refuses a request whose body stays unread.</summary>
     private Task RefuseUnreadAsync(HttpContext context, RestRefusal refusal)
     {
-        context.Response.Headers.Connection = "close";
+        CloseAfterAnswer(context);
         return RefuseAsync(context, refusal);
+    }
+
+    /// <summary>
+    /// The rest of the body stays unread: over HTTP/1.x the connection closes after the answer instead of Kestrel
+    /// draining the body to reuse it. (HTTP/2 resets the one stream; it has no Connection header.)
+    /// </summary>
+    private static void CloseAfterAnswer(HttpContext context)
+    {
+        if (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
+        {
+            context.Response.Headers.Connection = "close";
+        }
     }
 
     private Task RefuseAsync(HttpContext context, RestRefusal refusal)
