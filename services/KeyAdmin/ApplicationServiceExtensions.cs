@@ -3,6 +3,7 @@ using Google.Rpc;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.Invalidation;
+using Keys.KeyAdmin.OpenApi;
 using Keys.ServiceAuth;
 using Keys.V1;
 using Microsoft.OpenApi.Models;
@@ -62,6 +63,9 @@ public static class ApplicationServiceExtensions
             var comments = Path.Combine(AppContext.BaseDirectory, $"{typeof(KeyAdminService).Assembly.GetName().Name}.xml");
             swagger.IncludeXmlComments(comments);
             swagger.IncludeGrpcXmlComments(comments, includeControllerXmlComments: true);
+            // After the comments: operationIds, summaries, tags and every error response with its reasons (ErrorCatalog).
+            swagger.OperationFilter<OperationConventionsFilter>();
+            swagger.DocumentFilter<ApiConventionsDocumentFilter>();
             swagger.AddSecurityDefinition("operator-token", new OpenApiSecurityScheme { Type = SecuritySchemeType.Http, Scheme = "bearer" });
             swagger.AddSecurityRequirement(new OpenApiSecurityRequirement
             {

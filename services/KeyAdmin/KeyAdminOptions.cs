@@ -38,4 +38,12 @@ public sealed class KeyAdminOptions
 
     /// <summary>How long the relay waits for Redis to take a batch of invalidations before it tries again.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The largest request body the REST API reads (64 KB): a larger one is refused with 413 before it is read, so a
+    /// client cannot make KeyAdmin hold megabytes to learn that a name is wrong. The largest real body (a key with
+    /// allowlists and 1 KB of metadata) is a few KB.
+    /// </summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
 }

@@ -1,6 +1,8 @@
 using Keys.KeyAdmin;
 using Keys.KeyAdmin.Grpc;
+using Keys.KeyAdmin.OpenApi;
 using Keys.KeyAdmin.OperatorConsole;
+using Keys.KeyAdmin.Rest;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,8 +12,13 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseRestConventions();
 app.UseOperatorConsole();
-app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
+app.UseSwagger(options =>
+{
+    options.RouteTemplate = "openapi/{documentName}.json";
+    options.PreSerializeFilters.Add(OpenApiServers.FromRequest);
+});
 app.MapGrpcService<ManagementApi>();
 app.MapGrpcService<InternalApi>();
 app.MapGrpcHealthChecksService();

@@ -36,12 +36,16 @@ public sealed class KeyAdminException(KeyAdminErrorKind kind, string code, strin
 
     public static KeyAdminException EnvironmentNotFound(string projectId, string environment) =>
         new(KeyAdminErrorKind.NotFound, "ENVIRONMENT_NOT_FOUND", ProjectStore.IsEnvironmentName(environment)
-            ? $"Project '{projectId}' has no environment '{environment}'."
+            ? $"{ProjectNamed(projectId)} has no environment '{environment}'."
             : "The project has no environment of this name: environment names are lowercase letters, digits and '-'.");
 
+    // Every part of the message is checked, not only the ID the refusal is about: a handler that did not look the
+    // environment up first must not echo whatever was sent in its place either.
     public static KeyAdminException KeyNotFound(string keyId, string environment) =>
         new(KeyAdminErrorKind.NotFound, "KEY_NOT_FOUND", ResourceId.IsWellFormed(keyId, ResourceId.KeyPrefix)
-            ? $"Key '{keyId}' does not exist in environment '{environment}'."
+            ? ProjectStore.IsEnvironmentName(environment)
+                ? $"Key '{keyId}' does not exist in environment '{environment}'."
+                : $"Key '{keyId}' does not exist in this environment."
             : "No key has this ID: key IDs look like key_ and 22 letters and digits (not the key itself).");
 
     public static KeyAdminException EnvironmentExists(string projectId, string environment) =>
@@ -73,4 +77,7 @@ public sealed class KeyAdminException(KeyAdminErrorKind kind, string code, strin
 
     public static KeyAdminException OperatorRevoked(string operatorId, DateTime revokedAt) =>
         new(KeyAdminErrorKind.Conflict, "OPERATOR_REVOKED", $"Operator '{operatorId}' was already revoked at {revokedAt:O}.");
+
+    private static string ProjectNamed(string projectId) =>
+        ResourceId.IsWellFormed(projectId, ResourceId.ProjectPrefix) ? $"Project '{projectId}'" : "The project";
 }
