@@ -36,7 +36,7 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
         Assert.Equal("billing", key.GetProperty("metadata").GetProperty("team").GetString());
         Assert.Equal("billing", key.GetProperty("name").GetString());
         Assert.Equal(["orders:read"], Strings(key, "scopes"));
-        Assert.Equal(expiresAt, key.GetProperty("expiresAt").GetDateTimeOffset());
+        Assert.Equal<DateTimeOffset?>(expiresAt, key.TryGetProperty("expiresAt", out var kept) ? kept.GetDateTimeOffset() : null);
         Assert.Equal(id, set.RootElement.GetProperty("id").GetString());
 
         var table = await _cli.RunAsync(
@@ -86,7 +86,7 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
         var project = await _admin.CreateProjectAsync();
         var created = await _admin.CreateKeyAsync(project.Id, "staging", "leaked", "secret");
 
-        var found = await _cli.RunPipedAsync(created.Value + "\n", "keys", "find");
+        var (found, sent) = await RunRecordedAsync(created.Value + "\n", "keys", "find");
         using var foundJson = await OkPiped(created.Value, "keys", "find", "-o", "json");
         var deleted = await _admin.DeleteKeyAsync(project.Id, "staging", created.Key.Id, "leaked");
         deleted.EnsureSuccessStatusCode();
@@ -101,6 +101,10 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
         }
 
         Assert.DoesNotContain(created.Value, found.Stdout + found.Stderr);
+        // What went over the wire to the real KeyAdmin: the key in a POST body, and in no URL.
+        var request = Assert.Single(sent);
+        Assert.Equal((HttpMethod.Post, "/v1/keys:find"), (request.Method, request.Uri.PathAndQuery));
+        Assert.Contains(created.Value, request.Body);
         Assert.Equal(created.Key.Id, foundJson.RootElement.GetProperty("id").GetString());
         Assert.Equal(project.Id, foundJson.RootElement.GetProperty("projectId").GetString());
 
@@ -190,6 +194,17 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
+    /// <summary>keysctl in-process against the real KeyAdmin, through a handler that keeps each request as it was sent.</summary>
+    private async Task<(KeysCtlResult Result, List<(HttpMethod Method, Uri Uri, string Body)> Sent)> RunRecordedAsync(string stdin, params string[] args)
+    {
+        using var recorder = new Recorder();
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var console = new Keys.KeysCtl.KeysCtlConsole(stdout, stderr, new StringReader(stdin), _cli.Environment) { Handler = recorder };
+        var exitCode = await Keys.KeysCtl.KeysCtlApp.RunAsync(args, console);
+        return (new KeysCtlResult(exitCode, stdout.ToString(), stderr.ToString()), recorder.Sent);
+    }
+
     private async Task<JsonDocument> Ok(params string[] args)
     {
         var result = await _cli.RunAsync(args);
@@ -231,5 +246,17 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
                 .Where(e => e.GetProperty("action").GetString()!.StartsWith("key.", StringComparison.Ordinal))
                 .Select(e => (e.GetProperty("action").GetString(), e.GetProperty("keyName").GetString())),
         ];
+    }
+
+    private sealed class Recorder() : DelegatingHandler(new SocketsHttpHandler { AllowAutoRedirect = false })
+    {
+        public List<(HttpMethod Method, Uri Uri, string Body)> Sent { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = request.Content is null ? string.Empty : await request.Content.ReadAsStringAsync(cancellationToken);
+            Sent.Add((request.Method, request.RequestUri!, body));
+            return await base.SendAsync(request, cancellationToken);
+        }
     }
 }
