@@ -14,6 +14,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.UseRestConventions();
 app.UseOperatorConsole();
+app.UseRestUpdateMask();
 app.UseSwagger(options =>
 {
     options.RouteTemplate = "openapi/{documentName}.json";

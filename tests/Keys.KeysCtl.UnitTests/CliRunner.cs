@@ -36,6 +36,9 @@ public sealed class CliRunner : IDisposable
     /// <summary>Whether stdout is a terminal (80 columns: what Spectre.Console takes for a writer it cannot measure).</summary>
     public bool Terminal { get; init; }
 
+    /// <summary>What the user types at a no-echo prompt on the terminal (null: there is no terminal to ask on).</summary>
+    public Func<string, string>? Prompt { get; init; }
+
     /// <summary>Connect for real instead of to the stub.</summary>
     public bool RealNetwork { get; init; }
 
@@ -68,6 +71,7 @@ public sealed class CliRunner : IDisposable
             OutputIsTerminal = Terminal,
             Clock = new FakeTimeProvider(Now),
             Handler = RealNetwork ? null : Api,
+            PromptSecret = stdin is null ? Prompt : null,
         };
         var exitCode = await KeysCtlApp.RunAsync(args, console);
         return new CliResult(exitCode, stdout.ToString(), stderr.ToString());

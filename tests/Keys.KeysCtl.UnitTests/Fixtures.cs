@@ -13,8 +13,8 @@ public static class Fixtures
 
     public const string OperatorToken = "op_NewOperatorToken0123456789abcdefghijklmnop";
 
-    public static string Key(string id, string name, string environment, string type = "secret", string extra = "") =>
-        $$"""{"id":"{{id}}","name":"{{name}}","type":"{{type}}","maskedKey":"sk_Secr…uvwx","scopes":[],"createdAt":"2030-01-10T08:30:00Z","environment":"{{environment}}","createdBy":"admin-token"{{extra}}}""";
+    public static string Key(string id, string name, string environment, string type = "secret", string extra = "", string createdAt = "2030-01-10T08:30:00Z") =>
+        $$"""{"id":"{{id}}","name":"{{name}}","type":"{{type}}","maskedKey":"sk_Secr…uvwx","scopes":[],"createdAt":"{{createdAt}}","environment":"{{environment}}","createdBy":"admin-token"{{extra}}}""";
 
     public static string CreatedKey(string value = SecretValue) =>
         $$"""{"key":{{Key("key_new", "billing", "dev")}},"value":"{{value}}"}""";

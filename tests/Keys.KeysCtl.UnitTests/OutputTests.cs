@@ -74,8 +74,8 @@ public sealed class OutputTests
         using var cli = new CliRunner(new StubKeyAdmin(request => request.Target switch
         {
             "/v1/projects/prj_1" => StubKeyAdmin.Ok(Fixtures.Project),
-            "/v1/projects/prj_1/environments/dev/keys" => StubKeyAdmin.Ok($$"""{"keys":[{{Fixtures.Key("key_a", "alpha", "dev")}}]}"""),
-            "/v1/projects/prj_1/environments/prod/keys" => StubKeyAdmin.Ok($$"""{"keys":[{{Fixtures.Key("key_b", "beta", "prod")}}]}"""),
+            "/v1/projects/prj_1/environments/dev/keys?pageSize=500" => StubKeyAdmin.Ok($$"""{"keys":[{{Fixtures.Key("key_a", "alpha", "dev")}}]}"""),
+            "/v1/projects/prj_1/environments/prod/keys?pageSize=500" => StubKeyAdmin.Ok($$"""{"keys":[{{Fixtures.Key("key_b", "beta", "prod")}}]}"""),
             _ => StubKeyAdmin.Error(HttpStatusCode.NotFound, 5, "no", "NOPE"),
         }));
 
@@ -175,9 +175,9 @@ public sealed class OutputTests
     }
 
     [Theory]
-    [InlineData(new string[0], "/v1/audit")]
-    [InlineData(new[] { "-p", "prj_1" }, "/v1/projects/prj_1/audit")]
-    [InlineData(new[] { "--project", "prj_1", "--limit", "5" }, "/v1/projects/prj_1/audit?limit=5")]
+    [InlineData(new string[0], "/v1/audit?pageSize=1000")]
+    [InlineData(new[] { "-p", "prj_1" }, "/v1/projects/prj_1/audit?pageSize=1000")]
+    [InlineData(new[] { "--project", "prj_1", "--limit", "5" }, "/v1/projects/prj_1/audit?pageSize=5")]
     public async Task AuditAsksForOneProjectsEventsOrEveryones(string[] options, string target)
     {
         using var cli = new CliRunner(new StubKeyAdmin(_ => StubKeyAdmin.Ok(
@@ -249,7 +249,7 @@ public sealed class OutputTests
     [Fact]
     public async Task OnATerminalATableThatFitsHasBordersAndOneThatDoesNotIsPlainColumnsOneRowALine()
     {
-        using var cli = new CliRunner(new StubKeyAdmin(request => StubKeyAdmin.Ok(request.Target.EndsWith("/keys", StringComparison.Ordinal)
+        using var cli = new CliRunner(new StubKeyAdmin(request => StubKeyAdmin.Ok(request.Uri.AbsolutePath.EndsWith("/keys", StringComparison.Ordinal)
             ? $$"""{"keys":[{{Fixtures.Key("key_0123456789abcdefghijkl", "a-rather-long-key-name", "dev", extra: ",\"scopes\":[\"orders:read\"],\"expiresAt\":\"2031-01-01T00:00:00Z\"")}}]}"""
             : """{"projects":[{"id":"prj_1","name":"App","environments":[],"createdAt":"2030-01-01T00:00:00Z"}]}""")))
         {

@@ -16,10 +16,11 @@ public static class KeysCtlApp
         // here (not by the library, whose exit code is 1) so that it exits 2 before anything is sent.
         if (parsed.Action is ParseErrorAction)
         {
-            if (parsed.CommandResult.Command.Name == "login" && parsed.UnmatchedTokens.Count > 0)
+            var command = CommandPath(parsed.CommandResult.Command);
+            if (parsed.UnmatchedTokens.Count > 0 && SecretReaders.TryGetValue(command, out var secret))
             {
                 await console.Error.WriteLineAsync(
-                    "error: login takes no token on the command line, where shell history and ps would keep it: pipe it in, or type it at the prompt");
+                    $"error: {command[(Cli.Name.Length + 1)..]} takes no {secret} on the command line, where shell history and ps would keep it: pipe it in, or type it at the prompt");
             }
 
             foreach (var error in parsed.Errors)
@@ -27,7 +28,7 @@ public static class KeysCtlApp
                 await console.Error.WriteLineAsync($"error: {Sanitize.Line(Redact(error.Message, args))}");
             }
 
-            await console.Error.WriteLineAsync($"Run '{CommandPath(parsed.CommandResult.Command)} --help' for usage.");
+            await console.Error.WriteLineAsync($"Run '{command} --help' for usage.");
             return ExitCodes.Usage;
         }
 
@@ -42,6 +43,13 @@ public static class KeysCtlApp
             },
             cancellationToken);
     }
+
+    /// <summary>The commands that read a secret from stdin, and what they read: given one as an argument, they say how instead.</summary>
+    private static readonly Dictionary<string, string> SecretReaders = new(StringComparer.Ordinal)
+    {
+        [$"{Cli.Name} login"] = "token",
+        [$"{Cli.Name} keys find"] = "key",
+    };
 
     /// <summary>
     /// A parse error repeats the argument it could not place, and a misplaced argument may be a token or a key (pasted
@@ -59,7 +67,8 @@ public static class KeysCtlApp
 
     private static bool LooksLikeASecret(string arg) =>
         arg.Length >= 16 && !arg.StartsWith('-') && arg.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
-        && (arg.StartsWith("op_", StringComparison.Ordinal) || arg.StartsWith("sk_", StringComparison.Ordinal) || arg.Length >= 32);
+        && (arg.StartsWith("op_", StringComparison.Ordinal) || arg.StartsWith("sk_", StringComparison.Ordinal)
+            || arg.StartsWith("pk_", StringComparison.Ordinal) || arg.Length >= 32);
 
     private static string CommandPath(Command command)
     {

@@ -62,18 +62,21 @@ public sealed class KeyAdminApi : IDisposable
 
     public Task<ApiReply<T>> PostAsync<T>(string path, JsonObject body, CancellationToken cancellationToken)
         where T : IMessage<T>, new() =>
-        SendAsync<T>(
-            new HttpRequestMessage(HttpMethod.Post, path)
-            {
-                Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
-            },
-            cancellationToken);
+        SendAsync<T>(WithBody(HttpMethod.Post, path, body), cancellationToken);
+
+    /// <summary>A partial update: KeyAdmin changes the fields present in <paramref name="body"/> (null clears one) and no other.</summary>
+    public Task<ApiReply<T>> PatchAsync<T>(string path, JsonObject body, CancellationToken cancellationToken)
+        where T : IMessage<T>, new() =>
+        SendAsync<T>(WithBody(HttpMethod.Patch, path, body), cancellationToken);
 
     public Task<ApiReply<T>> DeleteAsync<T>(string path, CancellationToken cancellationToken)
         where T : IMessage<T>, new() =>
         SendAsync<T>(new HttpRequestMessage(HttpMethod.Delete, path), cancellationToken);
 
     public void Dispose() => _http.Dispose();
+
+    private static HttpRequestMessage WithBody(HttpMethod method, string path, JsonObject body) =>
+        new(method, path) { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
 
     private async Task<ApiReply<T>> SendAsync<T>(HttpRequestMessage request, CancellationToken cancellationToken)
         where T : IMessage<T>, new()

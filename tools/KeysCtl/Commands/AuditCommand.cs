@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
 using Keys.KeysCtl.Api;
 using Keys.KeysCtl.Output;
 using Keys.V1;
@@ -8,26 +10,40 @@ namespace Keys.KeysCtl.Commands;
 /// <summary><c>audit</c>: what was done and by whom, newest first.</summary>
 public static class AuditCommand
 {
+    /// <summary>The most events one page may hold.</summary>
+    private const int PageSize = 1000;
+
     public static Command Build(Cli cli)
     {
         var project = Cli.ProjectOption(required: false);
         project.Description = "one project's events [default: every project's, and the operators' (a token not limited to projects)]";
-        var limit = new Option<int?>("--limit", "-n") { Description = "at most this many events [default: 100, at most 1000]", HelpName = "n" };
-        var audit = new Command("audit", "Show the audit log, newest first.") { project, limit };
+        var limit = new Option<int?>("--limit", "-n")
+        {
+            Description = "at most this many events, the newest [default: all of them]",
+            HelpName = "n",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : null;
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
+                {
+                    return n;
+                }
+
+                result.AddError($"--limit takes a number of events, 1 or more, not '{text}'");
+                return null;
+            },
+        };
+        var audit = new Command("audit", "Show the audit log, newest first: all of it, page after page, or the newest --limit events.") { project, limit };
         cli.SetAction(audit, async (context, cancellationToken) =>
         {
             var projectId = context.Get(project);
             var path = projectId is null ? "v1/audit" : $"v1/projects/{KeyAdminApi.Segment(projectId)}/audit";
-            if (context.Get(limit) is { } n)
-            {
-                path += $"?limit={n}";
-            }
-
             using var api = context.Api();
-            var reply = await api.GetAsync<ListAuditEventsResponse>(path, cancellationToken);
+            var listing = await Paging.ReadAllAsync<ListAuditEventsResponse, AuditEvent>(
+                api, path, [], PageSize, "events", r => r.Events, r => r.NextPageToken, cancellationToken, cap: context.Get(limit));
             if (context.Out.IsJson)
             {
-                context.Out.Json(reply.Json);
+                context.Out.Json(new JsonObject { ["events"] = listing.Json });
                 return;
             }
 
@@ -36,7 +52,7 @@ public static class AuditCommand
                 projectId is null
                     ? ["Time", "Action", "Actor", "Project", "Environment", "Target"]
                     : ["Time", "Action", "Actor", "Environment", "Target"],
-                reply.Message.Events.Select(e => (IReadOnlyList<string>)(projectId is null
+                listing.Items.Select(e => (IReadOnlyList<string>)(projectId is null
                     ? [Renderer.Time(e.OccurredAt, seconds: true), e.Action, e.Actor, e.ProjectId, e.Environment, Target(e)]
                     : [Renderer.Time(e.OccurredAt, seconds: true), e.Action, e.Actor, e.Environment, Target(e)])));
         });

@@ -52,7 +52,8 @@ public static class AuthCommands
     private static async Task LoginAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var url = Target.Resolve(context.UrlOption, context.Console, context.ReadStoredLoginIfAny()).Url;
-        var token = await ReadTokenAsync(context.Console, url, cancellationToken);
+        var token = await SecretInput.ReadAsync(
+            context.Console, $"Operator token for {Target.Normalize(url)}", "token", "keysctl login", cancellationToken);
 
         // Checked before it is stored: a mistyped token fails here, not on the next command.
         using var api = context.Api(url, token);
@@ -74,36 +75,6 @@ public static class AuthCommands
             context.Out.Line(
                 $"Logged in to {Target.Normalize(url)} as {Sanitize.Line(reply.Message.Name)} ({reply.Message.Role}); token stored in {context.Config.Path}");
         }
-    }
-
-    private static async Task<string> ReadTokenAsync(KeysCtlConsole console, Uri url, CancellationToken cancellationToken)
-    {
-        string? token;
-        if (console.InputRedirected)
-        {
-            token = (await console.In.ReadToEndAsync(cancellationToken)).Trim();
-        }
-        else if (console.PromptSecret is { } prompt)
-        {
-            token = prompt($"Operator token for {Target.Normalize(url)}").Trim();
-        }
-        else
-        {
-            throw new KeysCtlException("no token: there is no terminal to ask on", "pipe it in: keysctl login < token-file");
-        }
-
-        if (string.IsNullOrEmpty(token))
-        {
-            throw new KeysCtlException("no token was given", "pipe it in (keysctl login < token-file) or type it at the prompt");
-        }
-
-        if (token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-        {
-            // Not echoed: it may be most of a real token.
-            throw new KeysCtlException("the token contains spaces or line breaks: give one token, on one line");
-        }
-
-        return token;
     }
 
     /// <summary>The URL and the token's operator.</summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Net;
 using Keys.KeysCtl.Api;
 using Keys.KeysCtl.Config;
@@ -104,6 +105,69 @@ public sealed class Cli(KeysCtlConsole console)
 
     public static Option<string> EnvironmentOption(bool required = true) =>
         new("--env", "-e") { Description = "the environment's name (dev, staging, prod, …)", Required = required, HelpName = "name" };
+
+    /// <summary>An option that is given or not, such as <c>--no-expiry</c>.</summary>
+    public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+
+    /// <summary>A list option (<c>--scope a --scope b,c</c>): repeatable, and each value may hold several, comma-separated.</summary>
+    public static Option<string[]> List(string name, string description, string helpName) =>
+        new(name) { Description = description, HelpName = helpName };
+
+    /// <summary>The values of a list option, its comma-separated values split and trimmed.</summary>
+    public static IEnumerable<string> Split(IEnumerable<string> values) =>
+        values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>Whether the command line names <paramref name="option"/> (a default value does not count).</summary>
+    public static bool Given(CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    /// <summary>Options that contradict each other (<c>--expires</c> and <c>--no-expiry</c>): together they are a usage error.</summary>
+    public static void Exclusive(Command command, params Option[] options) =>
+        command.Validators.Add(result =>
+        {
+            var given = options.Where(o => Given(result, o)).Select(o => o.Name).ToList();
+            if (given.Count > 1)
+            {
+                result.AddError($"{string.Join(" and ", given)} cannot be used together");
+            }
+        });
+
+    /// <summary>A command that changes what its options say: with none of them it would send an empty change.</summary>
+    public static void AtLeastOne(Command command, IReadOnlyList<Option> options) =>
+        command.Validators.Add(result =>
+        {
+            if (!options.Any(o => Given(result, o)))
+            {
+                result.AddError($"nothing to change: give at least one of {string.Join(", ", options.Select(o => o.Name))}");
+            }
+        });
+
+    /// <summary>A list option given only empty values (<c>--scope ""</c>) would clear the list: that takes its clear option.</summary>
+    public static void NotEmpty(Command command, Option<string[]> option, string clear) =>
+        command.Validators.Add(result =>
+        {
+            if (Given(result, option) && !Split(result.GetValue(option) ?? []).Any())
+            {
+                result.AddError($"{option.Name} needs a value; to remove them all, use {clear}");
+            }
+        });
+
+    /// <summary>A rate limit option (<c>--rate-limit 100/1m</c>, <c>--default-rate-limit 5000/1h,global</c>).</summary>
+    public static Option<RateLimitSpec?> RateLimitOption(string name, string description) => new(name)
+    {
+        Description = $"{description}: {RateLimits.Help}",
+        HelpName = "N/window[,global]",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : null;
+            if (RateLimits.TryParse(text, out var limit))
+            {
+                return limit;
+            }
+
+            result.AddError($"{name} takes N/window[,global] (100/1m, 5000/1h,global), not '{text}'");
+            return null;
+        },
+    };
 
     /// <summary><c>--expires</c>: a duration from now or an instant, resolved against the console's clock.</summary>
     public Option<DateTimeOffset?> ExpiresOption(string description) => new("--expires")

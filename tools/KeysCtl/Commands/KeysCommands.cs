@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Keys.KeysCtl.Api;
 using Keys.KeysCtl.Output;
 using Keys.KeysCtl.Parsing;
@@ -7,19 +8,34 @@ using Keys.V1;
 
 namespace Keys.KeysCtl.Commands;
 
-/// <summary><c>keys list|create|delete|roll</c>: the API keys of a project's environment.</summary>
-public static class KeysCommands
+/// <summary><c>keys list|create|update|disable|enable|find|delete|roll</c>: the API keys of a project's environment.</summary>
+public static partial class KeysCommands
 {
     private static readonly string[] Types = ["publishable", "secret"];
 
     private static readonly string[] Headers =
         ["ID", "Name", "Type", "Environment", "Key", "Scopes", "Created", "Expires", "Last used", "Status"];
 
+    private static readonly string[] Statuses = ["active", "disabled", "expired", "rolling"];
+
+    /// <summary>The most keys one page may hold: the fewest calls for a long listing.</summary>
+    private const int PageSize = 500;
+
+    /// <summary>How far ahead an expiry is worth a hint in the listing.</summary>
+    private static readonly TimeSpan ExpirySoon = TimeSpan.FromDays(7);
+
+    /// <summary>How long a key may go unused before the listing asks whether it is still needed.</summary>
+    private static readonly TimeSpan Unused = TimeSpan.FromDays(90);
+
     public static Command Build(Cli cli) =>
         new("keys", "API keys: publishable (pk_…) and secret (sk_…), per environment.")
         {
             List(cli),
             Create(cli),
+            Update(cli),
+            Disable(cli, enabled: false),
+            Disable(cli, enabled: true),
+            Find(cli),
             Delete(cli),
             Roll(cli),
         };
@@ -29,7 +45,33 @@ public static class KeysCommands
         var project = Cli.ProjectOption();
         var environment = Cli.EnvironmentOption(required: false);
         environment.Description = "the environment's name [default: every environment of the project]";
-        var list = new Command("list", "List the keys of an environment, or of every environment of a project.") { project, environment };
+        var type = new Option<string>("--type") { Description = "only keys of this type [default: both]", HelpName = "type" };
+        type.AcceptOnlyFromAmong(Types);
+        var status = new Option<string>("--status")
+        {
+            Description = "only keys in this state: active, disabled, expired, or rolling (rolled, in their grace period) [default: all]",
+            HelpName = "status",
+        };
+        status.AcceptOnlyFromAmong(Statuses);
+        var search = new Option<string>("--search")
+        {
+            Description = "only keys whose name contains this (any case), or whose masked key shows it (its last characters); to identify a whole key, use `keys find`",
+            HelpName = "text",
+        };
+        var list = new Command(
+            "list",
+            "List the keys of an environment, or of every environment of a project: all of them, page after page.")
+        {
+            project, environment, type, status, search,
+        };
+        list.Validators.Add(result =>
+        {
+            // The search goes into the URL, where proxies and access logs keep it: a whole key must not.
+            if (result.GetValue(search) is { } text && WholeKey().IsMatch(text))
+            {
+                result.AddError("--search takes part of a name or the last characters of a key, never a whole key (URLs end up in logs): to identify a key, pipe it to `keysctl keys find`");
+            }
+        });
         cli.SetAction(list, async (context, cancellationToken) =>
         {
             var projectPath = $"v1/projects/{KeyAdminApi.Segment(context.Required(project))}";
@@ -38,22 +80,40 @@ public static class KeysCommands
                 ? [one]
                 : (await api.GetAsync<Project>(projectPath, cancellationToken)).Message.Environments.Select(e => e.Name).ToList();
 
+            var filters = new List<(string, string)>();
+            foreach (var (name, value) in new[] { ("type", context.Get(type)), ("status", context.Get(status)), ("q", context.Get(search)) })
+            {
+                if (!string.IsNullOrEmpty(value))
+                {
+                    filters.Add((name, value));
+                }
+            }
+
             var keys = new List<ApiKey>();
             var json = new JsonArray();
             foreach (var name in environments)
             {
-                var reply = await api.GetAsync<ListKeysResponse>(
-                    $"{projectPath}/environments/{KeyAdminApi.Segment(name)}/keys", cancellationToken);
-                keys.AddRange(reply.Message.Keys);
-                foreach (var key in reply.Json["keys"]?.AsArray() ?? [])
+                var listing = await Paging.ReadAllAsync<ListKeysResponse, ApiKey>(
+                    api, $"{projectPath}/environments/{KeyAdminApi.Segment(name)}/keys", filters, PageSize, "keys",
+                    r => r.Keys, r => r.NextPageToken, cancellationToken);
+                keys.AddRange(listing.Items);
+                foreach (var key in listing.Json)
                 {
                     json.Add(key?.DeepClone());
                 }
             }
 
+            // A KeyAdmin older than the filters ignores them and lists every key: a listing asked for disabled keys must be that.
+            var (wantedType, wantedStatus) = (context.Get(type), context.Get(status));
+            if (keys.Any(k => (wantedType is not null && k.Type != wantedType) || (wantedStatus is not null && k.Status != wantedStatus)))
+            {
+                throw new KeysCtlException(
+                    "KeyAdmin listed keys that --type or --status leave out", "this KeyAdmin does not filter keys: it is older than this keysctl");
+            }
+
             if (context.Out.IsJson)
             {
-                // One environment or all, the same shape: ListKeysResponse, each key naming its environment.
+                // One environment or all, every page: one ListKeysResponse, each key naming its environment.
                 context.Out.Json(new JsonObject { ["keys"] = json });
                 return;
             }
@@ -236,8 +296,45 @@ public static class KeysCommands
         Status(key, now),
     ];
 
-    public static string Status(ApiKey key, DateTimeOffset now) =>
-        key.RevokesAt is { } until
-            ? until.ToDateTimeOffset() > now ? $"rolled, works until {Renderer.Time(until)}" : "revoked"
-            : key.ExpiresAt is { } expires && expires.ToDateTimeOffset() <= now ? "expired" : "active";
+    /// <summary>
+    /// The key's state as the API says it (<c>status</c>), or as an older KeyAdmin's fields imply it; and in the listing,
+    /// what will bite soon: an expiry within a week, a key unused for 90 days.
+    /// </summary>
+    public static string Status(ApiKey key, DateTimeOffset now, bool hints = true)
+    {
+        var state = key.Status switch
+        {
+            "" => key.RevokesAt is { } until
+                ? until.ToDateTimeOffset() > now ? "rolling" : "revoked"
+                : key.ExpiresAt is { } expires && expires.ToDateTimeOffset() <= now ? "expired" : "active",
+            var status => status,
+        };
+        var text = state switch
+        {
+            "rolling" => $"rolled, works until {Renderer.Time(key.RevokesAt)}",
+            "deleted" when key.DeletedAt is { } deleted => $"deleted {Renderer.Time(deleted)}",
+            _ => state,
+        };
+        if (!hints || state is not ("active" or "disabled"))
+        {
+            return text;
+        }
+
+        var notes = new List<string> { text };
+        if (key.ExpiresAt?.ToDateTimeOffset() - now is { } left && left > TimeSpan.Zero && left <= ExpirySoon)
+        {
+            notes.Add($"expires in {Renderer.Span(left)}");
+        }
+
+        if (now - (key.LastUsedAt ?? key.CreatedAt)?.ToDateTimeOffset() >= Unused)
+        {
+            notes.Add($"unused {Unused.TotalDays:0}+ days");
+        }
+
+        return string.Join("; ", notes);
+    }
+
+    /// <summary>A whole key (prefix and at least 16 characters of its body), as opposed to a part of one that a search may hold.</summary>
+    [GeneratedRegex(@"(?<![A-Za-z0-9])[ps]k_[A-Za-z0-9]{16,}")]
+    private static partial Regex WholeKey();
 }

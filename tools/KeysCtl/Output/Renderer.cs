@@ -107,6 +107,15 @@ public sealed class Renderer
         ? string.Empty
         : timestamp.ToDateTimeOffset().ToString(seconds ? "yyyy-MM-dd HH:mm:ss'Z'" : "yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);
 
+    /// <summary>A span ahead as people say it, in its largest whole unit: "3 days", "5 hours", "1 minute".</summary>
+    public static string Span(TimeSpan span)
+    {
+        var (count, unit) = span.TotalDays >= 1 ? ((int)span.TotalDays, "day")
+            : span.TotalHours >= 1 ? ((int)span.TotalHours, "hour")
+            : (Math.Max(1, (int)span.TotalMinutes), "minute");
+        return $"{count} {unit}{(count == 1 ? "" : "s")}";
+    }
+
     public static string List(IEnumerable<string> values, string empty = "") =>
         string.Join(", ", values) is { Length: > 0 } joined ? joined : empty;
 

@@ -12,6 +12,8 @@ public static partial class Durations
     /// <summary>Longer than any expiry or grace period the API takes; it keeps the arithmetic far from overflow.</summary>
     private static readonly TimeSpan Longest = TimeSpan.FromDays(100 * 366);
 
+    private static readonly (char Unit, long Seconds)[] Units = [('w', 7 * 86400), ('d', 86400), ('h', 3600), ('m', 60), ('s', 1)];
+
     public const string Help = "a duration (30d, 12h, 1h30m, 2w, 90s) or an ISO-8601 instant (2030-01-31T00:00:00Z)";
 
     /// <summary>A duration: one or more of a whole number and a unit (s, m, h, d, w). <c>0</c> alone is zero.</summary>
@@ -65,6 +67,20 @@ public static partial class Durations
 
         duration = total;
         return true;
+    }
+
+    /// <summary>A whole number of seconds as <see cref="TryParse"/> reads it, in the largest unit that divides it (3600: 1h).</summary>
+    public static string Format(long seconds)
+    {
+        foreach (var (unit, length) in Units)
+        {
+            if (seconds % length == 0 && seconds >= length)
+            {
+                return $"{seconds / length}{unit}";
+            }
+        }
+
+        return seconds == 0 ? "0" : $"{seconds}s";
     }
 
     /// <summary>
