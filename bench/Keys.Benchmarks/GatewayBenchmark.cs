@@ -21,13 +21,20 @@ public static partial class GatewayBenchmark
     {
         var gateway = await system.DirectAddressAsync("gateway", "http");
         var (_, _, key) = await system.CreateKeyAsync("secret");
+        // Limits the run never reaches (a window of a minute, far above what one gateway serves in it): what is measured
+        // is the cost of counting, locally or by leases drawn from KeyValidation, not of refusing.
+        var (_, _, localKey) = await system.CreateKeyAsync("secret", new { limit = 1_000_000_000, windowSeconds = 60, mode = "local" });
+        var (_, _, globalKey) = await system.CreateKeyAsync("secret", new { limit = 1_000_000_000, windowSeconds = 60, mode = "global" });
         using var http = new HttpClient { BaseAddress = gateway };
         for (var i = 0; i < 100; i++)
         {
             await Get(http, "/demo/public/x", key);
+            await Get(http, "/demo/public/x", localKey);
+            await Get(http, "/demo/public/x", globalKey);
         }
 
-        double open = 0, keyed = 0, garbage = 0;
+        double open = 0, keyed = 0, garbage = 0, local = 0, global = 0;
+        var limitedStatuses = new Dictionary<int, long>();
         for (var round = 0; round < Rounds; round++)
         {
             // Rotate the order so that no side always runs first.
@@ -36,14 +43,18 @@ public static partial class GatewayBenchmark
                 ("open", async () => (await WrkAsync(gateway, "/demo/open/x", null)).Rate),
                 ("keyed", async () => (await WrkAsync(gateway, "/demo/public/x", key)).Rate),
                 ("garbage", async () => (await WrkAsync(gateway, "/demo/public/x", Garbage)).Rate),
+                ("local", async () => await LimitedAsync(gateway, localKey, limitedStatuses)),
+                ("global", async () => await LimitedAsync(gateway, globalKey, limitedStatuses)),
             };
-            foreach (var (name, run) in runs.Skip(round % 3).Concat(runs.Take(round % 3)))
+            foreach (var (name, run) in runs.Skip(round % runs.Length).Concat(runs.Take(round % runs.Length)))
             {
                 var rate = await run();
                 switch (name)
                 {
                     case "open": open += rate; break;
                     case "keyed": keyed += rate; break;
+                    case "local": local += rate; break;
+                    case "global": global += rate; break;
                     default: garbage += rate; break;
                 }
             }
@@ -52,6 +63,9 @@ public static partial class GatewayBenchmark
         open /= Rounds;
         keyed /= Rounds;
         garbage /= Rounds;
+        local /= Rounds;
+        global /= Rounds;
+        var refusedLimited = limitedStatuses.Where(s => s.Key != 200).Sum(s => s.Value);
 
         // Last, since it stops KeyValidation: any garbage request that reached it would be a 503 instead of a 401.
         var outage = await GarbageWithValidationStoppedAsync(system, gateway);
@@ -60,6 +74,11 @@ public static partial class GatewayBenchmark
         [
             new("G1: gateway requests/s, valid key vs open route (c=32)", $"{open:F0} req/s (open route)", $"{keyed:F0} req/s",
                 $"{keyed / open:F2}×", "≥ 0.95×", keyed / open >= 0.95),
+            new("G1 with a local rate limit it stays under: requests/s vs open route (c=32)", $"{open:F0} req/s (open route)", $"{local:F0} req/s",
+                $"{local / open:F2}×", "≥ 0.95×", local / open >= 0.95 && refusedLimited == 0),
+            new("G1 with a global rate limit it stays under (leased from KeyValidation): requests/s vs open route (c=32)", $"{open:F0} req/s (open route)",
+                $"{global:F0} req/s", $"{global / open:F2}×", "≥ 0.9×", global / open >= 0.9 && refusedLimited == 0),
+            new("G1 rate-limited runs: answers other than 200", $"{limitedStatuses.Values.Sum()} requests", $"{refusedLimited}", "-", "0", refusedLimited == 0),
             new("G2: garbage-key rejections/s vs open route (c=32)", $"{open:F0} req/s (open route)", $"{garbage:F0} req/s",
                 $"{garbage / open:F2}×", "≥ 1.5×", garbage / open >= 1.5),
             new("G2: garbage requests that called KeyValidation (it was stopped: a call is a 503)", $"{outage.Total} requests",
@@ -85,6 +104,17 @@ public static partial class GatewayBenchmark
         var statuses = StatusLine().Matches(output).ToDictionary(
             m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
         return (rate, statuses);
+    }
+
+    private static async Task<double> LimitedAsync(Uri gateway, string key, Dictionary<int, long> statuses)
+    {
+        var (rate, counted) = await WrkAsync(gateway, "/demo/public/x", key);
+        foreach (var (status, count) in counted)
+        {
+            statuses[status] = statuses.GetValueOrDefault(status) + count;
+        }
+
+        return rate;
     }
 
     private static async Task<(long Total, long Unauthorized, long ServiceUnavailable)> GarbageWithValidationStoppedAsync(KeysHost system, Uri gateway)

@@ -25,12 +25,12 @@ public static class KeysSystem
         ],
     });
 
-    public static async Task<(string ProjectId, string KeyId, string Value)> CreateKeyAsync(this KeysHost system, string type)
+    public static async Task<(string ProjectId, string KeyId, string Value)> CreateKeyAsync(this KeysHost system, string type, object? rateLimit = null)
     {
         using var http = system.App.CreateHttpClient("key-admin", "http");
         http.DefaultRequestHeaders.Authorization = new("Bearer", system.AdminToken);
         var project = await (await http.PostAsJsonAsync("/v1/projects", new { name = "Benchmark" })).Content.ReadFromJsonAsync<IdOnly>();
-        var response = await http.PostAsJsonAsync($"/v1/projects/{project!.Id}/environments/prod/keys", new { name = $"bench-{Guid.NewGuid():N}", type });
+        var response = await http.PostAsJsonAsync($"/v1/projects/{project!.Id}/environments/prod/keys", new { name = $"bench-{Guid.NewGuid():N}", type, rateLimit });
         var created = await response.Content.ReadFromJsonAsync<CreatedKey>();
         return (project.Id, created!.Key.Id, created.Value);
     }

@@ -2,9 +2,9 @@ using Keys.Benchmarks;
 
 // Measures Keys against its targets as ratios taken in one run, side by side, on this machine.
 // Usage: ./keys bench   (or: dotnet run -c Release --project bench/Keys.Benchmarks)
-// KEYS_BENCH_ONLY=revocation (any of validation, orders, gateway, revocation, comma-separated) runs only those parts: the
+// KEYS_BENCH_ONLY=revocation (any of validation, orders, gateway, listing, revocation, comma-separated) runs only those parts: the
 // whole run takes minutes of a shared machine, and work on one part rarely needs the others.
-string[] parts = ["validation", "orders", "gateway", "revocation"];
+string[] parts = ["validation", "orders", "gateway", "listing", "revocation"];
 var only = Environment.GetEnvironmentVariable("KEYS_BENCH_ONLY")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 if (only?.Except(parts, StringComparer.OrdinalIgnoreCase).ToList() is [_, ..] unknown)
 {
@@ -26,6 +26,8 @@ await RunAsync("orders", "an internal service's key check against none", () => O
 // The gateway part ends by stopping and restarting KeyValidation, and revocation waits until keys work again before it
 // measures; revocation's Redis freeze comes last of all, since it may leave KeyAdmin stopped.
 await RunAsync("gateway", "G1, G2", () => GatewayBenchmark.RunAsync(system));
+// Listing seeds 100,000 keys, after the parts that count KeyAdmin's table scans.
+await RunAsync("listing", "ListKeys pages in a 100,000-key environment", () => ListingBenchmark.RunAsync(system));
 await RunAsync("revocation", "G4, and G4 during a Redis stall", () => RevocationBenchmark.RunAsync(system));
 
 Console.WriteLine();
