@@ -369,18 +369,21 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task CidrsAreStoredAsPostgresNetworks()
+    public async Task CidrsAreStoredAsPostgresNetworksWhichRefuseWhatTheApiRefuses()
     {
         var project = await _keys.NewProjectAsync();
         var key = await _keys.NewKeyAsync(project.Id, "secret", configure: r => r.AllowedCidrs.Add("203.0.113.7"));
 
         await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT allowed_cidrs::text FROM api_key WHERE id = @id", connection);
-        command.Parameters.AddWithValue("id", key.Key.Id);
+        await using var type = new NpgsqlCommand("SELECT pg_typeof(allowed_cidrs)::text FROM api_key WHERE id = @id", connection);
+        type.Parameters.AddWithValue("id", key.Key.Id);
+        await using var widened = new NpgsqlCommand("UPDATE api_key SET allowed_cidrs = '{10.1.2.3/8}' WHERE id = @id", connection);
+        widened.Parameters.AddWithValue("id", key.Key.Id);
 
         Assert.Equal(["203.0.113.7/32"], key.Key.AllowedCidrs);
-        Assert.Equal("{203.0.113.7/32}", await command.ExecuteScalarAsync());
+        Assert.Equal("cidr[]", await type.ExecuteScalarAsync());
+        Assert.Equal(PostgresErrorCodes.InvalidTextRepresentation, (await Assert.ThrowsAsync<PostgresException>(() => widened.ExecuteNonQueryAsync())).SqlState);
     }
 
     public void Dispose() => _keys.Dispose();
