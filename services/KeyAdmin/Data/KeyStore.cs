@@ -82,7 +82,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
 
     private const string KeyOrder = "ORDER BY created_at DESC, id DESC";
 
-    private bool? _hasSearchIndexes;
+    private bool _hasSearchIndexes;
 
     /// <summary>Creates the key and returns its row with the full value, which exists only in this call's result.</summary>
     public async Task<(KeyRow Row, string Value)> CreateKeyAsync(NewKey key, CancellationToken cancellationToken)
@@ -482,19 +482,18 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         return false;
     }
 
-    // Migration 0007 makes them only where pg_trgm is available; without them the search reads in order.
+    // Migration 0007 makes them only where pg_trgm is available; without them the search reads in order. Only their
+    // presence is remembered: a search that came before the migration asks again next time.
     private async Task<bool> HasSearchIndexesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        if (_hasSearchIndexes is { } known)
+        if (_hasSearchIndexes)
         {
-            return known;
+            return true;
         }
 
         await using var command = new NpgsqlCommand(
             "SELECT count(*) = 2 FROM pg_class WHERE relname IN ('api_key_name_trgm', 'api_key_masked_trgm') AND relkind = 'i'", connection);
-        var exists = await command.ExecuteScalarAsync(cancellationToken) is true;
-        _hasSearchIndexes = exists;
-        return exists;
+        return _hasSearchIndexes = await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     /// <summary>The project's lifetime policy for secret keys, held (FOR SHARE) until commit, and the transaction's now().</summary>
