@@ -22,7 +22,11 @@ const state = {
   deleting: null,
   rolling: null,
   revoking: null,
+  editing: null,
   opener: null,
+  // The keys page's search, status filter and each section's page (a stack of page tokens, "" first), for the page at
+  // `route`: a new project or environment starts over.
+  listing: null,
 };
 
 class ApiError extends Error {
@@ -221,6 +225,8 @@ function forgetSession() {
   state.deleting = null;
   state.rolling = null;
   state.revoking = null;
+  state.editing = null;
+  state.listing = null;
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("main").replaceChildren();
   $("project-select").replaceChildren();
@@ -313,7 +319,14 @@ function showWho() {
 }
 
 async function loadProjects() {
-  const { projects = [] } = await api("GET", "/v1/projects");
+  // The picker lists every project the operator may see, however many pages that takes.
+  const projects = [];
+  let pageToken = "";
+  do {
+    const page = await api("GET", `/v1/projects?pageSize=500${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`);
+    projects.push(...(page.projects ?? []));
+    pageToken = page.nextPageToken ?? "";
+  } while (pageToken);
   state.projects = projects;
   const select = $("project-select");
   select.replaceChildren(...projects.map((p) => h("option", { value: p.id }, p.name)));
@@ -476,11 +489,32 @@ const sections = {
   },
 };
 
+const keyPageSize = 25;
+const keyStatuses = { "": "All statuses", active: "Active", disabled: "Disabled", expired: "Expired", rolling: "Rolling" };
+
+function listingFor(route) {
+  if (state.listing?.route !== route) {
+    state.listing = { route, q: "", status: "", pages: { publishable: [""], secret: [""] } };
+  }
+  return state.listing;
+}
+
+function keyListQuery(type, listing) {
+  const pages = listing.pages[type];
+  const query = new URLSearchParams({ type, pageSize: String(keyPageSize) });
+  if (listing.q) query.set("q", listing.q);
+  if (listing.status) query.set("status", listing.status);
+  if (pages.at(-1)) query.set("pageToken", pages.at(-1));
+  return query.toString();
+}
+
 async function renderKeys(main, project, environment, sequence) {
+  const listing = listingFor(location.hash);
   main.setAttribute("aria-busy", "true");
-  let keys;
+  let pages;
   try {
-    ({ keys = [] } = await api("GET", keysPath(project.id, environment)));
+    pages = await Promise.all(["publishable", "secret"].map((type) =>
+      api("GET", `${keysPath(project.id, environment)}?${keyListQuery(type, listing)}`)));
   } finally {
     if (sequence === renderSequence) main.removeAttribute("aria-busy");
   }
@@ -491,15 +525,47 @@ async function renderKeys(main, project, environment, sequence) {
       h("h1", {}, "API Keys"),
       h("p", { class: "lede" }, "Keys of ", h("strong", {}, project.name), " in the ", h("strong", {}, environment), " environment. Apps send a key in the ", h("code", {}, "X-API-Key"), " header."),
     ),
-    ...["publishable", "secret"].map((type) =>
-      renderSection(type, keys.filter((k) => k.type === type), project, environment)),
+    renderKeyFilters(listing),
+    ...["publishable", "secret"].map((type, i) =>
+      renderSection(type, pages[i].keys ?? [], pages[i].nextPageToken ?? "", project, environment, listing)),
   );
 }
 
-function renderSection(type, keys, project, environment) {
+// Search and filter apply to both sections, and send each back to its first page.
+function renderKeyFilters(listing) {
+  const search = h("input", {
+    id: "key-search", type: "search", name: "q", maxlength: "64", autocomplete: "off", spellcheck: "false",
+    placeholder: "Name, or the key's last characters", value: listing.q, "aria-describedby": "key-search-hint",
+  });
+  const status = h("select", { id: "key-status-filter", name: "status" },
+    Object.entries(keyStatuses).map(([value, label]) => h("option", { value, selected: value === listing.status }, label)));
+  const apply = (event) => {
+    event?.preventDefault();
+    listing.q = search.value.trim();
+    listing.status = status.value;
+    listing.pages = { publishable: [""], secret: [""] };
+    render().then(() => document.getElementById(event?.type === "change" ? "key-status-filter" : "key-search")?.focus());
+  };
+  status.addEventListener("change", apply);
+  return h("form", { class: "card filters", role: "search", "aria-label": "Find keys", novalidate: true, onsubmit: apply },
+    h("div", { class: "filter-field grow" },
+      h("label", { for: "key-search" }, "Search"),
+      h("div", { class: "inline-row" }, search, h("button", { type: "submit", class: "secondary" }, "Search")),
+      h("p", { id: "key-search-hint", class: "hint" }, "Finds keys whose name contains the text, or whose key ends with it. To identify a full key you found somewhere, paste it into ", h("code", {}, "keysctl keys find"), " or the API's ", h("code", {}, "keys:find"), ": never into a search box."),
+    ),
+    h("div", { class: "filter-field" }, h("label", { for: "key-status-filter" }, "Status"), status),
+  );
+}
+
+function renderSection(type, keys, nextPageToken, project, environment, listing) {
   const section = sections[type];
   const headingId = `${type}-heading`;
   const revealed = type === "secret" && state.revealed ? renderReveal(state.revealed) : null;
+  const filtered = Boolean(listing.q || listing.status);
+  const pages = listing.pages[type];
+  const empty = filtered
+    ? "No keys here match the search."
+    : pages.length > 1 ? "No more keys." : may.edit() ? section.empty : section.emptyToRead;
 
   return h("section", { class: "card key-section", id: `${type}-keys`, "aria-labelledby": headingId },
     h("div", { class: "section-head" },
@@ -516,8 +582,21 @@ function renderSection(type, keys, project, environment) {
     ),
     revealed,
     keys.length === 0
-      ? h("p", { class: "empty" }, may.edit() ? section.empty : section.emptyToRead)
+      ? h("p", { class: "empty" }, empty)
       : renderTable(type, keys, environment),
+    (pages.length > 1 || nextPageToken) && renderPager(type, pages, nextPageToken),
+  );
+}
+
+function renderPager(type, pages, nextPageToken) {
+  const go = (change) => {
+    if (change > 0) pages.push(nextPageToken); else pages.pop();
+    render().then(() => document.querySelector(`#${type}-keys .pager button:not(:disabled)`)?.focus());
+  };
+  return h("nav", { class: "pager", "aria-label": `${sections[type].heading} pages` },
+    h("button", { type: "button", class: "secondary small", disabled: pages.length <= 1, onclick: () => go(-1) }, "Previous", hidden(` ${sections[type].heading.toLowerCase()}`)),
+    h("span", { class: "muted", "aria-live": "polite" }, `Page ${pages.length}`),
+    h("button", { type: "button", class: "secondary small", disabled: !nextPageToken, onclick: () => go(1) }, "Next", hidden(` ${sections[type].heading.toLowerCase()}`)),
   );
 }
 
@@ -555,18 +634,48 @@ function renderTable(type, keys, environment) {
   );
 }
 
+const dayMs = 86400000;
+const windowNames = { 1: "second", 60: "minute", 3600: "hour", 86400: "day" };
+
+function rateLimitText(limit) {
+  if (!limit) return "";
+  const window = windowNames[limit.windowSeconds] ?? `${limit.windowSeconds} s`;
+  return `${Number(limit.limit).toLocaleString()} / ${window}${limit.mode === "global" ? " · global" : ""}`;
+}
+
+// What an operator should notice about a key at a glance: its state, and what will bite soon.
+function keyBadges(key) {
+  const badges = [];
+  const now = Date.now();
+  if (key.enabled === false) badges.push(h("span", { class: "badge danger" }, "Disabled"));
+  if (key.graceUntil) badges.push(h("span", { class: "badge warn" }, "Rolled: stops ", time(key.graceUntil, "relative")));
+  if (key.expiresAt) {
+    const expiresAt = new Date(key.expiresAt).getTime();
+    if (expiresAt <= now) {
+      badges.push(h("span", { class: "badge danger" }, "Expired ", time(key.expiresAt)));
+    } else if (expiresAt - now <= 7 * dayMs) {
+      badges.push(h("span", { class: "badge warn" }, "Expires ", time(key.expiresAt, "relative")));
+    } else {
+      badges.push(h("span", { class: "badge" }, "Expires ", time(key.expiresAt)));
+    }
+  }
+  const usedAt = new Date(key.lastUsedAt ?? key.createdAt).getTime();
+  if (now - usedAt >= 90 * dayMs) {
+    badges.push(h("span", { class: "badge warn" }, key.lastUsedAt ? "Not used for 90 days" : "Never used in 90 days"));
+  }
+  if (key.rateLimit) badges.push(h("span", { class: "badge" }, "Limit ", rateLimitText(key.rateLimit)));
+  if (key.allowedCidrs?.length) badges.push(h("span", { class: "badge" }, `IP allowlist (${key.allowedCidrs.length})`));
+  if (key.allowedOrigins?.length) badges.push(h("span", { class: "badge" }, `Origins (${key.allowedOrigins.length})`));
+  for (const scope of key.scopes ?? []) badges.push(h("span", { class: "badge scope" }, scope));
+  return badges;
+}
+
 function renderRow(type, key) {
   const shown = type === "publishable" && key.value ? key.value : key.maskedKey;
   const what = shown === key.value ? "Publishable key" : "Masked key";
-  const badges = [];
-  if (key.graceUntil) badges.push(h("span", { class: "badge warn" }, "Rolled: stops ", time(key.graceUntil, "relative")));
-  if (key.expiresAt) {
-    const expired = new Date(key.expiresAt) <= new Date();
-    badges.push(h("span", { class: expired ? "badge danger" : "badge" }, expired ? "Expired " : "Expires ", time(key.expiresAt)));
-  }
-  for (const scope of key.scopes ?? []) badges.push(h("span", { class: "badge scope" }, scope));
+  const badges = keyBadges(key);
 
-  return h("tr", { "data-key-id": key.id },
+  return h("tr", { "data-key-id": key.id, class: key.enabled === false ? "disabled" : null },
     h("th", { scope: "row" }, h("span", { class: "key-name" }, key.name), badges.length ? h("div", { class: "badges" }, badges) : null),
     h("td", {},
       h("button", {
@@ -579,6 +688,12 @@ function renderRow(type, key) {
     h("td", {}, time(key.createdAt)),
     h("td", {}, key.lastUsedAt ? time(key.lastUsedAt, "relative") : h("span", { class: "muted" }, "Never")),
     may.edit() && h("td", { class: "actions" },
+      h("button", { type: "button", class: "link", onclick: (e) => openEditKey(key, e.currentTarget) }, "Edit", hidden(` ${key.name}`)),
+      h("button", {
+        type: "button",
+        class: "link",
+        onclick: (e) => toggleKey(key, e.currentTarget),
+      }, key.enabled === false ? "Enable" : "Disable", hidden(` ${key.name}`)),
       // A key in its grace period has been replaced already; only deleting it (to stop it early) makes sense.
       key.graceUntil ? null : h("button", { type: "button", class: "link", onclick: (e) => openRoll(key, e.currentTarget) }, "Roll", hidden(` ${key.name}`)),
       h("button", { type: "button", class: "danger-link", onclick: (e) => openDelete(key, e.currentTarget) }, "Delete", hidden(` ${key.name}`)),
@@ -618,6 +733,7 @@ async function renderSettings(main, project, sequence) {
         h("dt", {}, "Created"), h("dd", {}, time(project.createdAt) ?? "—"),
       ),
     ),
+    renderPolicies(project),
     h("section", { class: "card", "aria-labelledby": "environments-heading" },
       h("h2", { id: "environments-heading" }, "Environments"),
       h("ul", { class: "environments" }, (project.environments ?? []).map((e) =>
@@ -650,6 +766,77 @@ async function renderSettings(main, project, sequence) {
     handleFailure(error, message);
     activity.replaceChildren(message);
   }
+}
+
+// The project's rules for its keys: a default rate limit, and how long a secret key may live. Viewers read them.
+function renderPolicies(project) {
+  const limit = project.defaultRateLimit ?? null;
+  const lifetime = project.maxSecretKeyLifetimeDays || 0;
+  if (!may.edit()) {
+    return h("section", { class: "card", id: "policies", "aria-labelledby": "policies-heading" },
+      h("h2", { id: "policies-heading" }, "Key policies"),
+      h("dl", { class: "settings" },
+        h("dt", {}, "Default rate limit"), h("dd", {}, limit ? rateLimitText(limit) : "None"),
+        h("dt", {}, "Secret keys expire within"), h("dd", {}, lifetime ? `${lifetime} days` : "No limit"),
+      ));
+  }
+
+  const error = h("p", { id: "policies-error", class: "form-error", role: "alert", hidden: true });
+  const choice = h("select", { id: "policy-rate-limit", name: "defaultRateLimit", "aria-describedby": "policy-rate-limit-hint" },
+    h("option", { value: "none", selected: !limit }, "None"),
+    h("option", { value: "custom", selected: Boolean(limit) }, "A limit for every key without its own"));
+  const fields = h("div", { class: "inline-row", id: "policy-rate-limit-fields", hidden: !limit },
+    h("div", {}, h("label", { for: "policy-limit" }, "Requests"),
+      h("input", { id: "policy-limit", type: "number", min: "1", max: "1000000000", step: "1", inputmode: "numeric", value: String(limit?.limit ?? 1000) })),
+    h("div", {}, h("label", { for: "policy-window" }, "Per"),
+      h("select", { id: "policy-window" }, Object.entries(windowNames).map(([seconds, name]) =>
+        h("option", { value: seconds, selected: Number(seconds) === (limit?.windowSeconds ?? 60) }, name)))),
+    h("div", {}, h("label", { for: "policy-mode" }, "Counted"),
+      h("select", { id: "policy-mode" },
+        h("option", { value: "local", selected: (limit?.mode || "local") === "local" }, "By each gateway"),
+        h("option", { value: "global", selected: limit?.mode === "global" }, "Across all gateways"))),
+  );
+  choice.addEventListener("change", () => { fields.hidden = choice.value !== "custom"; });
+  const lifetimeInput = h("input", {
+    id: "policy-lifetime", type: "number", min: "1", max: "3650", step: "1", inputmode: "numeric",
+    value: lifetime ? String(lifetime) : "", placeholder: "No limit", "aria-describedby": "policy-lifetime-hint",
+  });
+
+  const save = async (event) => {
+    event.preventDefault();
+    const changes = {};
+    const newLimit = choice.value === "custom"
+      ? { limit: Number($("policy-limit").value), windowSeconds: Number($("policy-window").value), mode: $("policy-mode").value }
+      : null;
+    const oldLimit = limit && { limit: Number(limit.limit), windowSeconds: limit.windowSeconds, mode: limit.mode || "local" };
+    if (JSON.stringify(newLimit) !== JSON.stringify(oldLimit)) changes.defaultRateLimit = newLimit;
+    const days = lifetimeInput.value.trim() ? Number(lifetimeInput.value) : 0;
+    if (days !== lifetime) changes.maxSecretKeyLifetimeDays = days;
+    if (Object.keys(changes).length === 0) {
+      announce("Nothing changed.");
+      return;
+    }
+    await submitting(event.currentTarget.querySelector("button[type=submit]"), error, choice, async () => {
+      state.project = await api("PATCH", `/v1/projects/${encodeURIComponent(project.id)}`, changes);
+      announce("Key policies saved.");
+      await render();
+      document.getElementById("policy-rate-limit")?.focus();
+    });
+  };
+
+  return h("section", { class: "card", id: "policies", "aria-labelledby": "policies-heading" },
+    h("h2", { id: "policies-heading" }, "Key policies"),
+    h("form", { class: "inline-form", novalidate: true, onsubmit: save },
+      h("label", { for: "policy-rate-limit" }, "Default rate limit"),
+      choice,
+      h("p", { id: "policy-rate-limit-hint", class: "hint" }, "Applies to every key of the project that has no limit of its own, on every gateway within a second."),
+      fields,
+      h("label", { for: "policy-lifetime" }, "Secret keys must expire within (days)"),
+      lifetimeInput,
+      h("p", { id: "policy-lifetime-hint", class: "hint" }, "New, rolled and edited secret keys must have an expiry at most this far ahead. Existing keys are not changed. Empty: no limit."),
+      error,
+      h("button", { type: "submit", class: "secondary" }, "Save policies"),
+    ));
 }
 
 // ---------- operators (owners only) ----------
@@ -859,8 +1046,13 @@ const auditActions = {
   "key.created": "Key created",
   "key.deleted": "Key deleted",
   "key.rolled": "Key rolled",
+  "key.updated": "Key updated",
+  "key.disabled": "Key disabled",
+  "key.enabled": "Key enabled",
+  "project.updated": "Project settings changed",
   "operator.created": "Operator created",
   "operator.revoked": "Operator revoked",
+  "caches.flushed": "Caches flushed",
 };
 
 const dash = () => h("span", { class: "muted" }, "—");
@@ -1055,6 +1247,142 @@ async function submitRoll(event) {
   });
 }
 
+// Switching a key off or on is undone as easily as it is done, so it asks for no confirmation; it says what happened.
+async function toggleKey(key, button) {
+  const { projectId, environment } = here();
+  const enabled = key.enabled === false;
+  button.disabled = true;
+  try {
+    await api("PATCH", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}`, { enabled });
+    announce(enabled
+      ? `Key ${key.name} enabled. Every gateway accepts it again.`
+      : `Key ${key.name} disabled. Every gateway now rejects it with TOKEN_DISABLED until you enable it.`);
+    await render();
+    document.querySelector(`tr[data-key-id="${CSS.escape(key.id)}"] td.actions button:nth-child(2)`)?.focus();
+  } catch (e) {
+    button.disabled = false;
+    const error = h("p", { class: "form-error", role: "alert" });
+    handleFailure(e, error);
+    if (e.status !== 401) button.closest("section")?.querySelector(".section-head")?.after(error);
+  }
+}
+
+const lines = (text) => text.split(/[\s,]+/).map((line) => line.trim()).filter(Boolean);
+const sameList = (a = [], b = []) => a.length === b.length && a.every((item, i) => item === b[i]);
+
+function openEditKey(key, opener) {
+  state.editing = { key, ...here() };
+  const form = $("edit-key-form");
+  form.reset();
+  clearError($("edit-key-error"));
+  $("edit-key-title").textContent = `Edit key “${key.name}”`;
+  $("edit-key-lede").replaceChildren(
+    key.type === "publishable" ? "Publishable key " : "Secret key ", h("code", {}, key.maskedKey),
+    `. Changes reach every gateway within a second; the key's value stays the same.`);
+  $("edit-key-name").value = key.name;
+  $("edit-key-scopes").value = (key.scopes ?? []).join(", ");
+  $("edit-key-expiry").value = "keep";
+  $("edit-key-expiry-current").textContent = key.expiresAt ? `Now: ${dateTimeFormat.format(new Date(key.expiresAt))}.` : "Now: never.";
+  $("edit-key-expiry-date-field").hidden = true;
+  $("edit-key-expiry-date").min = new Date(Date.now() + dayMs).toISOString().slice(0, 10);
+
+  const limited = Boolean(key.rateLimit);
+  $("edit-key-rate-limit").value = limited ? "custom" : "default";
+  $("edit-key-rate-limit-fields").hidden = !limited;
+  $("edit-key-limit").value = limited ? String(key.rateLimit.limit) : "100";
+  $("edit-key-window").value = limited && windowNames[key.rateLimit.windowSeconds] ? String(key.rateLimit.windowSeconds) : "60";
+  $("edit-key-mode").value = key.rateLimit?.mode || "local";
+
+  const secret = key.type === "secret";
+  $("edit-key-allowlist-label").textContent = secret ? "Allowed IP ranges" : "Allowed origins";
+  $("edit-key-allowlist-hint").textContent = secret
+    ? "One CIDR per line, IPv4 or IPv6 (203.0.113.0/24, 2001:db8::/32); a single address is fine. Requests from anywhere else are refused with IP_NOT_ALLOWED. Empty: any address."
+    : "One origin per line, exactly as browsers send it (https://app.example.com). Requests from other origins, or with no Origin, are refused with ORIGIN_NOT_ALLOWED. Empty: any origin.";
+  $("edit-key-allowlist").value = (secret ? key.allowedCidrs : key.allowedOrigins)?.join("\n") ?? "";
+  $("edit-key-metadata").value = key.metadata && Object.keys(key.metadata).length ? JSON.stringify(key.metadata, null, 2) : "";
+  openDialog($("edit-key-dialog"), opener);
+  $("edit-key-name").focus();
+}
+
+function editExpiry(choice) {
+  if (choice === "never") return null;
+  if (choice === "date") {
+    const value = $("edit-key-expiry-date").value;
+    if (!value) throw new ApiError(0, "", "Pick the day the key expires, or choose another expiry.");
+    return new Date(`${value}T23:59:59.999`).toISOString();
+  }
+  return new Date(Date.now() + Number(choice) * dayMs).toISOString();
+}
+
+// Only what the operator changed is sent: PATCH changes the fields present in the body and nothing else.
+function keyChanges(key) {
+  const changes = {};
+  const name = $("edit-key-name").value.trim();
+  if (name !== key.name) changes.name = name;
+  const scopes = lines($("edit-key-scopes").value);
+  if (!sameList(scopes, key.scopes)) changes.scopes = scopes;
+  const expiry = $("edit-key-expiry").value;
+  if (expiry !== "keep") changes.expiresAt = editExpiry(expiry);
+
+  const rateLimit = $("edit-key-rate-limit").value === "custom"
+    ? { limit: Number($("edit-key-limit").value), windowSeconds: Number($("edit-key-window").value), mode: $("edit-key-mode").value }
+    : null;
+  const before = key.rateLimit ?? null;
+  if (JSON.stringify(rateLimit) !== JSON.stringify(before && { limit: Number(before.limit), windowSeconds: before.windowSeconds, mode: before.mode || "local" })) {
+    changes.rateLimit = rateLimit;
+  }
+
+  const allowlist = lines($("edit-key-allowlist").value);
+  const field = key.type === "secret" ? "allowedCidrs" : "allowedOrigins";
+  if (!sameList(allowlist, key[field])) changes[field] = allowlist;
+
+  const metadataText = $("edit-key-metadata").value.trim();
+  let metadata = {};
+  if (metadataText) {
+    try {
+      metadata = JSON.parse(metadataText);
+    } catch {
+      throw new ApiError(0, "", "Metadata must be a JSON object, such as {\"team\": \"billing\"}.");
+    }
+  }
+  if (JSON.stringify(metadata) !== JSON.stringify(key.metadata ?? {})) changes.metadata = metadata;
+  return changes;
+}
+
+async function submitEditKey(event) {
+  event.preventDefault();
+  const editing = state.editing;
+  if (!editing) return;
+  const error = $("edit-key-error");
+  clearError(error);
+  let changes;
+  try {
+    changes = keyChanges(editing.key);
+  } catch (e) {
+    showError(error, e);
+    return;
+  }
+  if (Object.keys(changes).length === 0) {
+    finishDialog($("edit-key-dialog"));
+    announce("Nothing changed.");
+    restoreFocusTo(editing.key.id);
+    return;
+  }
+
+  await submitting($("edit-key-submit"), error, $("edit-key-name"), async () => {
+    const { key, projectId, environment } = editing;
+    const updated = await api("PATCH", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}`, changes);
+    finishDialog($("edit-key-dialog"));
+    announce(`Key ${updated.name} updated. Every gateway applies the change within a second.`);
+    await render();
+    restoreFocusTo(key.id);
+  });
+}
+
+function restoreFocusTo(keyId) {
+  document.querySelector(`tr[data-key-id="${CSS.escape(keyId)}"] td.actions button`)?.focus();
+}
+
 function openNewProject(opener) {
   $("new-project-form").reset();
   clearError($("new-project-error"));
@@ -1099,6 +1427,15 @@ function wire() {
   });
   $("delete-key-form").addEventListener("submit", submitDelete);
   $("roll-key-form").addEventListener("submit", submitRoll);
+  $("edit-key-form").addEventListener("submit", submitEditKey);
+  $("edit-key-expiry").addEventListener("change", (e) => {
+    const custom = e.target.value === "date";
+    $("edit-key-expiry-date-field").hidden = !custom;
+    if (custom) $("edit-key-expiry-date").focus();
+  });
+  $("edit-key-rate-limit").addEventListener("change", (e) => {
+    $("edit-key-rate-limit-fields").hidden = e.target.value !== "custom";
+  });
   $("delete-confirm-name").addEventListener("input", updateDeleteButton);
   $("new-project-form").addEventListener("submit", submitNewProject);
   $("new-operator-form").addEventListener("submit", submitNewOperator);
