@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Keys.ApiKeys;
 using Keys.AspNetCore;
