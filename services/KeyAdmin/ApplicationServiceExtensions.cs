@@ -5,6 +5,7 @@ using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.Invalidation;
 using Keys.ServiceAuth;
 using Keys.V1;
+using Microsoft.Extensions.Options;
 using Microsoft.OpenApi.Models;
 
 namespace Keys.KeyAdmin;
@@ -34,6 +35,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddSingleton<OutboxRelay>();
         builder.Services.AddSingleton<CacheFlusher>();
+        builder.Services.AddSingleton(sp => new PageTokens(PageTokens.KeyFrom(sp.GetRequiredService<IOptions<KeyAdminOptions>>().Value.AdminToken)));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         // Interceptors added here wrap every service, so KeyAdmin's refusals reach clients in one form whatever the RPC.

@@ -11,6 +11,7 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.UseOperatorConsole();
+app.UseRestUpdateMask();
 app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json");
 app.MapGrpcService<ManagementApi>();
 app.MapGrpcService<InternalApi>();

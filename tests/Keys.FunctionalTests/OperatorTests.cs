@@ -26,6 +26,9 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
         ["CreateKey"] = "editor",
         ["DeleteKey"] = "editor",
         ["RollKey"] = "editor",
+        ["UpdateKey"] = "editor",
+        ["UpdateProject"] = "editor",
+        ["FindKey"] = "viewer",
         ["FlushCaches"] = "editor",
         ["ListOperators"] = "owner",
         ["CreateOperator"] = "owner",
@@ -130,6 +133,12 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
             () => Client.GetProjectAsync(new GetProjectRequest { ProjectId = theirs.Id }, limited).ResponseAsync,
             () => Client.ListKeysAsync(new ListKeysRequest { ProjectId = theirs.Id, Environment = "dev" }, limited).ResponseAsync,
             () => Client.ListAuditEventsAsync(new ListAuditEventsRequest { ProjectId = theirs.Id }, limited).ResponseAsync,
+            () => Client.UpdateProjectAsync(
+                new UpdateProjectRequest { ProjectId = theirs.Id, Project = new ProjectUpdate { Name = "Mine now" }, UpdateMask = new FieldMask { Paths = { "name" } } },
+                limited).ResponseAsync,
+            () => Client.UpdateKeyAsync(
+                new UpdateKeyRequest { ProjectId = theirs.Id, Environment = "dev", KeyId = ResourceId.NewKeyId(), Key = new KeyUpdate(), UpdateMask = new FieldMask { Paths = { "enabled" } } },
+                limited).ResponseAsync,
             // Every project's events, or a new project (which would not be on its list): neither is for a limited token.
             () => Client.ListAuditEventsAsync(new ListAuditEventsRequest(), limited).ResponseAsync,
             () => Client.CreateProjectAsync(new CreateProjectRequest { Name = "New" }, limited).ResponseAsync,
@@ -330,6 +339,25 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
                 case "RollKey":
                     var old = await client.CreateKeyAsync(NewKey(projectId), Admin);
                     await client.RollKeyAsync(new RollKeyRequest { ProjectId = projectId, Environment = "dev", KeyId = old.Key.Id }, auth);
+                    break;
+                case "UpdateKey":
+                    var updated = await client.CreateKeyAsync(NewKey(projectId), Admin);
+                    await client.UpdateKeyAsync(
+                        new UpdateKeyRequest
+                        {
+                            ProjectId = projectId, Environment = "dev", KeyId = updated.Key.Id, Key = new KeyUpdate { Enabled = false },
+                            UpdateMask = new FieldMask { Paths = { "enabled" } },
+                        },
+                        auth);
+                    break;
+                case "UpdateProject":
+                    await client.UpdateProjectAsync(
+                        new UpdateProjectRequest { ProjectId = projectId, Project = new ProjectUpdate { Name = "Renamed" }, UpdateMask = new FieldMask { Paths = { "name" } } },
+                        auth);
+                    break;
+                case "FindKey":
+                    var found = await client.CreateKeyAsync(NewKey(projectId), Admin);
+                    await client.FindKeyAsync(new FindKeyRequest { Key = found.Value }, auth);
                     break;
                 case "FlushCaches": await client.FlushCachesAsync(new FlushCachesRequest { Target = "gateways" }, auth); break;
                 case "ListOperators": await client.ListOperatorsAsync(new ListOperatorsRequest(), auth); break;

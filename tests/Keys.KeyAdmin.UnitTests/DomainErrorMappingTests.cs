@@ -44,6 +44,20 @@ public sealed class DomainErrorMappingTests
         },
         { "KeyRevoked", StatusCode.Aborted, "KEY_REVOKED", $"Key '{KeyId}' was deleted or rolled and no longer works; create a new key instead." },
         { "KeyExpired", StatusCode.Aborted, "KEY_EXPIRED", $"Key '{KeyId}' expired at 2030-01-02T03:04:05.0000000Z; create a new key instead." },
+        { "KeyNotFoundByValue", StatusCode.NotFound, "KEY_NOT_FOUND", "No key with this value exists in the projects this token may see." },
+        {
+            "CidrsOnAPublishableKey", StatusCode.InvalidArgument, "ALLOWLIST_NOT_FOR_KEY_TYPE",
+            "allowedCidrs is for secret keys, which servers send from known networks; a publishable key is limited by allowedOrigins."
+        },
+        {
+            "OriginsOnASecretKey", StatusCode.InvalidArgument, "ALLOWLIST_NOT_FOR_KEY_TYPE",
+            "allowedOrigins is for publishable keys, which browsers send with an Origin; a secret key is limited by allowedCidrs."
+        },
+        { "ExpiryRequired", StatusCode.InvalidArgument, "EXPIRY_REQUIRED", $"Project '{ProjectId}' requires secret keys to expire within 90 days: give expiresAt." },
+        {
+            "ExpiryTooLong", StatusCode.InvalidArgument, "EXPIRY_TOO_LONG",
+            $"Project '{ProjectId}' requires secret keys to expire within 90 days: expiresAt must be no later than 2030-01-02T03:04:05.0000000Z."
+        },
     };
 
     [Theory]
@@ -103,6 +117,11 @@ public sealed class DomainErrorMappingTests
         "KeyAlreadyRolled" => KeyAdminException.KeyAlreadyRolled(KeyId, At),
         "KeyRevoked" => KeyAdminException.KeyRevoked(KeyId),
         "KeyExpired" => KeyAdminException.KeyExpired(KeyId, At),
+        "KeyNotFoundByValue" => KeyAdminException.KeyNotFoundByValue(),
+        "CidrsOnAPublishableKey" => KeyAdminException.AllowlistNotForKeyType(ApiKeyType.Publishable),
+        "OriginsOnASecretKey" => KeyAdminException.AllowlistNotForKeyType(ApiKeyType.Secret),
+        "ExpiryRequired" => KeyAdminException.ExpiryRequired(ProjectId, 90),
+        "ExpiryTooLong" => KeyAdminException.ExpiryTooLong(ProjectId, 90, At),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 }

@@ -71,18 +71,24 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>The latest events, newest first: one project's, or (null) everyone's, operators' included.</summary>
-    public async Task<IReadOnlyList<AuditRow>> ListAsync(string? projectId, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// A page of events, newest first, older than <paramref name="beforeId"/> when given: one project's, or (null)
+    /// everyone's, operators' included. Keyset by id, the order events were written in; the next page starts below
+    /// the returned id (null on the last page).
+    /// </summary>
+    public async Task<(IReadOnlyList<AuditRow> Events, long? Next)> ListAsync(
+        string? projectId, long? beforeId, int pageSize, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
             SELECT id, action, actor_id, actor, project_id, environment, key_id, key_name, operator_id, operator_name, detail, occurred_at
             FROM audit_event
-            WHERE @project::text IS NULL OR project_id = @project
-            ORDER BY id DESC LIMIT @limit
+            WHERE (@project::text IS NULL OR project_id = @project) AND (@before::bigint IS NULL OR id < @before)
+            ORDER BY id DESC LIMIT @take
             """);
         command.Parameters.AddWithValue("project", NpgsqlDbType.Text, (object?)projectId ?? DBNull.Value);
-        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("before", NpgsqlDbType.Bigint, (object?)beforeId ?? DBNull.Value);
+        command.Parameters.AddWithValue("take", pageSize + 1);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var events = new List<AuditRow>();
         while (await reader.ReadAsync(cancellationToken))
@@ -93,7 +99,13 @@ public sealed class AuditLog(NpgsqlDataSource dataSource)
                 NullableString(reader, 8), NullableString(reader, 9), NullableString(reader, 10), reader.GetDateTime(11)));
         }
 
-        return events;
+        if (events.Count <= pageSize)
+        {
+            return (events, null);
+        }
+
+        events.RemoveAt(pageSize);
+        return (events, events[^1].Id);
     }
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

@@ -63,6 +63,27 @@ public sealed class KeyAdminException(KeyAdminErrorKind kind, string code, strin
     public static KeyAdminException KeyExpired(string keyId, DateTime expiredAt) =>
         new(KeyAdminErrorKind.Conflict, "KEY_EXPIRED", $"Key '{keyId}' expired at {expiredAt:O}; create a new key instead.");
 
+    /// <summary>
+    /// FindKey's answer for a key that does not exist and for one outside the caller's projects alike, so that a
+    /// limited token cannot learn that a value is some other project's key. It names nothing of the value.
+    /// </summary>
+    public static KeyAdminException KeyNotFoundByValue() =>
+        new(KeyAdminErrorKind.NotFound, "KEY_NOT_FOUND", "No key with this value exists in the projects this token may see.");
+
+    public static KeyAdminException AllowlistNotForKeyType(ApiKeyType type) => type == ApiKeyType.Publishable
+        ? new(KeyAdminErrorKind.InvalidArgument, "ALLOWLIST_NOT_FOR_KEY_TYPE",
+            "allowedCidrs is for secret keys, which servers send from known networks; a publishable key is limited by allowedOrigins.")
+        : new(KeyAdminErrorKind.InvalidArgument, "ALLOWLIST_NOT_FOR_KEY_TYPE",
+            "allowedOrigins is for publishable keys, which browsers send with an Origin; a secret key is limited by allowedCidrs.");
+
+    public static KeyAdminException ExpiryRequired(string projectId, int maxLifetimeDays) =>
+        new(KeyAdminErrorKind.InvalidArgument, "EXPIRY_REQUIRED",
+            $"Project '{projectId}' requires secret keys to expire within {maxLifetimeDays} days: give expiresAt.");
+
+    public static KeyAdminException ExpiryTooLong(string projectId, int maxLifetimeDays, DateTime latest) =>
+        new(KeyAdminErrorKind.InvalidArgument, "EXPIRY_TOO_LONG",
+            $"Project '{projectId}' requires secret keys to expire within {maxLifetimeDays} days: expiresAt must be no later than {latest:O}.");
+
     public static KeyAdminException OperatorNotFound(string operatorId) =>
         new(KeyAdminErrorKind.NotFound, "OPERATOR_NOT_FOUND", ResourceId.IsWellFormed(operatorId, ResourceId.OperatorPrefix)
             ? $"Operator '{operatorId}' does not exist."

@@ -45,6 +45,29 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Appends, in one statement, the invalidation of every usable key of the project that has no rate limit of its
+    /// own, and so follows the project's default: numbered one after another under the same lock as
+    /// <see cref="AppendAsync"/>.
+    /// </summary>
+    public async Task AppendForProjectDefaultAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string projectId, CancellationToken cancellationToken)
+    {
+        // The head is read once (an uncorrelated subquery, evaluated before any row is inserted), and row_number()
+        // numbers the keys after it without gaps.
+        await using var command = new NpgsqlCommand(
+            $"""
+            SELECT pg_advisory_xact_lock(@lock);
+            INSERT INTO outbox (sequence, key_hash, revokes_at)
+            SELECT {HeadSequenceSql} + row_number() OVER (ORDER BY id), key_hash, revokes_at FROM api_key
+            WHERE project_id = @project AND rate_limit IS NULL
+              AND deleted_at IS NULL AND (revokes_at IS NULL OR revokes_at > now());
+            """, connection, transaction);
+        command.Parameters.AddWithValue("lock", AppendLockId);
+        command.Parameters.AddWithValue("project", projectId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
     public async Task<(IReadOnlyList<OutboxRow> Changes, long Head)> ChangesSinceAsync(
         long sinceSequence, int limit, CancellationToken cancellationToken)

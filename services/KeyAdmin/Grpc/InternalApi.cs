@@ -22,8 +22,8 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
             throw ApiErrors.InvalidArgument("INVALID_KEY_HASH", "key_hash is the 32-byte SHA-256 of a key.");
         }
 
-        var (row, asOf) = await store.FindByHashAsync(request.KeyHash.ToByteArray(), context.CancellationToken);
-        return new LookupKeyResponse { Record = row is null ? null : ToRecord(row), AsOfSequence = asOf };
+        var (row, projectDefault, asOf) = await store.FindByHashAsync(request.KeyHash.ToByteArray(), context.CancellationToken);
+        return new LookupKeyResponse { Record = row is null ? null : ToRecord(row, projectDefault), AsOfSequence = asOf };
     }
 
     public override async Task<ChangesResponse> Changes(ChangesRequest request, ServerCallContext context)
@@ -67,7 +67,11 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
         return new RecordUsageResponse();
     }
 
-    private static KeyRecord ToRecord(KeyRow row) => new()
+    /// <summary>
+    /// What validation needs of a key: its settings, with the rate limit that applies (its own, else its project's
+    /// default). The operator's metadata is not among them: it never leaves the management API.
+    /// </summary>
+    public static KeyRecord ToRecord(KeyRow row, RateLimitSetting? projectDefault) => new()
     {
         KeyId = row.Id,
         ProjectId = row.ProjectId,
@@ -76,5 +80,16 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
         Scopes = { row.Scopes },
         ExpiresAt = ManagementApi.ToTimestamp(row.ExpiresAt),
         RevokesAt = ManagementApi.ToTimestamp(row.RevokesAt),
+        Disabled = !row.Enabled,
+        RateLimit = (row.RateLimit ?? projectDefault) is { } limit
+            ? new RateLimitRule
+            {
+                Limit = limit.Limit,
+                WindowSeconds = limit.WindowSeconds,
+                Mode = limit.Mode == RateLimitSetting.Global ? RateLimitMode.Global : RateLimitMode.Local,
+            }
+            : null,
+        AllowedCidrs = { row.AllowedCidrs ?? [] },
+        AllowedOrigins = { row.AllowedOrigins ?? [] },
     };
 }

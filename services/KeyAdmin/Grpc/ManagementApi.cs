@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Keys.ApiKeys;
@@ -5,6 +6,7 @@ using Keys.KeyAdmin.Access;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Invalidation;
 using Keys.V1;
+using Microsoft.AspNetCore.Grpc.JsonTranscoding;
 using StackExchange.Redis;
 
 namespace Keys.KeyAdmin.Grpc;
@@ -16,14 +18,42 @@ public sealed class ManagementApi(
     AuditLog audit,
     OutboxRelay outbox,
     CacheFlusher flusher,
+    PageTokens pageTokens,
     TimeProvider time) : KeyAdminService.KeyAdminServiceBase
 {
     public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context) =>
         ToMessage(await projects.CreateProjectAsync(RequestRules.ProjectName(request.Name), context.GetCaller(), context.CancellationToken));
 
     // An operator limited to projects sees only those (AccessRules lets the call through for this filter).
-    public override async Task<ListProjectsResponse> ListProjects(ListProjectsRequest request, ServerCallContext context) =>
-        new() { Projects = { (await projects.ListProjectsAsync(context.GetCaller().ProjectIds, context.CancellationToken)).Select(ToMessage) } };
+    public override async Task<ListProjectsResponse> ListProjects(ListProjectsRequest request, ServerCallContext context)
+    {
+        var pageSize = RequestRules.PageSize(request.PageSize);
+        var after = pageTokens.ReadCursor(request.PageToken, PageTokens.ProjectsScope);
+        var (page, next) = await projects.ListProjectsAsync(context.GetCaller().ProjectIds, after, pageSize, context.CancellationToken);
+        return new ListProjectsResponse
+        {
+            Projects = { page.Select(ToMessage) },
+            NextPageToken = next is null ? "" : pageTokens.Write(PageTokens.ProjectsScope, next),
+        };
+    }
+
+    public override async Task<Project> UpdateProject(UpdateProjectRequest request, ServerCallContext context)
+    {
+        var fields = RequestRules.ProjectUpdateFields(request.UpdateMask, IsRest(context));
+        var update = request.Project ?? new ProjectUpdate();
+        var changes = new ProjectChanges(
+            fields,
+            Name: fields.Contains(ProjectField.Name) ? RequestRules.ProjectName(update.Name) : "",
+            DefaultRateLimit: fields.Contains(ProjectField.DefaultRateLimit) ? RequestRules.RateLimit(update.DefaultRateLimit) : null,
+            MaxSecretKeyLifetimeDays: fields.Contains(ProjectField.MaxSecretKeyLifetimeDays)
+                ? RequestRules.LifetimeDays(update.MaxSecretKeyLifetimeDays)
+                : null);
+        var row = await projects.UpdateProjectAsync(request.ProjectId, changes, context.GetCaller(), context.CancellationToken);
+
+        // A new default rate limit invalidated the keys that follow it.
+        outbox.Wake();
+        return ToMessage(row);
+    }
 
     public override async Task<Project> GetProject(GetProjectRequest request, ServerCallContext context) =>
         ToMessage(await projects.GetProjectAsync(request.ProjectId, context.CancellationToken));
@@ -34,14 +64,22 @@ public sealed class ManagementApi(
 
     public override async Task<CreateKeyResponse> CreateKey(CreateKeyRequest request, ServerCallContext context)
     {
+        var type = RequestRules.KeyType(request.Type);
+        var cidrs = RequestRules.AllowedCidrs(request.AllowedCidrs);
+        var origins = RequestRules.AllowedOrigins(request.AllowedOrigins);
+        RequestRules.Allowlists(type, cidrs, origins);
         var newKey = new NewKey(
             request.ProjectId,
             request.Environment,
             RequestRules.KeyName(request.Name),
-            RequestRules.KeyType(request.Type),
+            type,
             RequestRules.KeyScopes(request.Scopes),
             RequestRules.ExpiresAt(request.ExpiresAt, time.GetUtcNow()),
-            context.GetCaller());
+            context.GetCaller(),
+            RequestRules.RateLimit(request.RateLimit),
+            cidrs,
+            origins,
+            RequestRules.Metadata(request.Metadata));
 
         var (row, value) = await store.CreateKeyAsync(newKey, context.CancellationToken);
         return new CreateKeyResponse { Key = ToMessage(row), Value = value };
@@ -49,8 +87,56 @@ public sealed class ManagementApi(
 
     public override async Task<ListKeysResponse> ListKeys(ListKeysRequest request, ServerCallContext context)
     {
-        var keys = await store.ListKeysAsync(request.ProjectId, request.Environment, context.CancellationToken);
-        return new ListKeysResponse { Keys = { keys.Select(ToMessage) } };
+        var pageSize = RequestRules.PageSize(request.PageSize);
+        var filter = new KeyListFilter(
+            RequestRules.KeyTypeFilter(request.Type), RequestRules.StatusFilter(request.Status), RequestRules.Query(request.Q));
+        var scope = PageTokens.KeysScope(request.ProjectId, request.Environment, filter);
+        var after = pageTokens.ReadCursor(request.PageToken, scope);
+        var (keys, next) = await store.ListKeysAsync(request.ProjectId, request.Environment, filter, after, pageSize, context.CancellationToken);
+        return new ListKeysResponse
+        {
+            Keys = { keys.Select(ToMessage) },
+            NextPageToken = next is null ? "" : pageTokens.Write(scope, next),
+        };
+    }
+
+    public override async Task<ApiKey> UpdateKey(UpdateKeyRequest request, ServerCallContext context)
+    {
+        var fields = RequestRules.KeyUpdateFields(request.UpdateMask, IsRest(context));
+        var update = request.Key ?? new KeyUpdate();
+        var changes = new KeyChanges(
+            fields,
+            Name: fields.Contains(KeyField.Name) ? RequestRules.KeyName(update.Name) : "",
+            Scopes: fields.Contains(KeyField.Scopes) ? RequestRules.KeyScopes(update.Scopes) : null,
+            ExpiresAt: fields.Contains(KeyField.ExpiresAt) ? RequestRules.ExpiresAt(update.ExpiresAt, time.GetUtcNow()) : null,
+            Enabled: update.Enabled,
+            RateLimit: fields.Contains(KeyField.RateLimit) ? RequestRules.RateLimit(update.RateLimit) : null,
+            AllowedCidrs: fields.Contains(KeyField.AllowedCidrs) ? RequestRules.AllowedCidrs(update.AllowedCidrs) : null,
+            AllowedOrigins: fields.Contains(KeyField.AllowedOrigins) ? RequestRules.AllowedOrigins(update.AllowedOrigins) : null,
+            Metadata: fields.Contains(KeyField.Metadata) ? RequestRules.Metadata(update.Metadata) : null);
+
+        var (row, invalidated) = await store.UpdateKeyAsync(
+            request.ProjectId, request.Environment, request.KeyId, changes, context.GetCaller(), context.CancellationToken);
+        if (invalidated)
+        {
+            outbox.Wake();
+        }
+
+        return ToMessage(row);
+    }
+
+    public override async Task<ApiKey> FindKey(FindKeyRequest request, ServerCallContext context)
+    {
+        var value = RequestRules.FindKeyValue(request.Key);
+        var (row, _, _) = await store.FindByHashAsync(KeyHash.Of(value).ToArray(), context.CancellationToken);
+
+        // Another project's key reads exactly as no key: a limited token learns nothing of what it may not see.
+        if (row is null || !context.GetCaller().MayActOn(row.ProjectId))
+        {
+            throw ApiErrors.From(KeyAdminException.KeyNotFoundByValue());
+        }
+
+        return ToMessage(row);
     }
 
     public override async Task<DeleteKeyResponse> DeleteKey(DeleteKeyRequest request, ServerCallContext context)
@@ -76,7 +162,7 @@ public sealed class ManagementApi(
 
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {
-        var limit = RequestRules.AuditLimit(request.Limit);
+        var pageSize = RequestRules.AuditPageSize(request.PageSize, request.Limit);
         string? projectId = null;
         if (request.ProjectId.Length > 0)
         {
@@ -84,9 +170,12 @@ public sealed class ManagementApi(
             projectId = request.ProjectId;
         }
 
-        var events = await audit.ListAsync(projectId, limit, context.CancellationToken);
+        var scope = PageTokens.AuditScope(projectId);
+        var before = pageTokens.ReadId(request.PageToken, scope);
+        var (events, next) = await audit.ListAsync(projectId, before, pageSize, context.CancellationToken);
         return new ListAuditEventsResponse
         {
+            NextPageToken = next is { } last ? pageTokens.Write(scope, last) : "",
             Events =
             {
                 events.Select(e => new AuditEvent
@@ -171,7 +260,13 @@ public sealed class ManagementApi(
         Name = project.Name,
         CreatedAt = Timestamp.FromDateTime(project.CreatedAt),
         Environments = { project.Environments.Select(ToMessage) },
+        DefaultRateLimit = ToMessage(project.DefaultRateLimit),
+        MaxSecretKeyLifetimeDays = project.MaxSecretKeyLifetimeDays ?? 0,
     };
+
+    private static RateLimit? ToMessage(RateLimitSetting? rateLimit) => rateLimit is null
+        ? null
+        : new RateLimit { Limit = rateLimit.Limit, WindowSeconds = rateLimit.WindowSeconds, Mode = rateLimit.Mode };
 
     private static EnvironmentInfo ToMessage(EnvironmentRow environment) => new()
     {
@@ -194,6 +289,14 @@ public sealed class ManagementApi(
             ExpiresAt = ToTimestamp(row.ExpiresAt),
             LastUsedAt = ToTimestamp(row.LastUsedAt),
             RevokesAt = ToTimestamp(row.RevokesAt),
+            ProjectId = row.ProjectId,
+            Enabled = row.Enabled,
+            RateLimit = ToMessage(row.RateLimit),
+            AllowedCidrs = { row.AllowedCidrs ?? [] },
+            AllowedOrigins = { row.AllowedOrigins ?? [] },
+            Metadata = row.Metadata is null ? null : JsonParser.Default.Parse<Struct>(row.Metadata),
+            Status = row.Status,
+            DeletedAt = ToTimestamp(row.DeletedAt),
         };
         if (row.PublishableValue is not null)
         {
@@ -209,4 +312,8 @@ public sealed class ManagementApi(
     }
 
     internal static Timestamp? ToTimestamp(DateTime? value) => value is { } v ? Timestamp.FromDateTime(v) : null;
+
+    // A REST call comes through JSON transcoding, whose endpoints carry this metadata; a gRPC call's do not.
+    private static bool IsRest(ServerCallContext context) =>
+        context.GetHttpContext().GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null;
 }
