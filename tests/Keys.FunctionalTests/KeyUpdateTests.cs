@@ -37,24 +37,25 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         Assert.Equal(renamed, await _keys.KeyAsync(project.Id, created.Key.Id));
     }
 
-    public static TheoryData<string, string> EachField => new()
+    public static TheoryData<string, string, string> EachField => new()
     {
-        { "name", """{"name":"renamed"}""" },
-        { "scopes", """{"scopes":["posts:read","comments:*"]}""" },
-        { "expiresAt", """{"expiresAt":"2031-06-01T00:00:00Z"}""" },
-        { "enabled", """{"enabled":false}""" },
-        { "rateLimit", """{"rateLimit":{"limit":5,"windowSeconds":1,"mode":"global"}}""" },
-        { "allowedCidrs", """{"allowedCidrs":["192.168.0.0/16","2001:DB8::/32"]}""" },
-        { "metadata", """{"metadata":{"owner":"ana","tier":2}}""" },
+        { "name", """{"name":"renamed"}""", "secret" },
+        { "scopes", """{"scopes":["posts:read","comments:*"]}""", "secret" },
+        { "expiresAt", """{"expiresAt":"2031-06-01T00:00:00Z"}""", "secret" },
+        { "enabled", """{"enabled":false}""", "secret" },
+        { "rateLimit", """{"rateLimit":{"limit":5,"windowSeconds":1,"mode":"global"}}""", "secret" },
+        { "allowedCidrs", """{"allowedCidrs":["192.168.0.0/16","2001:DB8::/32"]}""", "secret" },
+        { "allowedOrigins", """{"allowedOrigins":["https://app.example.com","http://localhost:3000"]}""", "publishable" },
+        { "metadata", """{"metadata":{"owner":"ana","tier":2}}""", "secret" },
     };
 
     [Theory]
     [MemberData(nameof(EachField))]
-    public async Task EachFieldCanBePatchedOverRestAndOverGrpcAndNothingElseMoves(string field, string body)
+    public async Task EachFieldCanBePatchedOverRestAndOverGrpcAndNothingElseMoves(string field, string body, string type)
     {
         var project = await _keys.NewProjectAsync();
-        var viaRest = await _keys.NewKeyAsync(project.Id, "secret", "via-rest");
-        var viaGrpc = await _keys.NewKeyAsync(project.Id, "secret", "via-grpc");
+        var viaRest = await _keys.NewKeyAsync(project.Id, type, "via-rest");
+        var viaGrpc = await _keys.NewKeyAsync(project.Id, type, "via-grpc");
 
         var restAnswer = await KeyLifecycle.ReadAsync<ApiKey>(await _keys.PatchKeyAsync(project.Id, "dev", viaRest.Key.Id, body));
         var update = KeyUpdate.Parser.ParseJson(body.Replace("renamed", "renamed-grpc", StringComparison.Ordinal));
@@ -369,18 +370,21 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task CidrsAreStoredAsPostgresNetworks()
+    public async Task CidrsAreStoredAsPostgresNetworksWhichRefuseWhatTheApiRefuses()
     {
         var project = await _keys.NewProjectAsync();
         var key = await _keys.NewKeyAsync(project.Id, "secret", configure: r => r.AllowedCidrs.Add("203.0.113.7"));
 
         await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT allowed_cidrs::text FROM api_key WHERE id = @id", connection);
-        command.Parameters.AddWithValue("id", key.Key.Id);
+        await using var type = new NpgsqlCommand("SELECT pg_typeof(allowed_cidrs)::text FROM api_key WHERE id = @id", connection);
+        type.Parameters.AddWithValue("id", key.Key.Id);
+        await using var widened = new NpgsqlCommand("UPDATE api_key SET allowed_cidrs = '{10.1.2.3/8}' WHERE id = @id", connection);
+        widened.Parameters.AddWithValue("id", key.Key.Id);
 
         Assert.Equal(["203.0.113.7/32"], key.Key.AllowedCidrs);
-        Assert.Equal("{203.0.113.7/32}", await command.ExecuteScalarAsync());
+        Assert.Equal("cidr[]", await type.ExecuteScalarAsync());
+        Assert.Equal(PostgresErrorCodes.InvalidTextRepresentation, (await Assert.ThrowsAsync<PostgresException>(() => widened.ExecuteNonQueryAsync())).SqlState);
     }
 
     public void Dispose() => _keys.Dispose();

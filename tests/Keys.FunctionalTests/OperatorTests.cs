@@ -345,7 +345,10 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
                     await client.UpdateKeyAsync(
                         new UpdateKeyRequest
                         {
-                            ProjectId = projectId, Environment = "dev", KeyId = updated.Key.Id, Key = new KeyUpdate { Enabled = false },
+                            ProjectId = projectId,
+                            Environment = "dev",
+                            KeyId = updated.Key.Id,
+                            Key = new KeyUpdate { Enabled = false },
                             UpdateMask = new FieldMask { Paths = { "enabled" } },
                         },
                         auth);

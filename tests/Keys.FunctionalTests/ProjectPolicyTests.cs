@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Keys.FunctionalTests.Infrastructure;

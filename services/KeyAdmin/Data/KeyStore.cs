@@ -82,7 +82,7 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
 
     private const string KeyOrder = "ORDER BY created_at DESC, id DESC";
 
-    private bool? _hasSearchIndexes;
+    private bool _hasSearchIndexes;
 
     /// <summary>Creates the key and returns its row with the full value, which exists only in this call's result.</summary>
     public async Task<(KeyRow Row, string Value)> CreateKeyAsync(NewKey key, CancellationToken cancellationToken)
@@ -399,7 +399,8 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
 
     /// <summary>
     /// The matches among the next <see cref="ScanWindow"/> usable keys, and the last of those keys when there were that
-    /// many (more may follow it), both from one index range read in order.
+    /// many (more may follow it), from one read of an index range in order. The window holds only what the filters
+    /// read; whole rows are read for the matches alone.
     /// </summary>
     private static async Task<(List<KeyRow> Found, PageCursor? WindowEnd)> ReadWindowAsync(
         NpgsqlConnection connection, string projectId, string environment, KeyListFilter filter, PageCursor? after, int take,
@@ -407,16 +408,18 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
     {
         await using var command = new NpgsqlCommand { Connection = connection };
         var filters = FilterSql(filter, command);
-        var window =
-            $"""
-            SELECT {KeyColumns} FROM api_key
-            WHERE project_id = @project AND environment = @environment AND {UsableKey}{AfterSql(after, command)}
-            {KeyOrder} LIMIT @window
-            """;
         command.CommandText =
             $"""
-            SELECT * FROM ({window}) AS w WHERE {filters} {KeyOrder} LIMIT @take;
-            SELECT created_at, id FROM ({window}) AS w {KeyOrder} OFFSET @window - 1 LIMIT 1;
+            WITH w AS MATERIALIZED (
+                SELECT id, created_at, type, name, masked_key, enabled, expires_at, revokes_at, deleted_at FROM api_key
+                WHERE project_id = @project AND environment = @environment AND {UsableKey}{AfterSql(after, command)}
+                {KeyOrder} LIMIT @window)
+            SELECT {KeyColumns}, false AS window_end FROM api_key
+            WHERE id IN (SELECT id FROM w WHERE {filters} {KeyOrder} LIMIT @take)
+            UNION ALL
+            SELECT {KeyColumns}, true FROM api_key
+            WHERE id = (SELECT id FROM w ORDER BY created_at, id LIMIT 1) AND (SELECT count(*) FROM w) = @window
+            ORDER BY window_end, created_at DESC, id DESC
             """;
         command.Parameters.AddWithValue("project", projectId);
         command.Parameters.AddWithValue("environment", environment);
@@ -424,13 +427,20 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         command.Parameters.AddWithValue("take", take);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var found = new List<KeyRow>();
+        PageCursor? end = null;
         while (await reader.ReadAsync(cancellationToken))
         {
-            found.Add(ReadKey(reader));
+            var key = ReadKey(reader);
+            if (reader.GetBoolean(KeyColumnCount))
+            {
+                end = new PageCursor(key.CreatedAt, key.Id);
+            }
+            else
+            {
+                found.Add(key);
+            }
         }
 
-        await reader.NextResultAsync(cancellationToken);
-        var end = await reader.ReadAsync(cancellationToken) ? new PageCursor(reader.GetDateTime(0), reader.GetString(1)) : null;
         return (found, end);
     }
 
@@ -472,19 +482,18 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         return false;
     }
 
-    // Migration 0007 makes them only where pg_trgm is available; without them the search reads in order.
+    // Migration 0007 makes them only where pg_trgm is available; without them the search reads in order. Only their
+    // presence is remembered: a search that came before the migration asks again next time.
     private async Task<bool> HasSearchIndexesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        if (_hasSearchIndexes is { } known)
+        if (_hasSearchIndexes)
         {
-            return known;
+            return true;
         }
 
         await using var command = new NpgsqlCommand(
             "SELECT count(*) = 2 FROM pg_class WHERE relname IN ('api_key_name_trgm', 'api_key_masked_trgm') AND relkind = 'i'", connection);
-        var exists = await command.ExecuteScalarAsync(cancellationToken) is true;
-        _hasSearchIndexes = exists;
-        return exists;
+        return _hasSearchIndexes = await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     /// <summary>The project's lifetime policy for secret keys, held (FOR SHARE) until commit, and the transaction's now().</summary>
