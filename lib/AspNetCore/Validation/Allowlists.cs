@@ -44,22 +44,22 @@ public static class Allowlists
             return false;
         }
 
-        // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; the operator wrote a.b.c.d/n.
-        var address = client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client;
+        // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d, and the operator wrote a.b.c.d/n: IPNetwork.Contains
+        // matches a mapped address against IPv4 networks itself, with no allocation (MapToIPv4 would allocate).
         IPAddress? mapped = null;
         foreach (var network in networks)
         {
-            if (network.Contains(address))
+            if (network.Contains(client))
             {
                 return true;
             }
 
             // An IPv4 client against IPv4 addresses written in mapped form (::ffff:10.0.0.0/104); not against other
             // IPv6 networks, though ::/0 holds every mapped address: an operator who wrote ::/0 meant IPv6 clients.
-            if (address.AddressFamily == AddressFamily.InterNetwork
+            if (client.AddressFamily == AddressFamily.InterNetwork
                 && network.BaseAddress.IsIPv4MappedToIPv6
                 && network.PrefixLength >= 96
-                && network.Contains(mapped ??= address.MapToIPv6()))
+                && network.Contains(mapped ??= client.MapToIPv6()))
             {
                 return true;
             }
