@@ -11,7 +11,8 @@ namespace Keys.FunctionalTests;
 
 /// <summary>
 /// What an operator sets on a key, enforced where keys are checked, against the real system: a disabled key is refused
-/// by both gateways and by Orders within a second and passes again once enabled; allowed networks (the client address a
+/// by both gateways and by Orders within a second and passes again once enabled; Orders' rate-limit metadata and
+/// RESOURCE_EXHAUSTED; allowed networks (the client address a
 /// trusted proxy names, IPv4 and IPv6) and allowed origins; a local limit counted by each gateway alone, and a global
 /// one shared by both within 10 %. Keys are made and changed through KeyAdmin's REST API (CreateKey's
 /// <c>rateLimit</c>, <c>allowedCidrs</c>, <c>allowedOrigins</c>; PATCH with <c>enabled</c>).
@@ -131,6 +132,32 @@ public sealed class KeyPolicyEnforcementTests(PolicyAppFixture fixture) : IAsync
         Assert.Equal(StatusCode.Unauthenticated, refusal.StatusCode);
         var info = refusal.GetRpcStatus()?.GetDetail<ErrorInfo>();
         Assert.Equal(("TOKEN_DISABLED", "keys.v1"), (info?.Reason, info?.Domain));
+    }
+
+    [Fact]
+    public async Task OrdersAnswersALimitedKeyWithTheRateLimitMetadataAndPastItResourceExhaustedWithReasonRateLimited()
+    {
+        var key = await CreateKeyAsync(new
+        {
+            name = "orders-limited", type = "secret", scopes = new[] { "orders:read" }, rateLimit = new { limit = 2, windowSeconds = 3600, mode = "local" },
+        });
+        await AwayFromTheWindowsEndAsync(3600);
+        using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("orders", "grpc"));
+        var orders = new Orders.V1.Orders.OrdersClient(channel);
+        var headers = new Metadata { { "x-api-key", key.Value } };
+
+        using var first = orders.ListOrdersAsync(new ListOrdersRequest(), headers);
+        await first.ResponseAsync;
+        var metadata = await first.ResponseHeadersAsync;
+        await orders.ListOrdersAsync(new ListOrdersRequest(), headers);
+        var refusal = await Assert.ThrowsAsync<RpcException>(() => orders.ListOrdersAsync(new ListOrdersRequest(), headers).ResponseAsync);
+
+        Assert.Equal("\"key\";q=2;w=3600", metadata.GetValue("ratelimit-policy"));
+        Assert.StartsWith("\"key\";r=1;t=", metadata.GetValue("ratelimit"), StringComparison.Ordinal);
+        Assert.Equal(StatusCode.ResourceExhausted, refusal.StatusCode);
+        Assert.Equal("RATE_LIMITED", refusal.GetRpcStatus()?.GetDetail<ErrorInfo>()?.Reason);
+        Assert.Equal("\"key\";q=2;w=3600", refusal.Trailers.GetValue("ratelimit-policy"));
+        Assert.StartsWith("\"key\";r=0;t=", refusal.Trailers.GetValue("ratelimit"), StringComparison.Ordinal);
     }
 
     // --- Allowed networks and origins ---
