@@ -139,7 +139,10 @@ public sealed class KeyPolicyEnforcementTests(PolicyAppFixture fixture) : IAsync
     {
         var key = await CreateKeyAsync(new
         {
-            name = "orders-limited", type = "secret", scopes = new[] { "orders:read" }, rateLimit = new { limit = 2, windowSeconds = 3600, mode = "local" },
+            name = "orders-limited",
+            type = "secret",
+            scopes = new[] { "orders:read" },
+            rateLimit = new { limit = 2, windowSeconds = 3600, mode = "local" },
         });
         await AwayFromTheWindowsEndAsync(3600);
         using var channel = GrpcChannel.ForAddress(fixture.App.GetEndpoint("orders", "grpc"));
