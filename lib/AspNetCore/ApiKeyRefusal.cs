@@ -25,10 +25,19 @@ public sealed class ApiKeyRefusal
     public static readonly ApiKeyRefusal AmbiguousKey = new(401, "INVALID_TOKEN", "Send exactly one X-API-Key header holding exactly one key.");
     public static readonly ApiKeyRefusal ExpiredKey = new(401, "TOKEN_EXPIRED", "The API key has expired. Create a new key in the API Keys console.");
     public static readonly ApiKeyRefusal RevokedKey = new(401, "TOKEN_REVOKED", "The API key has been deleted. Create a new key in the API Keys console.");
+    public static readonly ApiKeyRefusal DisabledKey = new(401, "TOKEN_DISABLED", "The API key has been disabled. An operator can enable it again in the API Keys console.");
     public static readonly ApiKeyRefusal ScopeInsufficient = new(403, "SCOPE_INSUFFICIENT", "The key's scopes do not allow this operation on this resource.");
     public static readonly ApiKeyRefusal PublishableKeyReadOnly = new(403, "SCOPE_INSUFFICIENT", "A publishable key without scopes may only read. To write, create a key with scopes that allow it (e.g. orders:create).");
     public static readonly ApiKeyRefusal PermissionDenied = new(403, "PERMISSION_DENIED", "The key may not call this.");
     public static readonly ApiKeyRefusal SecretKeyInBrowser = new(403, "SECRET_KEY_IN_BROWSER", "Secret keys must never be used from a browser. Use a publishable key (pk_…) in browser and mobile apps.");
+    public static readonly ApiKeyRefusal IpNotAllowed = new(403, "IP_NOT_ALLOWED", "The API key may not be used from this network address.");
+    public static readonly ApiKeyRefusal OriginNotAllowed = new(403, "ORIGIN_NOT_ALLOWED", "The API key may not be used from this origin.");
+
+    /// <summary>
+    /// The key's rate limit is spent for the current window. Answered through <see cref="WithRateLimit"/>, which adds
+    /// the window's Retry-After and the rate-limit headers to this prebuilt body and status.
+    /// </summary>
+    public static readonly ApiKeyRefusal RateLimited = new(429, "RATE_LIMITED", "The API key's rate limit is reached for now. Retry after the number of seconds in Retry-After.", retryAfterSeconds: 1);
     public static readonly ApiKeyRefusal ValidationUnavailable = new(503, "SERVICE_UNAVAILABLE", "API keys cannot be checked right now. Retry shortly.", retryAfterSeconds: 1);
 
     private readonly byte[] _body;
@@ -36,6 +45,8 @@ public sealed class ApiKeyRefusal
     private readonly string _grpcStatus;
     private readonly string _grpcMessage;
     private readonly string _grpcDetails;
+    private readonly string? _rateLimitPolicy;
+    private readonly string? _rateLimit;
 
     public ApiKeyRefusal(int statusCode, string error, string message, int? retryAfterSeconds = null)
     {
@@ -55,6 +66,23 @@ public sealed class ApiKeyRefusal
         }.ToByteArray());
     }
 
+    // The same refusal with the headers of one answer: it shares the prebuilt body and gRPC status, so a 429 costs this
+    // object and its header strings, no serialization.
+    private ApiKeyRefusal(ApiKeyRefusal template, string retryAfter, string rateLimitPolicy, string rateLimit)
+    {
+        StatusCode = template.StatusCode;
+        Error = template.Error;
+        Message = template.Message;
+        GrpcStatusCode = template.GrpcStatusCode;
+        _body = template._body;
+        _grpcStatus = template._grpcStatus;
+        _grpcMessage = template._grpcMessage;
+        _grpcDetails = template._grpcDetails;
+        _retryAfter = retryAfter;
+        _rateLimitPolicy = rateLimitPolicy;
+        _rateLimit = rateLimit;
+    }
+
     /// <summary>The 429 of the invalid-key throttle; Retry-After is the throttle's window.</summary>
     public static ApiKeyRefusal TooManyInvalidKeys(int retryAfterSeconds) =>
         new(429, "TOO_MANY_REQUESTS", "Too many invalid API keys from this address. Wait, then retry with a valid key.", retryAfterSeconds);
@@ -68,6 +96,13 @@ public sealed class ApiKeyRefusal
     public string Message { get; }
 
     public Grpc.Core.StatusCode GrpcStatusCode { get; }
+
+    /// <summary>
+    /// This refusal (<see cref="RateLimited"/>) as one request gets it: with <c>Retry-After</c>, and the
+    /// <c>RateLimit-Policy</c> and <c>RateLimit</c> headers (draft-ietf-httpapi-ratelimit-headers), on HTTP and gRPC alike.
+    /// </summary>
+    public ApiKeyRefusal WithRateLimit(int retryAfterSeconds, string rateLimitPolicy, string rateLimit) =>
+        new(this, Math.Max(1, retryAfterSeconds).ToString(CultureInfo.InvariantCulture), rateLimitPolicy, rateLimit);
 
     /// <summary>Answers the request: as gRPC when it is a gRPC call, as JSON otherwise.</summary>
     public Task WriteAsync(HttpContext context) =>
@@ -85,6 +120,7 @@ public sealed class ApiKeyRefusal
             response.Headers.RetryAfter = _retryAfter;
         }
 
+        WriteHeaders(response.Headers);
         return response.Body.WriteAsync(_body, context.RequestAborted).AsTask();
     }
 
@@ -99,7 +135,19 @@ public sealed class ApiKeyRefusal
         response.Headers["grpc-status"] = _grpcStatus;
         response.Headers["grpc-message"] = _grpcMessage;
         response.Headers["grpc-status-details-bin"] = _grpcDetails;
+        WriteHeaders(response.Headers);
         return Task.CompletedTask;
+    }
+
+    // Retry-After goes over HTTP only (a gRPC client retries by its own policy, on the status); the rate-limit headers go
+    // with both, since a gRPC client reads response headers as metadata, and RateLimit's t= says when to retry.
+    private void WriteHeaders(IHeaderDictionary headers)
+    {
+        if (_rateLimitPolicy is not null)
+        {
+            headers[RateLimiting.RateLimitHeaders.PolicyHeader] = _rateLimitPolicy;
+            headers[RateLimiting.RateLimitHeaders.RateLimitHeader] = _rateLimit;
+        }
     }
 
     // gRPC runs over HTTP/2 (or 3) only: an HTTP/1.1 request that merely claims a gRPC content type gets the JSON

@@ -3,6 +3,7 @@ using Keys.AspNetCore.Authorization;
 using Keys.AspNetCore.Caching;
 using Keys.AspNetCore.Diagnostics;
 using Keys.AspNetCore.Invalidation;
+using Keys.AspNetCore.RateLimiting;
 using Keys.AspNetCore.Validation;
 using Keys.ServiceAuth;
 using Keys.V1;
@@ -47,7 +48,8 @@ public static class ApiKeyServiceCollectionExtensions
 
     /// <summary>
     /// The key check without an authentication scheme (<see cref="ApiKeyValidator"/>, the near cache and the Watch
-    /// stream that keeps it exact), for a caller that decides itself how to answer, as the gateway does.
+    /// stream that keeps it exact, <see cref="ApiKeyRateLimiter"/>), for a caller that decides itself how to answer, as
+    /// the gateway does.
     /// </summary>
     public static IServiceCollection AddApiKeyValidation(this IServiceCollection services)
     {
@@ -72,6 +74,7 @@ public static class ApiKeyServiceCollectionExtensions
         services.AddSingleton<ApiKeyMetrics>();
         services.AddSingleton<NearCache>();
         services.AddSingleton<ApiKeyValidator>();
+        services.AddSingleton<ApiKeyRateLimiter>();
         services.AddSingleton<WatchStatus>();
         services.AddHostedService<InvalidationWatcher>();
         // Degraded, with the reason, while the near cache is off for want of a Watch stream.

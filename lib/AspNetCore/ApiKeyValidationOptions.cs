@@ -41,6 +41,14 @@ public sealed class ApiKeyValidationOptions : IValidatableObject
     public int InvalidKeyMaxAddresses { get; set; } = 100_000;
 
     /// <summary>
+    /// The largest budget of a <c>global</c> rate limit leased at once, as a share of the limit (at least 1 request).
+    /// What a replica leased and did not spend by the window's end is lost to the others: with N replicas, the limit is
+    /// kept within about 2 × N × this share below it (never above it). Lower it for many replicas and few requests.
+    /// </summary>
+    [Range(0.001, 0.5)]
+    public double RateLimitLeaseFraction { get; set; } = 0.02;
+
+    /// <summary>
     /// Durations must be positive, and are checked at start: a zero or negative window would make building the key
     /// check throw on every request (anonymous endpoints too, as the scheme authenticates them all), a timeout would
     /// fail every lookup, and a silence timeout would drop every Watch stream at once.

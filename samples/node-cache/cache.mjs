@@ -2,6 +2,7 @@
 // service that is not .NET, with @grpc/grpc-js. Needs Node.js 18 or later.
 // Try it: KEYS_SERVICE_TOKEN=<token> node cache.mjs <key-validation host:port> <repo>/protos <key>
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
@@ -14,9 +15,14 @@ export const REFUSALS = {
   INVALID_TOKEN: [401, grpc.status.UNAUTHENTICATED],
   TOKEN_EXPIRED: [401, grpc.status.UNAUTHENTICATED],
   TOKEN_REVOKED: [401, grpc.status.UNAUTHENTICATED],
+  TOKEN_DISABLED: [401, grpc.status.UNAUTHENTICATED],
+  IP_NOT_ALLOWED: [403, grpc.status.PERMISSION_DENIED],
+  ORIGIN_NOT_ALLOWED: [403, grpc.status.PERMISSION_DENIED],
   SERVICE_UNAVAILABLE: [503, grpc.status.UNAVAILABLE],
 };
 const REFUSAL_OF = { VALIDATION_OUTCOME_EXPIRED: 'TOKEN_EXPIRED', VALIDATION_OUTCOME_REVOKED: 'TOKEN_REVOKED' };
+// Answers that describe the key: cached alike, and a disabled one refused from memory until its invalidation.
+const DESCRIBED = new Set(['VALIDATION_OUTCOME_VALID', 'VALIDATION_OUTCOME_DISABLED']);
 
 // CRC-32 (IEEE: reflected, polynomial 0xEDB88320), the same as zlib's crc32, written out because zlib.crc32 needs
 // Node.js 20.15 and Debian 12 ships Node.js 18.
@@ -45,6 +51,28 @@ export const keyHash = (key) => crypto.createHash('sha256').update(key, 'ascii')
 
 // Unset Timestamp: never. Rounded down, so a revocation is never applied late.
 const millis = (t) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : Infinity);
+
+// A key's allowed networks: null for none (any address). An entry that cannot be read allows nothing, so a list of
+// nothing but such entries refuses every address rather than reading as empty.
+function networksOf(cidrs) {
+  if (!cidrs.length) return null;
+  const list = new net.BlockList();
+  for (const cidr of cidrs) {
+    const [address, prefix] = cidr.trim().split('/');
+    const type = net.isIPv4(address) ? 'ipv4' : net.isIPv6(address) ? 'ipv6' : null;
+    const bits = prefix === undefined ? (type === 'ipv4' ? 32 : 128) : Number(prefix);
+    if (type && Number.isInteger(bits) && bits >= 0 && bits <= (type === 'ipv4' ? 32 : 128)) list.addSubnet(address, bits, type);
+  }
+  return list;
+}
+
+// Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; the operator wrote a.b.c.d/n.
+function allowsAddress(networks, address) {
+  if (!address) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  const plain = mapped ? mapped[1] : address;
+  return net.isIPv4(plain) ? networks.check(plain, 'ipv4') : net.isIPv6(plain) && networks.check(plain, 'ipv6');
+}
 
 export class KeyCache {
   #entries = new Map(); // key hash -> { identity, cachedAt, expiresAt, revokesAt }
@@ -126,8 +154,12 @@ export class KeyCache {
     }
   }
 
-  /** Resolves to { identity, cached } or { refusal } (a key of REFUSALS). Never throws, never passes an unchecked key. */
-  async check(key) {
+  /**
+   * Resolves to { identity, cached, rateLimit } or { refusal } (a key of REFUSALS). Never throws, never passes an
+   * unchecked key. `address` is the client's (the connection's, or a proxy's you trust to name it), `origin` the
+   * request's Origin header; a key with allowlists is refused without them. `rateLimit` (or null) is yours to enforce.
+   */
+  async check(key, { address, origin } = {}) {
     if (!isWellFormed(key)) return { refusal: 'INVALID_TOKEN' };
     const hash = keyHash(key);
     let entry = this.#connected ? this.#entries.get(hash) : undefined;
@@ -141,14 +173,17 @@ export class KeyCache {
       if (answer && answer.asOfSequence < arrivedAt) answer = undefined;
       answer ??= await this.#lookUp(key, hash);
       if (answer === null) return { refusal: 'SERVICE_UNAVAILABLE' };
-      if (answer.outcome !== 'VALIDATION_OUTCOME_VALID') return { refusal: REFUSAL_OF[answer.outcome] ?? 'INVALID_TOKEN' };
+      if (!DESCRIBED.has(answer.outcome)) return { refusal: REFUSAL_OF[answer.outcome] ?? 'INVALID_TOKEN' };
       entry = this.#add(key, hash, answer);
     }
-    // On every request, cached or not: a key stops at the exact instant.
+    // On every request, cached or not: a key stops at the exact instant, and is used only from where it may be.
     const now = Date.now();
     if (now >= entry.revokesAt) return { refusal: 'TOKEN_REVOKED' };
     if (now >= entry.expiresAt) return { refusal: 'TOKEN_EXPIRED' };
-    return { identity: entry.identity, cached };
+    if (entry.disabled) return { refusal: 'TOKEN_DISABLED' };
+    if (entry.networks && !allowsAddress(entry.networks, address)) return { refusal: 'IP_NOT_ALLOWED' };
+    if (entry.origins && !(typeof origin === 'string' && entry.origins.has(origin.toLowerCase()))) return { refusal: 'ORIGIN_NOT_ALLOWED' };
+    return { identity: entry.identity, cached, rateLimit: entry.rateLimit };
   }
 
   #lookUp(key, hash) {
@@ -164,8 +199,12 @@ export class KeyCache {
   #add(key, hash, answer) {
     const { keyId, projectId, environment, scopes } = answer;
     const type = key.startsWith('sk_') ? 'secret' : 'publishable';
+    const { allowedCidrs, allowedOrigins, rateLimit } = answer;
     const entry = { identity: { keyId, projectId, environment, type, scopes }, cachedAt: Date.now(),
-      expiresAt: millis(answer.expiresAt), revokesAt: millis(answer.revokesAt) };
+      expiresAt: millis(answer.expiresAt), revokesAt: millis(answer.revokesAt),
+      disabled: answer.outcome === 'VALIDATION_OUTCOME_DISABLED', networks: networksOf(allowedCidrs),
+      origins: allowedOrigins.length ? new Set(allowedOrigins.map((o) => o.trim().replace(/\/$/, '').toLowerCase())) : null,
+      rateLimit: rateLimit ?? null };
     // Not if an invalidation newer than the answer has been applied here (it may concern this key), nor while the
     // stream is down. Node runs this and #apply one at a time; elsewhere, hold one lock over both.
     if (this.#connected && answer.asOfSequence >= this.#sequence && this.#entries.size < this.maxEntries) {

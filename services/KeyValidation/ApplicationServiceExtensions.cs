@@ -2,6 +2,7 @@ using Keys.KeyValidation.Caching;
 using Keys.KeyValidation.Grpc;
 using Keys.KeyValidation.Invalidation;
 using Keys.KeyValidation.Lookup;
+using Keys.KeyValidation.RateLimiting;
 using Keys.KeyValidation.Usage;
 using Keys.ServiceAuth;
 using Keys.V1;
@@ -32,6 +33,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<ValidationMetrics>();
         builder.Services.AddSingleton<LocalRecordCache>();
         builder.Services.AddSingleton<RedisRecordStore>();
+        builder.Services.AddSingleton<RateBudgetStore>();
         builder.Services.AddSingleton<KeyRecordResolver>();
         builder.Services.AddSingleton<InvalidationFeed>();
         builder.Services.AddSingleton<InvalidationSubscription>();

@@ -20,6 +20,10 @@ public sealed class KeyValidationOptions
     [Required]
     public string RedisKeyPrefix { get; set; } = "keys:v1:";
 
+    /// <summary>What the shared counters of global rate limits (<c>AcquireRateBudget</c>) start with, in Redis.</summary>
+    [Required]
+    public string RateLimitKeyPrefix { get; set; } = "keys:rl:";
+
     /// <summary>How long a key record stays in Redis without being read from KeyAdmin again.</summary>
     public TimeSpan RecordTtl { get; set; } = TimeSpan.FromMinutes(10);
 

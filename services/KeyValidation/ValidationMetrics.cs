@@ -22,6 +22,10 @@ public sealed class ValidationMetrics
     private readonly Histogram<double> _loadDuration;
     private readonly Histogram<double> _invalidationLag;
     private long _lookupsShed;
+    private long _budgetsGranted;
+    private long _budgetsPartial;
+    private long _budgetsExhausted;
+    private long _budgetsUnavailable;
 
     public ValidationMetrics(IMeterFactory meterFactory, InvalidationFeed feed, InvalidationSubscription subscription, WatchAdmission admission)
     {
@@ -51,6 +55,36 @@ public sealed class ValidationMetrics
         meter.CreateObservableUpDownCounter("keys.validation.watch.streams", () => admission.Open, "{stream}", "Open Watch streams");
         meter.CreateObservableCounter(
             "keys.validation.watch.flushes", () => feed.WatcherFlushes, "{flush}", "Watch clients so far behind that their backlog was replaced by a flush");
+        // Observable, so that every result reads 0 from the start.
+        meter.CreateObservableCounter(
+            "keys.validation.rate_budget.draws",
+            ObserveBudgetDraws,
+            "{draw}",
+            "AcquireRateBudget calls (global rate limits' leases), by result: granted, partial, exhausted or unavailable");
+    }
+
+    /// <summary>
+    /// A draw on a global rate limit's counter: <paramref name="granted"/> of <paramref name="requested"/>, or null when
+    /// Redis could not be asked.
+    /// </summary>
+    public void BudgetDrawn(long? granted, long requested)
+    {
+        if (granted is not { } g)
+        {
+            Interlocked.Increment(ref _budgetsUnavailable);
+        }
+        else if (g == 0)
+        {
+            Interlocked.Increment(ref _budgetsExhausted);
+        }
+        else if (g < requested)
+        {
+            Interlocked.Increment(ref _budgetsPartial);
+        }
+        else
+        {
+            Interlocked.Increment(ref _budgetsGranted);
+        }
     }
 
     public void Validated(ValidationOutcome outcome) => _validations.Add(1, new KeyValuePair<string, object?>("outcome", OutcomeName(outcome)));
@@ -75,6 +109,14 @@ public sealed class ValidationMetrics
         }
     }
 
+    private IEnumerable<Measurement<long>> ObserveBudgetDraws()
+    {
+        yield return new Measurement<long>(Volatile.Read(ref _budgetsGranted), new KeyValuePair<string, object?>("result", "granted"));
+        yield return new Measurement<long>(Volatile.Read(ref _budgetsPartial), new KeyValuePair<string, object?>("result", "partial"));
+        yield return new Measurement<long>(Volatile.Read(ref _budgetsExhausted), new KeyValuePair<string, object?>("result", "exhausted"));
+        yield return new Measurement<long>(Volatile.Read(ref _budgetsUnavailable), new KeyValuePair<string, object?>("result", "unavailable"));
+    }
+
     private static string OutcomeName(ValidationOutcome outcome) => outcome switch
     {
         ValidationOutcome.Valid => "valid",
@@ -82,6 +124,7 @@ public sealed class ValidationMetrics
         ValidationOutcome.NotFound => "not_found",
         ValidationOutcome.Revoked => "revoked",
         ValidationOutcome.Expired => "expired",
+        ValidationOutcome.Disabled => "disabled",
         _ => "unspecified",
     };
 }

@@ -14,6 +14,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Keys.AspNetCore.UnitTests;
 
@@ -31,6 +32,12 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     private readonly ConcurrentDictionary<string, long> _checks = new(StringComparer.Ordinal);
     private readonly string _reader = KeyString.Generate(ApiKeyType.Secret);
     private readonly string _publishable = KeyString.Generate(ApiKeyType.Publishable);
+    private readonly string _limited = KeyString.Generate(ApiKeyType.Secret);
+    private readonly string _shared = KeyString.Generate(ApiKeyType.Secret);
+
+    // Twenty seconds into a minute: rate-limit windows of 60 s have 40 s to go.
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeSeconds(1_800_000_020));
+    private long _budgetUsed;
     private WebApplication _app = null!;
     private HttpClient _http = null!;
     private MeterListener? _listener;
@@ -39,6 +46,14 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
     {
         _answers[_reader] = Valid(ApiKeyType.Secret, "orders:read");
         _answers[_publishable] = Valid(ApiKeyType.Publishable);
+        _answers[_limited] = Limited(Valid(ApiKeyType.Secret), RateLimitMode.Local, limit: 3);
+        _answers[_shared] = Limited(Valid(ApiKeyType.Secret), RateLimitMode.Global, limit: 3);
+        // KeyValidation's shared counter, for the global limit: min(requested, limit - used).
+        _validation.OnAcquire = (request, _) =>
+        {
+            var granted = Math.Max(0, Math.Min(request.Requested, request.Limit - Interlocked.Read(ref _budgetUsed)));
+            return Task.FromResult(new AcquireRateBudgetResponse { Granted = granted, Used = Interlocked.Add(ref _budgetUsed, granted) });
+        };
         _validation.OnCall = call => call.Answer(
             _answers.TryGetValue(call.Request.Key, out var answer) ? answer : new ValidateResponse { Outcome = ValidationOutcome.NotFound });
 
@@ -50,6 +65,7 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
             ["ServiceAuth:Token"] = "a-service-token-of-at-least-32-characters",
             ["ApiKeys:InvalidKeyLimit"] = InvalidKeyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
+        builder.Services.AddSingleton<TimeProvider>(_time);
         builder.Services.AddAuthentication(ApiKeyDefaults.AuthenticationScheme).AddApiKey();
 
         // The client AddGrpcClient registered is replaced (the last registration wins), and the Watch stream, which this
@@ -58,6 +74,16 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         builder.Services.Remove(builder.Services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(InvalidationWatcher)));
 
         _app = builder.Build();
+        // The test server has no client address: a test names one, as a trusted proxy would.
+        _app.Use((context, next) =>
+        {
+            if (context.Request.Headers.TryGetValue("X-Test-Client", out var client))
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Parse(client!);
+            }
+
+            return next(context);
+        });
         _app.UseAuthentication();
         _app.UseAuthorization();
         _app.MapGet("/read", Who).RequireScope("orders:read");
@@ -198,6 +224,170 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         await AssertRefusedAsync(response, HttpStatusCode.Unauthorized, "TOKEN_REVOKED");
     }
 
+    // --- A disabled key, and where a key may be used from ---
+
+    [Fact]
+    public async Task DisabledKeyIsA401TokenDisabledAndGivesItsPermitBack()
+    {
+        _answers[_reader] = Disabled(Valid(ApiKeyType.Secret, "orders:read"));
+
+        for (var i = 0; i < InvalidKeyLimit + 1; i++)
+        {
+            using var response = await SendAsync("/read", _reader);
+            await AssertRefusedAsync(response, HttpStatusCode.Unauthorized, "TOKEN_DISABLED", ApiKeyRefusal.DisabledKey.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData("10.1.2.3", HttpStatusCode.OK)]
+    [InlineData("::ffff:10.1.2.3", HttpStatusCode.OK)]
+    [InlineData("2001:db8:1::9", HttpStatusCode.OK)]
+    [InlineData("10.2.0.1", HttpStatusCode.Forbidden)]
+    [InlineData("2001:db8:2::9", HttpStatusCode.Forbidden)]
+    public async Task SecretKeyWithNetworksIsServedOnlyFromThemAndRefused403IpNotAllowedElsewhere(string client, HttpStatusCode status)
+    {
+        var answer = Valid(ApiKeyType.Secret, "orders:read");
+        answer.AllowedCidrs.Add(["10.1.0.0/16", "2001:db8:1::/48"]);
+        _answers[_reader] = answer;
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/read");
+        request.Headers.Add(ApiKeyDefaults.HeaderName, _reader);
+        request.Headers.Add("X-Test-Client", client);
+        using var response = await _http.SendAsync(request);
+
+        if (status == HttpStatusCode.OK)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        else
+        {
+            await AssertRefusedAsync(response, HttpStatusCode.Forbidden, "IP_NOT_ALLOWED", ApiKeyRefusal.IpNotAllowed.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData("https://app.example.com", HttpStatusCode.OK)]
+    [InlineData("https://evil.example.com", HttpStatusCode.Forbidden)]
+    [InlineData(null, HttpStatusCode.Forbidden)]
+    public async Task PublishableKeyWithOriginsIsServedOnlyWithOneOfThemAndRefused403OriginNotAllowedOtherwise(string? origin, HttpStatusCode status)
+    {
+        var answer = Valid(ApiKeyType.Publishable);
+        answer.AllowedOrigins.Add("https://app.example.com");
+        _answers[_publishable] = answer;
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/read");
+        request.Headers.Add(ApiKeyDefaults.HeaderName, _publishable);
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        using var response = await _http.SendAsync(request);
+
+        if (status == HttpStatusCode.OK)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        else
+        {
+            await AssertRefusedAsync(response, HttpStatusCode.Forbidden, "ORIGIN_NOT_ALLOWED", ApiKeyRefusal.OriginNotAllowed.Message);
+        }
+    }
+
+    // --- Rate limits ---
+
+    [Fact]
+    public async Task KeyWithoutALimitGetsNoRateLimitHeaders()
+    {
+        using var response = await SendAsync("/read", _reader);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("RateLimit"));
+        Assert.False(response.Headers.Contains("RateLimit-Policy"));
+    }
+
+    [Fact]
+    public async Task LocallyLimitedKeyPassesItsLimitWithTheHeadersThenIs429RateLimitedWithRetryAfterAndTheHeaders()
+    {
+        var remaining = new List<string?>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var passed = await SendAsync("/read", _limited);
+            Assert.Equal(HttpStatusCode.OK, passed.StatusCode);
+            Assert.Equal("\"key\";q=3;w=60", Header(passed, "RateLimit-Policy"));
+            remaining.Add(Header(passed, "RateLimit"));
+        }
+
+        using var limited = await SendAsync("/read", _limited);
+
+        Assert.Equal(["\"key\";r=2;t=40", "\"key\";r=1;t=40", "\"key\";r=0;t=40"], remaining);
+        await AssertRefusedAsync(limited, HttpStatusCode.TooManyRequests, "RATE_LIMITED", ApiKeyRefusal.RateLimited.Message);
+        Assert.Equal("40", limited.Headers.RetryAfter?.ToString());
+        Assert.Equal("\"key\";q=3;w=60", Header(limited, "RateLimit-Policy"));
+        Assert.Equal("\"key\";r=0;t=40", Header(limited, "RateLimit"));
+    }
+
+    [Fact]
+    public async Task LimitStartsAfreshInTheNextWindow()
+    {
+        for (var i = 0; i < 4; i++)
+        {
+            (await SendAsync("/read", _limited)).Dispose();
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(40));
+        using var response = await SendAsync("/read", _limited);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("\"key\";r=2;t=60", Header(response, "RateLimit"));
+    }
+
+    [Fact]
+    public async Task RequestsRefusedForTheirScopeOrServedAnonymouslySpendNothingOfTheLimit()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            (await SendAsync("/create", _publishable)).Dispose();
+            (await SendAsync("/anonymous", _limited)).Dispose();
+        }
+
+        _answers[_limited] = Limited(Valid(ApiKeyType.Secret, "orders:read"), RateLimitMode.Local, limit: 3);
+        for (var i = 0; i < 3; i++)
+        {
+            (await SendAsync("/create", _limited)).Dispose();
+        }
+
+        using var response = await SendAsync("/read", _limited);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("\"key\";r=2;t=40", Header(response, "RateLimit"));
+    }
+
+    [Fact]
+    public async Task GloballyLimitedKeySpendsBudgetLeasedFromKeyValidationThenIs429()
+    {
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await SendAsync("/read", _shared);
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(3, Interlocked.Read(ref _budgetUsed));
+        Assert.InRange(_validation.AcquireCalls, 1, 3);
+    }
+
+    [Fact]
+    public async Task GloballyLimitedKeyIsA503WhenNoBudgetCanBeLeasedNeverAPass()
+    {
+        _validation.OnAcquire = (_, _) => Task.FromException<AcquireRateBudgetResponse>(new RpcException(new Status(StatusCode.Unavailable, "down")));
+
+        using var response = await SendAsync("/read", _shared);
+
+        await AssertRefusedAsync(response, HttpStatusCode.ServiceUnavailable, "SERVICE_UNAVAILABLE");
+    }
+
     // --- Endpoints that need no key ---
 
     [Fact]
@@ -246,6 +436,33 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         Assert.StartsWith("key_reader|", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task GrpcCallWithADisabledKeyIsUnauthenticatedWithReasonTokenDisabled()
+    {
+        _answers[_reader] = Disabled(Valid(ApiKeyType.Secret, "orders:read"));
+
+        using var response = await SendGrpcAsync(_reader);
+
+        Assert.Equal("16", Header(response, "grpc-status"));
+        Assert.Equal("TOKEN_DISABLED", ReasonOf(response));
+    }
+
+    [Fact]
+    public async Task GrpcCallsOfALimitedKeyCarryTheRateLimitHeadersAndPastTheLimitAreResourceExhaustedRateLimited()
+    {
+        _answers[_limited] = Limited(Valid(ApiKeyType.Secret, "orders:read"), RateLimitMode.Local, limit: 1);
+
+        using var passed = await SendGrpcAsync(_limited);
+        using var limited = await SendGrpcAsync(_limited);
+
+        Assert.StartsWith("key_reader|", await passed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(("\"key\";q=1;w=60", "\"key\";r=0;t=40"), (Header(passed, "RateLimit-Policy"), Header(passed, "RateLimit")));
+        Assert.Equal(HttpStatusCode.OK, limited.StatusCode);
+        Assert.Equal("8", Header(limited, "grpc-status"));
+        Assert.Equal("RATE_LIMITED", ReasonOf(limited));
+        Assert.Equal(("\"key\";q=1;w=60", "\"key\";r=0;t=40"), (Header(limited, "RateLimit-Policy"), Header(limited, "RateLimit")));
+    }
+
     // --- Metrics ---
 
     [Fact]
@@ -256,11 +473,24 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         (await _http.GetAsync("/read")).Dispose();
         (await SendAsync("/read", "not-an-api-key")).Dispose();
         (await SendAsync("/anonymous", _reader)).Dispose();
+        _answers[_limited] = Limited(Valid(ApiKeyType.Secret), RateLimitMode.Local, limit: 1);
+        (await SendAsync("/read", _limited)).Dispose();
+        (await SendAsync("/read", _limited)).Dispose();
+        _answers[_publishable] = Disabled(Valid(ApiKeyType.Publishable));
+        (await SendAsync("/read", _publishable)).Dispose();
 
         // The anonymous endpoint checked nothing: its key was authenticated, but nothing was decided on it.
         _listener!.RecordObservableInstruments();
         Assert.Equal(
-            new Dictionary<string, long> { ["ok"] = 1, ["SCOPE_INSUFFICIENT"] = 1, ["UNAUTHORIZED"] = 1, ["INVALID_TOKEN"] = 1 },
+            new Dictionary<string, long>
+            {
+                ["ok"] = 2,
+                ["SCOPE_INSUFFICIENT"] = 1,
+                ["UNAUTHORIZED"] = 1,
+                ["INVALID_TOKEN"] = 1,
+                ["RATE_LIMITED"] = 1,
+                ["TOKEN_DISABLED"] = 1,
+            },
             _checks.Where(c => c.Value > 0).ToDictionary());
     }
 
@@ -281,6 +511,18 @@ public sealed class ApiKeyAuthenticationTests : IAsyncLifetime
         };
         response.Scopes.Add(scopes);
         return response;
+    }
+
+    private static ValidateResponse Disabled(ValidateResponse answer)
+    {
+        answer.Outcome = ValidationOutcome.Disabled;
+        return answer;
+    }
+
+    private static ValidateResponse Limited(ValidateResponse answer, RateLimitMode mode, long limit)
+    {
+        answer.RateLimit = new RateLimitRule { Limit = limit, WindowSeconds = 60, Mode = mode };
+        return answer;
     }
 
     private static async Task AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string error, string? message = null)

@@ -189,6 +189,130 @@ public sealed class ApiKeyChecksTests
         AssertRefusal(ApiKeyRefusal.RevokedKey, 401, "TOKEN_REVOKED", ApiKeyChecks.CheckValidity(known, _time.GetUtcNow().UtcTicks));
     }
 
+    // --- A disabled key ---
+
+    [Fact]
+    public void KeyValidationSayingDisabledDescribesTheKeySoThatItIsCachedAndRefusedAsDisabled()
+    {
+        var answer = Valid();
+        answer.Outcome = ValidationOutcome.Disabled;
+
+        Assert.Null(ApiKeyChecks.CheckAnswer(answer));
+        var known = Known(ApiKeyType.Secret, answer);
+        Assert.True(known.Disabled);
+        AssertRefusal(ApiKeyRefusal.DisabledKey, 401, "TOKEN_DISABLED", ApiKeyChecks.CheckValidity(known, _time.GetUtcNow().UtcTicks));
+    }
+
+    [Fact]
+    public void DisabledKeyThatIsAlsoRevokedOrExpiredIsReportedAsRevokedOrExpired()
+    {
+        var now = _time.GetUtcNow();
+        var revoked = Valid(revokesAt: now);
+        revoked.Outcome = ValidationOutcome.Disabled;
+        var expired = Valid(expiresAt: now);
+        expired.Outcome = ValidationOutcome.Disabled;
+
+        AssertRefusal(ApiKeyRefusal.RevokedKey, 401, "TOKEN_REVOKED", ApiKeyChecks.CheckValidity(Known(ApiKeyType.Secret, revoked), now.UtcTicks));
+        AssertRefusal(ApiKeyRefusal.ExpiredKey, 401, "TOKEN_EXPIRED", ApiKeyChecks.CheckValidity(Known(ApiKeyType.Secret, expired), now.UtcTicks));
+    }
+
+    [Fact]
+    public void DisabledKeyKeepsBeingDisabledWhenADeleteMovesItsRevocationCloser()
+    {
+        var answer = Valid();
+        answer.Outcome = ValidationOutcome.Disabled;
+        var known = Known(ApiKeyType.Secret, answer).WithRevokesAt(_time.GetUtcNow().AddMinutes(1).UtcTicks);
+
+        AssertRefusal(ApiKeyRefusal.DisabledKey, 401, "TOKEN_DISABLED", ApiKeyChecks.CheckValidity(known, _time.GetUtcNow().UtcTicks));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        AssertRefusal(ApiKeyRefusal.RevokedKey, 401, "TOKEN_REVOKED", ApiKeyChecks.CheckValidity(known, _time.GetUtcNow().UtcTicks));
+    }
+
+    // --- Where a key is used from ---
+
+    [Fact]
+    public void KeyWithoutAllowlistsPassesFromAnyAddressAndAnyOriginOrNone()
+    {
+        var known = Known(ApiKeyType.Secret, Valid());
+
+        Assert.Null(known.AllowedNetworks);
+        Assert.Null(known.AllowedOrigins);
+        Assert.Null(ApiKeyChecks.CheckClient(known, null, StringValues.Empty));
+        Assert.Null(ApiKeyChecks.CheckClient(known, System.Net.IPAddress.Parse("198.51.100.1"), "https://anywhere.example"));
+    }
+
+    [Theory]
+    [InlineData("10.1.2.3", null)]
+    [InlineData("::ffff:10.1.2.3", null)]
+    [InlineData("2001:db8:1::7", null)]
+    [InlineData("10.2.0.1", "IP_NOT_ALLOWED")]
+    [InlineData("2001:db8:2::7", "IP_NOT_ALLOWED")]
+    [InlineData(null, "IP_NOT_ALLOWED")]
+    public void SecretKeyWithNetworksPassesOnlyFromThem(string? client, string? refusal)
+    {
+        var answer = Valid();
+        answer.AllowedCidrs.Add(["10.1.0.0/16", "2001:db8:1::/48"]);
+        var known = Known(ApiKeyType.Secret, answer);
+
+        var result = ApiKeyChecks.CheckClient(known, client is null ? null : System.Net.IPAddress.Parse(client), StringValues.Empty);
+
+        if (refusal is null)
+        {
+            Assert.Null(result);
+        }
+        else
+        {
+            AssertRefusal(ApiKeyRefusal.IpNotAllowed, 403, refusal, result);
+        }
+    }
+
+    [Theory]
+    [InlineData("https://app.example.com", null)]
+    [InlineData("HTTPS://App.Example.com", null)]
+    [InlineData("https://admin.example.com", "ORIGIN_NOT_ALLOWED")]
+    [InlineData("https://app.example.com.evil.example", "ORIGIN_NOT_ALLOWED")]
+    [InlineData("http://app.example.com", "ORIGIN_NOT_ALLOWED")]
+    [InlineData("null", "ORIGIN_NOT_ALLOWED")]
+    [InlineData("", "ORIGIN_NOT_ALLOWED")]
+    [InlineData(null, "ORIGIN_NOT_ALLOWED")]
+    public void PublishableKeyWithOriginsPassesOnlyWithOneOfThemAndNeverWithoutAnOrigin(string? origin, string? refusal)
+    {
+        var answer = Valid();
+        answer.AllowedOrigins.Add(["https://app.example.com", "https://other.example.com/"]);
+        var known = Known(ApiKeyType.Publishable, answer);
+
+        var result = ApiKeyChecks.CheckClient(known, System.Net.IPAddress.Loopback, origin is null ? StringValues.Empty : new StringValues(origin));
+
+        if (refusal is null)
+        {
+            Assert.Null(result);
+        }
+        else
+        {
+            AssertRefusal(ApiKeyRefusal.OriginNotAllowed, 403, refusal, result);
+        }
+    }
+
+    [Fact]
+    public void TwoOriginHeadersAreNeverAllowedEvenIfOneIsListed()
+    {
+        var answer = Valid();
+        answer.AllowedOrigins.Add("https://app.example.com");
+
+        Assert.Same(
+            ApiKeyRefusal.OriginNotAllowed,
+            ApiKeyChecks.CheckClient(Known(ApiKeyType.Publishable, answer), null, new StringValues(["https://app.example.com", "https://app.example.com"])));
+    }
+
+    [Fact]
+    public void TrailingSlashOfAnAllowedOriginIsIgnored()
+    {
+        var answer = Valid();
+        answer.AllowedOrigins.Add("https://other.example.com/");
+
+        Assert.Null(ApiKeyChecks.CheckClient(Known(ApiKeyType.Publishable, answer), null, "https://other.example.com"));
+    }
+
     // --- Scopes an endpoint requires ---
 
     [Theory]

@@ -26,6 +26,10 @@ public sealed class ApiKeyRefusalTests
         [nameof(ApiKeyRefusal.SecretKeyInBrowser)] = ApiKeyRefusal.SecretKeyInBrowser,
         [nameof(ApiKeyRefusal.ValidationUnavailable)] = ApiKeyRefusal.ValidationUnavailable,
         [nameof(ApiKeyRefusal.TooManyInvalidKeys)] = ApiKeyRefusal.TooManyInvalidKeys(10),
+        [nameof(ApiKeyRefusal.DisabledKey)] = ApiKeyRefusal.DisabledKey,
+        [nameof(ApiKeyRefusal.IpNotAllowed)] = ApiKeyRefusal.IpNotAllowed,
+        [nameof(ApiKeyRefusal.OriginNotAllowed)] = ApiKeyRefusal.OriginNotAllowed,
+        [nameof(ApiKeyRefusal.RateLimited)] = ApiKeyRefusal.RateLimited.WithRateLimit(17, "\"key\";q=100;w=60", "\"key\";r=0;t=17"),
     };
 
     // --- Over gRPC ---
@@ -38,6 +42,10 @@ public sealed class ApiKeyRefusalTests
     [InlineData(nameof(ApiKeyRefusal.SecretKeyInBrowser), 7)]
     [InlineData(nameof(ApiKeyRefusal.TooManyInvalidKeys), 8)]
     [InlineData(nameof(ApiKeyRefusal.ValidationUnavailable), 14)]
+    [InlineData(nameof(ApiKeyRefusal.DisabledKey), 16)]
+    [InlineData(nameof(ApiKeyRefusal.IpNotAllowed), 7)]
+    [InlineData(nameof(ApiKeyRefusal.OriginNotAllowed), 7)]
+    [InlineData(nameof(ApiKeyRefusal.RateLimited), 8)]
     public async Task OverGrpcTheRefusalIsATrailersOnlyAnswerWithItsStatusCode(string name, int grpcStatus)
     {
         var refusal = RefusalsByName[name];
@@ -202,6 +210,65 @@ public sealed class ApiKeyRefusalTests
         Assert.Equal(
             """{"statusCode":429,"error":"TOO_MANY_REQUESTS","message":"Too many invalid API keys from this address. Wait, then retry with a valid key."}""",
             Body(context));
+    }
+
+    // --- The rate limit's 429 ---
+
+    [Theory]
+    [InlineData(nameof(ApiKeyRefusal.DisabledKey), 401, "TOKEN_DISABLED")]
+    [InlineData(nameof(ApiKeyRefusal.IpNotAllowed), 403, "IP_NOT_ALLOWED")]
+    [InlineData(nameof(ApiKeyRefusal.OriginNotAllowed), 403, "ORIGIN_NOT_ALLOWED")]
+    [InlineData(nameof(ApiKeyRefusal.RateLimited), 429, "RATE_LIMITED")]
+    public void PolicyRefusalsHaveTheAgreedStatusAndCode(string name, int status, string code) =>
+        Assert.Equal((status, code), (RefusalsByName[name].StatusCode, RefusalsByName[name].Error));
+
+    [Fact]
+    public async Task OverHttpTheRateLimitsRefusalCarriesRetryAfterAndBothRateLimitHeaders()
+    {
+        var context = Request(null);
+
+        await ApiKeyRefusal.RateLimited.WithRateLimit(17, "\"key\";q=100;w=60", "\"key\";r=0;t=17").WriteAsync(context);
+
+        Assert.Equal(429, context.Response.StatusCode);
+        Assert.Equal("17", context.Response.Headers.RetryAfter.ToString());
+        Assert.Equal("\"key\";q=100;w=60", context.Response.Headers["RateLimit-Policy"].ToString());
+        Assert.Equal("\"key\";r=0;t=17", context.Response.Headers["RateLimit"].ToString());
+        using var body = JsonDocument.Parse(Body(context));
+        Assert.Equal(
+            (429, "RATE_LIMITED", ApiKeyRefusal.RateLimited.Message),
+            (body.RootElement.GetProperty("statusCode").GetInt32(), body.RootElement.GetProperty("error").GetString(), body.RootElement.GetProperty("message").GetString()));
+    }
+
+    [Fact]
+    public async Task OverGrpcTheRateLimitsRefusalIsResourceExhaustedWithTheRateLimitHeadersAsMetadata()
+    {
+        var context = Request("application/grpc");
+
+        await ApiKeyRefusal.RateLimited.WithRateLimit(3, "\"key\";q=5;w=10", "\"key\";r=0;t=3").WriteAsync(context);
+
+        Assert.Equal("8", context.Response.Headers["grpc-status"].ToString());
+        Assert.Equal("\"key\";q=5;w=10", context.Response.Headers["RateLimit-Policy"].ToString());
+        Assert.Equal("\"key\";r=0;t=3", context.Response.Headers["RateLimit"].ToString());
+    }
+
+    [Fact]
+    public void EachRequestsRateLimitRefusalSharesTheTemplatesBodyAndStatusAndLeavesTheTemplateAlone()
+    {
+        var one = ApiKeyRefusal.RateLimited.WithRateLimit(0, "p", "r");
+
+        Assert.NotSame(ApiKeyRefusal.RateLimited, one);
+        Assert.Equal((429, "RATE_LIMITED", ApiKeyRefusal.RateLimited.Message), (one.StatusCode, one.Error, one.Message));
+        Assert.Equal(ApiKeyRefusal.RateLimited.GrpcStatusCode, one.GrpcStatusCode);
+    }
+
+    [Fact]
+    public async Task RetryAfterOfTheRateLimitsRefusalIsAtLeastOneSecond()
+    {
+        var context = Request(null);
+
+        await ApiKeyRefusal.RateLimited.WithRateLimit(0, "p", "r").WriteAsync(context);
+
+        Assert.Equal("1", context.Response.Headers.RetryAfter.ToString());
     }
 
     private static DefaultHttpContext Request(string? contentType, string protocol = "HTTP/2")

@@ -49,6 +49,15 @@ public sealed class ApiKeyValidationOptionsTests
     public async Task CountThatIsNotPositiveStopsTheServiceFromStarting(string setting, string value) =>
         await Assert.ThrowsAsync<OptionsValidationException>(() => StartedAsync((setting, value)));
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-0.02")]
+    [InlineData("0.9")]
+    public async Task LeaseFractionOutsideItsRangeStopsTheServiceFromStarting(string value) =>
+        // None would lease nothing and refuse every globally limited request; most of the limit would let one replica
+        // hold what the others need.
+        await Assert.ThrowsAsync<OptionsValidationException>(() => StartedAsync(("RateLimitLeaseFraction", value)));
+
     private static async Task<WebApplication> StartedAsync(params (string Setting, string Value)[] settings)
     {
         var builder = WebApplication.CreateSlimBuilder();

@@ -70,6 +70,69 @@ public sealed class ApiKeyValidatorTests : IDisposable
     }
 
     [Fact]
+    public async Task DisabledKeyIsCachedLikeAValidOneAndRefusedOnEveryRequestWithoutALookup()
+    {
+        var validator = Connected();
+        _validation.OnCall = call => call.Answer(Disabled(Valid()));
+
+        var first = await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default);
+        var again = validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default);
+
+        Assert.Same(ApiKeyRefusal.DisabledKey, first.Refusal);
+        Assert.True(again.IsCompletedSuccessfully);
+        Assert.Same(ApiKeyRefusal.DisabledKey, (await again).Refusal);
+        Assert.Equal(1, _validation.ValidateCalls);
+        Assert.Equal(1, _cache.Count);
+    }
+
+    [Fact]
+    public async Task DisabledKeyReEnabledIsLookedUpAgainOnceItsInvalidationArrivesAndPasses()
+    {
+        var validator = Connected();
+        _validation.OnCall = call => call.Answer(Disabled(Valid()));
+        Assert.Same(ApiKeyRefusal.DisabledKey, (await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default)).Refusal);
+
+        // KeyAdmin switches it back on: the change's invalidation drops it here, and the next request asks again.
+        _validation.OnCall = call => call.Answer(Valid(asOf: Sequence + 1));
+        Assert.True(_cache.TryInvalidate(KeyHash.Of(_secret).ToArray(), Sequence + 1));
+
+        Assert.NotNull((await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default)).Key);
+        Assert.Equal(2, _validation.ValidateCalls);
+    }
+
+    [Fact]
+    public async Task DisabledKeyGivesItsPermitBackLikeAValidOne()
+    {
+        var validator = Validator(invalidKeyLimit: 1);
+        _validation.OnCall = call => call.Answer(Disabled(Valid(asOf: 0)));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Same(ApiKeyRefusal.DisabledKey, (await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default)).Refusal);
+        }
+    }
+
+    [Fact]
+    public async Task AnswerCarriesTheKeysRateLimitAndAllowlistsParsedOnce()
+    {
+        var validator = Connected();
+        var answer = Valid();
+        answer.RateLimit = new RateLimitRule { Limit = 100, WindowSeconds = 60, Mode = RateLimitMode.Global };
+        answer.AllowedCidrs.Add("10.0.0.0/8");
+        answer.AllowedOrigins.Add("https://app.example.com");
+        _validation.OnCall = call => call.Answer(answer);
+
+        var key = (await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default)).Key!;
+        var cached = (await validator.ValidateAsync(_secret, ApiKeyType.Secret, Client, default)).Key!;
+
+        Assert.Same(key, cached);
+        Assert.Equal((100L, 60, true, "\"key\";q=100;w=60"), (key.RateLimit!.Limit, key.RateLimit.WindowSeconds, key.RateLimit.IsGlobal, key.RateLimit.PolicyHeader));
+        Assert.Equal(System.Net.IPNetwork.Parse("10.0.0.0/8"), Assert.Single(key.AllowedNetworks!));
+        Assert.Equal("https://app.example.com", Assert.Single(key.AllowedOrigins!));
+        Assert.False(key.Disabled);
+    }
+
+    [Fact]
     public async Task AnswerOlderThanTheCacheIsUsedButNotCachedSoTheNextRequestLooksUpAgain()
     {
         var validator = Connected();
@@ -408,6 +471,12 @@ public sealed class ApiKeyValidatorTests : IDisposable
                 InvalidKeyWindow = Window,
                 ValidationTimeout = Timeout,
             }));
+    }
+
+    private static ValidateResponse Disabled(ValidateResponse answer)
+    {
+        answer.Outcome = ValidationOutcome.Disabled;
+        return answer;
     }
 
     private static ValidateResponse Answer(ValidationOutcome outcome, long asOf = Sequence) =>

@@ -14,6 +14,7 @@ internal sealed class FakeKeyValidation : CallInvoker
     private readonly Channel<ValidateCall> _pending = Channel.CreateUnbounded<ValidateCall>();
     private readonly Channel<WatchCall> _watches = Channel.CreateUnbounded<WatchCall>();
     private int _calls;
+    private int _acquireCalls;
 
     public FakeKeyValidation() => Client = new KeyValidationService.KeyValidationServiceClient(this);
 
@@ -21,6 +22,12 @@ internal sealed class FakeKeyValidation : CallInvoker
 
     /// <summary>How many <c>Validate</c> calls were made.</summary>
     public int ValidateCalls => Volatile.Read(ref _calls);
+
+    /// <summary>How many <c>AcquireRateBudget</c> calls were made.</summary>
+    public int AcquireCalls => Volatile.Read(ref _acquireCalls);
+
+    /// <summary>Plays <c>AcquireRateBudget</c>: the call's answer (a task the test may complete later, or fail with an <see cref="RpcException"/>).</summary>
+    public Func<AcquireRateBudgetRequest, CallOptions, Task<AcquireRateBudgetResponse>>? OnAcquire { get; set; }
 
     /// <summary>Runs as each call is made, before it is returned: a test that answers every call the same way sets it.</summary>
     public Action<ValidateCall>? OnCall { get; set; }
@@ -32,6 +39,18 @@ internal sealed class FakeKeyValidation : CallInvoker
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
         Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
+        if (request is AcquireRateBudgetRequest acquire && method.Name == "AcquireRateBudget" && OnAcquire is { } onAcquire)
+        {
+            Interlocked.Increment(ref _acquireCalls);
+            var answer = onAcquire(acquire, options);
+            return new AsyncUnaryCall<TResponse>(
+                (Task<TResponse>)(object)answer,
+                Task.FromResult(new Metadata()),
+                () => answer.IsCompletedSuccessfully ? Status.DefaultSuccess : new Status(StatusCode.Unknown, ""),
+                () => new Metadata(),
+                () => { });
+        }
+
         if (request is not ValidateRequest validate || method.Name != "Validate")
         {
             throw new NotSupportedException($"KeyValidation's {method.Name} is not played by this fake.");

@@ -62,6 +62,26 @@ public sealed class ValidationMetricsTests : IDisposable
     }
 
     [Fact]
+    public void RateBudgetDrawsAreCountedByResultEachFromZero()
+    {
+        using var draws = new MetricCollector<long>(Meters, ValidationMetrics.MeterName, "keys.validation.rate_budget.draws");
+        draws.RecordObservableInstruments();
+        Assert.All(draws.GetMeasurementSnapshot(), m => Assert.Equal(0, m.Value));
+
+        _metrics.BudgetDrawn(granted: 5, requested: 5);
+        _metrics.BudgetDrawn(granted: 5, requested: 5);
+        _metrics.BudgetDrawn(granted: 2, requested: 5);
+        _metrics.BudgetDrawn(granted: 0, requested: 5);
+        _metrics.BudgetDrawn(granted: null, requested: 5);
+        draws.Clear();
+        draws.RecordObservableInstruments();
+
+        Assert.Equal(
+            new Dictionary<string, long> { ["granted"] = 2, ["partial"] = 1, ["exhausted"] = 1, ["unavailable"] = 1 },
+            draws.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["result"]!, m => m.Value));
+    }
+
+    [Fact]
     public void SubscriptionAndShedLookupsReadFromTheStartNotOnlyOnceSomethingHappened()
     {
         using var subscribed = new MetricCollector<int>(Meters, ValidationMetrics.MeterName, "keys.validation.invalidation.subscribed");

@@ -6,9 +6,12 @@ using Microsoft.AspNetCore.Http;
 namespace Keys.AspNetCore.Authentication;
 
 /// <summary>
-/// Authenticates a request by its <c>X-API-Key</c> (gRPC: <c>x-api-key</c>), exactly as the gateway checks it, and
-/// answers refusals as the gateway does: the challenge writes the authentication's refusal (401, or 429/503), the
-/// forbid the failed scope's (403), as JSON over HTTP and as a gRPC status with an <c>ErrorInfo</c> over gRPC.
+/// Authenticates a request by its <c>X-API-Key</c> (gRPC: <c>x-api-key</c>), exactly as the gateway checks it (format,
+/// near cache or lookup, revocation, expiry, disabled, then the key's allowed networks and origins), and answers
+/// refusals as the gateway does: the challenge writes the authentication's refusal (401, 403 for an address or origin
+/// the key does not allow, or 429/503), the forbid the failed scope's (403), as JSON over HTTP and as a gRPC status
+/// with an <c>ErrorInfo</c> over gRPC. Rate limits are counted once the request is authorized
+/// (<c>ApiKeyAuthorizationResultHandler</c>).
 /// </summary>
 /// <remarks>
 /// A plain <see cref="IAuthenticationHandler"/> rather than an <see cref="AuthenticationHandler{TOptions}"/>: that base
@@ -79,9 +82,21 @@ public sealed class ApiKeyAuthenticationHandler(ApiKeyValidator validator) : IAu
 
     private async Task<AuthenticateResult> AwaitAsync(ValueTask<ApiKeyResult> check) => Result(await check);
 
-    private AuthenticateResult Result(ApiKeyResult result) => result.Key is { } valid
-        ? AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ApiKeyClaimsIdentity(valid, _scheme.Name)), _scheme.Name))
-        : Refused(result.Refusal!);
+    private AuthenticateResult Result(ApiKeyResult result)
+    {
+        if (result.Key is not { } valid)
+        {
+            return Refused(result.Refusal!);
+        }
+
+        // A valid key used from somewhere it may not be: its networks, its origins.
+        if (ApiKeyChecks.CheckClient(valid, _context.Connection.RemoteIpAddress, _context.Request.Headers.Origin) is { } refusal)
+        {
+            return Refused(refusal);
+        }
+
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ApiKeyClaimsIdentity(valid, _scheme.Name)), _scheme.Name));
+    }
 
     private AuthenticateResult Refused(ApiKeyRefusal refusal)
     {

@@ -33,19 +33,52 @@ internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options
             : null, _keysAreDefault);
 }
 
-/// <summary>Counts the requests whose key passed authorization; refusals are counted where they are answered.</summary>
-internal sealed class ApiKeyAuthorizationResultHandler(Diagnostics.ApiKeyMetrics metrics) : IAuthorizationMiddlewareResultHandler
+/// <summary>
+/// Where a request whose key passed authorization is counted against the key's rate limit (after validity, the
+/// allowlists and the scopes: a refused request spends nothing), and counted as <c>ok</c>; refusals are counted where
+/// they are answered. A rate-limited key's answer carries <c>RateLimit-Policy</c> and <c>RateLimit</c>, as HTTP
+/// headers or gRPC response metadata; past the limit the request is answered 429 <c>RATE_LIMITED</c> here.
+/// </summary>
+internal sealed class ApiKeyAuthorizationResultHandler(Diagnostics.ApiKeyMetrics metrics, RateLimiting.ApiKeyRateLimiter limiter)
+    : IAuthorizationMiddlewareResultHandler
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
         // Called once per request that reaches authorization; refusals are counted by the challenge or the forbid.
-        if (authorizeResult.Succeeded && ApiKeyPrincipalExtensions.ValidatedKeyOf(context.User) is not null)
+        if (!authorizeResult.Succeeded || ApiKeyPrincipalExtensions.ValidatedKeyOf(context.User) is not { } key)
         {
-            metrics.Checked(null);
+            return _default.HandleAsync(next, context, policy, authorizeResult);
         }
 
-        return _default.HandleAsync(next, context, policy, authorizeResult);
+        if (key.RateLimit is null)
+        {
+            metrics.Checked(null);
+            return _default.HandleAsync(next, context, policy, authorizeResult);
+        }
+
+        var decision = limiter.AcquireAsync(key, context.RequestAborted);
+        return decision.IsCompletedSuccessfully
+            ? Answer(decision.Result, next, context, policy, authorizeResult)
+            : AnswerAsync(decision, next, context, policy, authorizeResult);
+    }
+
+    private async Task AnswerAsync(
+        ValueTask<RateLimiting.RateLimitDecision> decision, RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult result) =>
+        await Answer(await decision, next, context, policy, result);
+
+    private Task Answer(
+        RateLimiting.RateLimitDecision decision, RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult result)
+    {
+        // Neither a challenge nor a forbid follows: the request is counted here, once.
+        metrics.Checked(decision.Refusal);
+        if (decision.Refusal is { } refusal)
+        {
+            return refusal.WriteAsync(context);
+        }
+
+        decision.WriteHeaders(context.Response.Headers);
+        return _default.HandleAsync(next, context, policy, result);
     }
 }

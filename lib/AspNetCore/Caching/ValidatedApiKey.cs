@@ -1,13 +1,17 @@
 using System.Security.Claims;
 using Keys.ApiKeys;
+using Keys.AspNetCore.RateLimiting;
+using Keys.AspNetCore.Validation;
 using Keys.V1;
+using IPNetwork = System.Net.IPNetwork;
 
 namespace Keys.AspNetCore.Caching;
 
 /// <summary>
-/// A key KeyValidation found valid, as this process keeps it: what it proves (id, project, environment, type, scopes)
-/// and until when. Built once per lookup and shared by every request that presents the key, so everything a request
-/// needs from it (the joined scopes, the claims) is computed once.
+/// A key KeyValidation found valid (or disabled), as this process keeps it: what it proves (id, project, environment,
+/// type, scopes), until when, and what its check needs besides (disabled, its rate limit, its allowed networks and
+/// origins). Built once per lookup and shared by every request that presents the key, so everything a request needs
+/// from it (the joined scopes, the claims, the parsed allowlists, the rate-limit policy header) is computed once.
 /// </summary>
 public sealed class ValidatedApiKey
 {
@@ -26,6 +30,10 @@ public sealed class ValidatedApiKey
         CachedAtTicks = cachedAtTicks;
         ExpiresAtTicks = response.ExpiresAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
         RevokesAtTicks = response.RevokesAt?.ToDateTimeOffset().UtcTicks ?? long.MaxValue;
+        Disabled = response.Outcome == ValidationOutcome.Disabled;
+        RateLimit = KeyRateLimit.From(response.RateLimit);
+        AllowedNetworks = Allowlists.ParseNetworks(response.AllowedCidrs);
+        AllowedOrigins = Allowlists.ParseOrigins(response.AllowedOrigins);
     }
 
     private ValidatedApiKey(ValidatedApiKey key, long revokesAtTicks)
@@ -40,6 +48,10 @@ public sealed class ValidatedApiKey
         CachedAtTicks = key.CachedAtTicks;
         ExpiresAtTicks = key.ExpiresAtTicks;
         RevokesAtTicks = revokesAtTicks;
+        Disabled = key.Disabled;
+        RateLimit = key.RateLimit;
+        AllowedNetworks = key.AllowedNetworks;
+        AllowedOrigins = key.AllowedOrigins;
         _claims = key._claims;
         _identity = key._identity;
     }
@@ -66,6 +78,21 @@ public sealed class ValidatedApiKey
     public long ExpiresAtTicks { get; }
 
     public long RevokesAtTicks { get; }
+
+    /// <summary>
+    /// Switched off by an operator (KeyValidation answered DISABLED): cached like a valid key, so that it is refused
+    /// with no lookup until an invalidation for it arrives.
+    /// </summary>
+    public bool Disabled { get; }
+
+    /// <summary>The key's rate limit (its own or its project's); null: none, and the check costs nothing more.</summary>
+    public KeyRateLimit? RateLimit { get; }
+
+    /// <summary>Client networks the key is accepted from; null: any.</summary>
+    public IPNetwork[]? AllowedNetworks { get; }
+
+    /// <summary>Origins the key is accepted from (the request's <c>Origin</c>, exactly); null: any.</summary>
+    public string[]? AllowedOrigins { get; }
 
     /// <summary>The claims a principal for this key carries; <see cref="Claim"/> is immutable, so requests share them.</summary>
     public IReadOnlyList<Claim> Claims => _claims ??= BuildClaims();

@@ -1,3 +1,4 @@
+using System.Net;
 using Keys.ApiKeys;
 using Keys.AspNetCore.Caching;
 using Keys.V1;
@@ -69,18 +70,22 @@ public static class ApiKeyChecks
     /// </summary>
     public static bool SpendsPermit(ApiKeyRefusal refusal) => refusal == ApiKeyRefusal.InvalidKey || refusal == ApiKeyRefusal.AmbiguousKey;
 
-    /// <summary>KeyValidation's answer: null when the key is valid, and is then checked as a <see cref="ValidatedApiKey"/>.</summary>
+    /// <summary>
+    /// KeyValidation's answer: null when it describes the key (valid, or disabled), which is then checked as a
+    /// <see cref="ValidatedApiKey"/>; a disabled key is cached like a valid one and refused by <see cref="CheckValidity"/>.
+    /// </summary>
     public static ApiKeyRefusal? CheckAnswer(ValidateResponse answer) => answer.Outcome switch
     {
-        ValidationOutcome.Valid => null,
+        ValidationOutcome.Valid or ValidationOutcome.Disabled => null,
         ValidationOutcome.Expired => ApiKeyRefusal.ExpiredKey,
         ValidationOutcome.Revoked => ApiKeyRefusal.RevokedKey,
         _ => ApiKeyRefusal.InvalidKey,
     };
 
     /// <summary>
-    /// A valid key, at <paramref name="nowTicks"/> (UTC): revocation and expiry are checked on every request, cached or
-    /// not, so that a key stops at the exact second; a rolled key is revoked at the end of its grace.
+    /// A key KeyValidation described, at <paramref name="nowTicks"/> (UTC): revocation and expiry are checked on every
+    /// request, cached or not, so that a key stops at the exact second; a rolled key is revoked at the end of its grace.
+    /// Both say more than "disabled" (the key will not come back), so they come first.
     /// </summary>
     public static ApiKeyRefusal? CheckValidity(ValidatedApiKey key, long nowTicks)
     {
@@ -89,7 +94,28 @@ public static class ApiKeyChecks
             return ApiKeyRefusal.RevokedKey;
         }
 
-        return nowTicks >= key.ExpiresAtTicks ? ApiKeyRefusal.ExpiredKey : null;
+        if (nowTicks >= key.ExpiresAtTicks)
+        {
+            return ApiKeyRefusal.ExpiredKey;
+        }
+
+        return key.Disabled ? ApiKeyRefusal.DisabledKey : null;
+    }
+
+    /// <summary>
+    /// Where a valid key is used from: the client's address against its networks (<c>IP_NOT_ALLOWED</c>), then the
+    /// request's <c>Origin</c> against its origins (<c>ORIGIN_NOT_ALLOWED</c>; a request without one is refused). A key
+    /// without either list passes at the cost of two null checks. <paramref name="client"/> is the address the
+    /// connection, or a trusted proxy, names.
+    /// </summary>
+    public static ApiKeyRefusal? CheckClient(ValidatedApiKey key, IPAddress? client, StringValues origin)
+    {
+        if (key.AllowedNetworks is { } networks && !Allowlists.Contains(networks, client))
+        {
+            return ApiKeyRefusal.IpNotAllowed;
+        }
+
+        return key.AllowedOrigins is { } origins && !Allowlists.Allows(origins, origin) ? ApiKeyRefusal.OriginNotAllowed : null;
     }
 
     /// <summary>Whether the key's scopes allow <paramref name="operation"/> on <paramref name="resource"/>.</summary>

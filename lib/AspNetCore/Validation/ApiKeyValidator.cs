@@ -135,9 +135,9 @@ public sealed class ApiKeyValidator
                 return new(ApiKeyRefusal.ValidationUnavailable);
             }
 
-            if (answer.Outcome == ValidationOutcome.Valid)
+            if (answer.Outcome is ValidationOutcome.Valid or ValidationOutcome.Disabled)
             {
-                // A valid key gives its permit back: the attempt was no guess.
+                // A real key gives its permit back, valid or switched off: the attempt was no guess.
                 _throttle.Refund(client);
             }
         }

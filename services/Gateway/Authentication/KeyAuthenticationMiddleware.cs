@@ -1,4 +1,5 @@
 using Keys.AspNetCore;
+using Keys.AspNetCore.RateLimiting;
 using Keys.AspNetCore.Validation;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
@@ -9,14 +10,16 @@ namespace Keys.Gateway.Authentication;
 /// Runs in YARP's pipeline, after the route is chosen and before the request is proxied. It checks <c>X-API-Key</c>
 /// against the route's policy and replaces whatever identity headers the client sent with the ones the key proves.
 /// Everything that the header alone decides (presence, format, checksum, type, browser use) costs no network call;
-/// a key seen recently is answered from the near cache, without touching the invalid-key throttle.
+/// a key seen recently is answered from the near cache, without touching the invalid-key throttle. In order: the
+/// request alone, the key's validity (revoked, expired, disabled), where it is used from (its networks and origins),
+/// the route's type and scope, then the key's rate limit.
 /// </summary>
 /// <remarks>
-/// The decisions are <see cref="KeyCheck"/>'s; the key's own check (near cache, lookup, throttle) is
-/// <see cref="ApiKeyValidator"/>'s, the one every service using Keys.AspNetCore runs. This class strips headers, writes
-/// refusals and proxies the rest.
+/// The decisions are <see cref="KeyCheck"/>'s and <see cref="ApiKeyChecks"/>'; the key's own check (near cache,
+/// lookup, throttle) is <see cref="ApiKeyValidator"/>'s and its rate limit <see cref="ApiKeyRateLimiter"/>'s, the ones
+/// every service using Keys.AspNetCore runs. This class strips headers, writes refusals and proxies the rest.
 /// </remarks>
-public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator, GatewayMetrics metrics) : IMiddleware
+public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator, ApiKeyRateLimiter limiter, GatewayMetrics metrics) : IMiddleware
 {
     public const string ApiKeyHeader = ApiKeyDefaults.HeaderName;
 
@@ -66,21 +69,57 @@ public sealed class KeyAuthenticationMiddleware(ApiKeyValidator validator, Gatew
         }
 
         var result = await validator.ValidateAsync(key, type, client, context.RequestAborted);
-        refusal = result.Refusal ?? KeyCheck.CheckRoute(policy, result.Key!, context.Request.Method, context.Request.RouteValues);
+        if (result.Key is not { } valid)
+        {
+            await RefuseAsync(context, result.Refusal!);
+            return;
+        }
+
+        // A key limited to some origins is answered by Origin too: a shared cache must not give one origin's answer
+        // (a pass or ORIGIN_NOT_ALLOWED) to another.
+        if (valid.AllowedOrigins is not null)
+        {
+            context.Response.Headers.Append(HeaderNames.Vary, HeaderNames.Origin);
+        }
+
+        // Where the key is used from, then what the route demands of it: a refused request spends none of its limit.
+        refusal = ApiKeyChecks.CheckClient(valid, client, headers.Origin)
+            ?? KeyCheck.CheckRoute(policy, valid, context.Request.Method, context.Request.RouteValues);
         if (refusal is not null)
         {
             await RefuseAsync(context, refusal);
             return;
         }
 
+        RateLimitDecision? limit = null;
+        if (valid.RateLimit is not null)
+        {
+            var decision = await limiter.AcquireAsync(valid, context.RequestAborted);
+            if (decision.Refusal is { } limited)
+            {
+                await RefuseAsync(context, limited);
+                return;
+            }
+
+            decision.WriteHeaders(context.Response.Headers);
+            limit = decision;
+        }
+
         validator.Metrics.Checked(null);
-        KeyCheck.SetIdentityHeaders(headers, result.Key!);
+        KeyCheck.SetIdentityHeaders(headers, valid);
         await next(context);
 
-        // YARP clears the response to answer a failed proxy attempt (502) itself; that answer varies by key too.
+        // YARP clears the response to answer a failed proxy attempt (502) itself; that answer varies by key too, and
+        // the request was counted.
         if (!context.Response.HasStarted && !VariesByKey(context.Response.Headers))
         {
             context.Response.Headers.Append(HeaderNames.Vary, ApiKeyHeader);
+            if (valid.AllowedOrigins is not null)
+            {
+                context.Response.Headers.Append(HeaderNames.Vary, HeaderNames.Origin);
+            }
+
+            limit?.WriteHeaders(context.Response.Headers);
         }
     }
 

@@ -2,10 +2,12 @@ using Grpc.Core;
 using Keys.ApiKeys;
 using Keys.KeyValidation.Invalidation;
 using Keys.KeyValidation.Lookup;
+using Keys.KeyValidation.RateLimiting;
 using Keys.KeyValidation.Usage;
 using Keys.ServiceAuth;
 using Keys.V1;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Keys.KeyValidation.Grpc;
 
@@ -17,6 +19,7 @@ public sealed class ValidationApi(
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     WatchAdmission admission,
+    RateBudgetStore budgets,
     IOptions<KeyValidationOptions> options) : KeyValidationService.KeyValidationServiceBase
 {
     private static readonly ValidateResponse InvalidFormat = new() { Outcome = ValidationOutcome.InvalidFormat };
@@ -48,7 +51,7 @@ public sealed class ValidationApi(
             throw new RpcException(new Status(StatusCode.Unavailable, "Key records cannot be read right now."));
         }
 
-        var response = Evaluate(record, time.GetUtcNow(), asOf);
+        var response = ValidationAnswers.Evaluate(record, time.GetUtcNow(), asOf);
         metrics.Validated(response.Outcome);
         if (response.Outcome == ValidationOutcome.Valid)
         {
@@ -59,6 +62,39 @@ public sealed class ValidationApi(
     }
 
     private static readonly Task<PingResponse> Pong = Task.FromResult(new PingResponse());
+
+    /// <summary>
+    /// Draws from a key's shared rate-limit counter: grants up to <c>requested</c> of what is left of <c>limit</c> in
+    /// the window, atomically in Redis. Callers lease ahead of need, so this is called once per lease, not per request.
+    /// Redis away or too slow: <c>UNAVAILABLE</c>, and the caller fails closed.
+    /// </summary>
+    public override async Task<AcquireRateBudgetResponse> AcquireRateBudget(AcquireRateBudgetRequest request, ServerCallContext context)
+    {
+        if (RateBudgetRequests.Check(request) is var (reason, message))
+        {
+            throw new Google.Rpc.Status
+            {
+                Code = (int)Google.Rpc.Code.InvalidArgument,
+                Message = message,
+                Details = { Google.Protobuf.WellKnownTypes.Any.Pack(new Google.Rpc.ErrorInfo { Reason = reason, Domain = "keys.v1" }) },
+            }.ToRpcException();
+        }
+
+        RateBudget budget;
+        try
+        {
+            budget = await budgets.DrawAsync(request.KeyId, request.Limit, request.WindowSeconds, request.WindowStart, request.Requested)
+                .WaitAsync(options.Value.RedisTimeout, context.CancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            metrics.BudgetDrawn(null, request.Requested);
+            throw new RpcException(new Status(StatusCode.Unavailable, "Rate-limit budgets cannot be drawn right now."));
+        }
+
+        metrics.BudgetDrawn(budget.Granted, request.Requested);
+        return new AcquireRateBudgetResponse { Granted = budget.Granted, Used = budget.Used };
+    }
 
     public override Task<PingResponse> Ping(PingRequest request, ServerCallContext context) => Pong;
 
@@ -132,38 +168,5 @@ public sealed class ValidationApi(
         {
             throw new RpcException(new Status(StatusCode.Unavailable, "This KeyValidation replica is stopping; reconnect."));
         }
-    }
-
-    // Both ends are checked on every call, so a cached record turns at the exact second: a delete's revocation, the
-    // end of a roll's grace period, and expiry.
-    private static ValidateResponse Evaluate(KeyRecord? record, DateTimeOffset now, long asOf)
-    {
-        if (record is null)
-        {
-            return new ValidateResponse { Outcome = ValidationOutcome.NotFound, AsOfSequence = asOf };
-        }
-
-        if (record.RevokesAt is not null && record.RevokesAt.ToDateTimeOffset() <= now)
-        {
-            return new ValidateResponse { Outcome = ValidationOutcome.Revoked, AsOfSequence = asOf };
-        }
-
-        if (record.ExpiresAt is not null && record.ExpiresAt.ToDateTimeOffset() <= now)
-        {
-            return new ValidateResponse { Outcome = ValidationOutcome.Expired, AsOfSequence = asOf };
-        }
-
-        return new ValidateResponse
-        {
-            Outcome = ValidationOutcome.Valid,
-            KeyId = record.KeyId,
-            ProjectId = record.ProjectId,
-            Environment = record.Environment,
-            Type = record.Type,
-            Scopes = { record.Scopes },
-            ExpiresAt = record.ExpiresAt,
-            RevokesAt = record.RevokesAt,
-            AsOfSequence = asOf,
-        };
     }
 }

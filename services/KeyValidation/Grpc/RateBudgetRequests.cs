@@ -1,0 +1,42 @@
+using Keys.ApiKeys;
+using Keys.V1;
+
+namespace Keys.KeyValidation.Grpc;
+
+/// <summary>What makes an <c>AcquireRateBudget</c> request well-formed, with the stable code of each refusal (domain <c>keys.v1</c>).</summary>
+public static class RateBudgetRequests
+{
+    public const long MaxLimit = 1_000_000_000;
+    public const int MaxWindowSeconds = 86_400;
+
+    /// <summary>Null when the request can be served; otherwise the reason and message of its INVALID_ARGUMENT.</summary>
+    public static (string Reason, string Message)? Check(AcquireRateBudgetRequest request)
+    {
+        if (!ResourceId.IsWellFormed(request.KeyId, ResourceId.KeyPrefix))
+        {
+            return ("INVALID_KEY_ID", "key_id must be a key's ID (key_…): the counter is the key's ID, never the key.");
+        }
+
+        if (request.Limit is < 1 or > MaxLimit)
+        {
+            return ("INVALID_RATE_LIMIT", $"limit must be from 1 to {MaxLimit:N0}.");
+        }
+
+        if (request.WindowSeconds is < 1 or > MaxWindowSeconds)
+        {
+            return ("INVALID_RATE_LIMIT", $"window_seconds must be from 1 to {MaxWindowSeconds:N0}.");
+        }
+
+        if (request.WindowStart < 0 || request.WindowStart % request.WindowSeconds != 0)
+        {
+            return ("INVALID_WINDOW_START", "window_start must be a window's start in Unix seconds: a multiple of window_seconds.");
+        }
+
+        if (request.Requested < 1)
+        {
+            return ("INVALID_REQUESTED", "requested must be at least 1.");
+        }
+
+        return null;
+    }
+}
