@@ -144,7 +144,8 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         var key = await _keys.NewKeyAsync(project.Id);
 
         await KeyAdminClient.AssertErrorAsync(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, "{}"), HttpStatusCode.BadRequest, "NOTHING_TO_UPDATE");
-        await KeyAdminClient.AssertErrorAsync(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, null), HttpStatusCode.BadRequest, "NOTHING_TO_UPDATE");
+        // No body at all is not an object: refused as every REST body is, before the update is looked at.
+        await KeyAdminClient.AssertErrorAsync(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, null), HttpStatusCode.BadRequest, "MALFORMED_JSON");
         var empty = await KeyLifecycle.RefusedAsync(
             () => Grpc.UpdateKeyAsync(new UpdateKeyRequest { ProjectId = project.Id, Environment = "dev", KeyId = key.Key.Id, Key = new KeyUpdate { Name = "x" } }, _keys.Admin).ResponseAsync,
             StatusCode.InvalidArgument, "INVALID_UPDATE_MASK");
@@ -152,7 +153,11 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
             () => Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, new KeyUpdate(), "name", "type"), _keys.Admin).ResponseAsync,
             StatusCode.InvalidArgument, "INVALID_UPDATE_MASK");
         await KeyAdminClient.AssertErrorAsync(
-            await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, """{"name":"x","maskedKey":"sk_x"}"""), HttpStatusCode.BadRequest, "INVALID_UPDATE_MASK");
+            await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, """{"name":"x"}""", query: "?updateMask=name,maskedKey"), HttpStatusCode.BadRequest, "INVALID_UPDATE_MASK");
+
+        // A field a key has but an update cannot set is unknown to the body, as in every REST body.
+        await KeyAdminClient.AssertErrorAsync(
+            await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, """{"name":"x","maskedKey":"sk_x"}"""), HttpStatusCode.BadRequest, "MALFORMED_JSON");
 
         Assert.Contains("name, scopes, expiresAt, enabled, rateLimit, allowedCidrs, allowedOrigins, metadata", empty.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(key.Key.Name, (await _keys.KeyAsync(project.Id, key.Key.Id)).Name);

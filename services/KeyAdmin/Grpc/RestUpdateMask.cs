@@ -10,8 +10,9 @@ namespace Keys.KeyAdmin.Grpc;
 /// is the body's top-level properties, so <c>{"expiresAt": null}</c> clears the expiry and <c>{"name": "x"}</c>
 /// touches nothing else. JSON transcoding cannot tell a property sent as null from one not sent (both leave the field
 /// unset), so this reads the body once before it does, and adds the mask as the query parameter transcoding binds to
-/// <c>update_mask</c>: FieldMask's JSON form, comma-separated field names. An empty body is an empty object, which
-/// changes nothing (NOTHING_TO_UPDATE). Only the two PATCH routes are touched; every other request passes as it came.
+/// <c>update_mask</c>: FieldMask's JSON form, comma-separated field names. It runs after the REST conventions, which
+/// refuse a missing or malformed body (MALFORMED_JSON); <c>{}</c> changes nothing (NOTHING_TO_UPDATE). Only the two
+/// PATCH routes are touched; every other request passes as it came.
 /// </summary>
 public static class RestUpdateMask
 {
