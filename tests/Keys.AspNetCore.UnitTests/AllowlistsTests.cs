@@ -41,6 +41,66 @@ public sealed class AllowlistsTests
         Assert.False(Allowlists.Contains(Allowlists.ParseNetworks(["0.0.0.0/0"])!, IPAddress.Parse("2001:db8::1")));
     }
 
+    // Kestrel's dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d. An IPv6 network whose last 32 bits spell
+    // an IPv4 network (2001:db8::cb00:7100/120 ends in 203.0.113.0/24) must not take it in: the families differ.
+    [Theory]
+    [InlineData("2001:db8::cb00:7100/120", "::ffff:203.0.113.9")]
+    [InlineData("2001:db8::/32", "::ffff:203.0.113.9")]
+    [InlineData("::/0", "::ffff:203.0.113.9")]
+    [InlineData("::cb00:7100/120", "::ffff:203.0.113.9")]
+    [InlineData("64:ff9b::cb00:7100/120", "::ffff:203.0.113.9")]
+    public void IPv4ClientOnADualStackSocketNeverMatchesAnIPv6OnlyNetwork(string cidr, string client) =>
+        Assert.False(Allowlists.Contains(Allowlists.ParseNetworks([cidr])!, IPAddress.Parse(client)));
+
+    [Theory]
+    [InlineData("::ffff:203.0.113.0/120", "::ffff:203.0.113.9", true)]
+    [InlineData("::ffff:203.0.113.0/120", "203.0.113.9", true)]
+    [InlineData("::ffff:203.0.113.0/120", "::ffff:203.0.114.9", false)]
+    [InlineData("::ffff:0.0.0.0/96", "::ffff:198.51.100.1", true)]
+    [InlineData("::ffff:0.0.0.0/96", "198.51.100.1", true)]
+    [InlineData("::ffff:0.0.0.0/96", "2001:db8::1", false)]
+    [InlineData("::ffff:203.0.113.9", "::ffff:203.0.113.9", true)]
+    [InlineData("::ffff:203.0.113.9", "203.0.113.10", false)]
+    public void NetworkWrittenInMappedFormIsTheIPv4NetworkItSpells(string cidr, string client, bool allowed) =>
+        Assert.Equal(allowed, Allowlists.Contains(Allowlists.ParseNetworks([cidr])!, IPAddress.Parse(client)));
+
+    [Theory]
+    [InlineData("::ffff:203.0.113.0/120", "203.0.113.0/24")]
+    [InlineData("::ffff:0.0.0.0/96", "0.0.0.0/0")]
+    [InlineData("::ffff:10.1.2.3/104", "10.0.0.0/8")]
+    [InlineData("::ffff:203.0.113.9", "203.0.113.9/32")]
+    public void MappedFormNetworkIsReadAsItsIPv4Network(string cidr, string expected) =>
+        Assert.Equal(expected, Allowlists.ParseNetworks([cidr])!.Single().ToString());
+
+    [Fact]
+    public void MappedFormNetworkShorterThan96BitsIsAnIPv6NetworkAndMatchesNoIPv4Client()
+    {
+        // Without its host bits ::ffff:0.0.0.0/80 is ::/80: not the mapped block, and no set of IPv4 addresses.
+        var networks = Allowlists.ParseNetworks(["::ffff:0.0.0.0/80"])!;
+
+        Assert.False(Allowlists.Contains(networks, IPAddress.Parse("203.0.113.9")));
+        Assert.False(Allowlists.Contains(networks, IPAddress.Parse("::ffff:203.0.113.9")));
+    }
+
+    [Theory]
+    [InlineData("::ffff:203.0.113.9")]
+    [InlineData("203.0.113.9")]
+    [InlineData("2001:db8::cb00:7109")]
+    public void MatchingAClientAllocatesNothing(string client)
+    {
+        var networks = Allowlists.ParseNetworks(["2001:db8::cb00:7100/120", "198.51.100.0/24", "::ffff:192.0.2.0/120", "203.0.113.0/24"])!;
+        var address = IPAddress.Parse(client);
+        Assert.True(Allowlists.Contains(networks, address));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            Allowlists.Contains(networks, address);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void NoAddressMatchesNothing() =>
         Assert.False(Allowlists.Contains(Allowlists.ParseNetworks(["0.0.0.0/0", "::/0"])!, null));

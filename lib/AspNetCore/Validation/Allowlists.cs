@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Primitives;
@@ -14,8 +15,9 @@ public static class Allowlists
 {
     /// <summary>
     /// The networks of <paramref name="cidrs"/>; null when there are none (any address). A bare address is its own
-    /// network (/32, /128); host bits past the prefix are ignored (<c>10.1.2.3/8</c> is <c>10.0.0.0/8</c>); an entry
-    /// that is neither is left out.
+    /// network (/32, /128); host bits past the prefix are ignored (<c>10.1.2.3/8</c> is <c>10.0.0.0/8</c>); an IPv4
+    /// network written in mapped form is read as IPv4 (<c>::ffff:203.0.113.0/120</c> is <c>203.0.113.0/24</c>); an entry
+    /// that is none of these is left out.
     /// </summary>
     public static IPNetwork[]? ParseNetworks(IReadOnlyList<string> cidrs)
     {
@@ -36,7 +38,10 @@ public static class Allowlists
         return [.. networks];
     }
 
-    /// <summary>Whether <paramref name="client"/> is in one of <paramref name="networks"/>; an IPv4-mapped IPv6 address counts as its IPv4 address.</summary>
+    /// <summary>
+    /// Whether <paramref name="client"/> is in one of <paramref name="networks"/>, compared within its family only: an
+    /// IPv4-mapped IPv6 address (<c>::ffff:a.b.c.d</c>) is the IPv4 address it carries.
+    /// </summary>
     public static bool Contains(IPNetwork[] networks, IPAddress? client)
     {
         if (client is null)
@@ -44,22 +49,19 @@ public static class Allowlists
             return false;
         }
 
-        // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d, and the operator wrote a.b.c.d/n: IPNetwork.Contains
-        // matches a mapped address against IPv4 networks itself, with no allocation (MapToIPv4 would allocate).
-        IPAddress? mapped = null;
+        // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d, and the operator wrote a.b.c.d/n. IPNetwork.Contains
+        // is not trusted with a mapped address: since .NET 9 it compares the mapped address's last 32 bits with an IPv6
+        // network as well (dotnet/runtime#131861), so that 2001:db8::cb00:7100/120 took in 203.0.113.0/24. The IPv4
+        // address is read out of the mapped one on the stack: MapToIPv4 would cost 40 B per request.
+        if (client.IsIPv4MappedToIPv6)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            return client.TryWriteBytes(bytes, out _) && ContainsIPv4(networks, BinaryPrimitives.ReadUInt32BigEndian(bytes[12..]));
+        }
+
         foreach (var network in networks)
         {
-            if (network.Contains(client))
-            {
-                return true;
-            }
-
-            // An IPv4 client against IPv4 addresses written in mapped form (::ffff:10.0.0.0/104); not against other
-            // IPv6 networks, though ::/0 holds every mapped address: an operator who wrote ::/0 meant IPv6 clients.
-            if (client.AddressFamily == AddressFamily.InterNetwork
-                && network.BaseAddress.IsIPv4MappedToIPv6
-                && network.PrefixLength >= 96
-                && network.Contains(mapped ??= client.MapToIPv6()))
+            if (network.BaseAddress.AddressFamily == client.AddressFamily && network.Contains(client))
             {
                 return true;
             }
@@ -95,6 +97,24 @@ public static class Allowlists
         return false;
     }
 
+    private static bool ContainsIPv4(IPNetwork[] networks, uint client)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        foreach (var network in networks)
+        {
+            if (network.BaseAddress.AddressFamily == AddressFamily.InterNetwork && network.BaseAddress.TryWriteBytes(bytes, out _))
+            {
+                var mask = network.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - network.PrefixLength);
+                if ((client & mask) == BinaryPrimitives.ReadUInt32BigEndian(bytes))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     private static bool TryParseNetwork(string cidr, out IPNetwork network)
     {
         network = default;
@@ -110,6 +130,15 @@ public static class Allowlists
         if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out prefix) || prefix > bits))
         {
             return false;
+        }
+
+        // An IPv4 network written in mapped form (::ffff:10.0.0.0/104) is that IPv4 network (10.0.0.0/8): clients are
+        // compared within their family, and an IPv4 client is IPv4 however its socket reported it. Shorter than /96 it
+        // is no set of IPv4 addresses, and stays IPv6.
+        if (address.IsIPv4MappedToIPv6 && prefix >= 96)
+        {
+            address = address.MapToIPv4();
+            prefix -= 96;
         }
 
         // IPNetwork refuses a base address with host bits set: keep the network part only.
