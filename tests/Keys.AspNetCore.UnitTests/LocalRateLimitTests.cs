@@ -184,40 +184,77 @@ public sealed class LocalRateLimitTests
     [Fact]
     public async Task SweepingWhileRequestsCountNeverLetsAWindowPassMoreThanItsLimit()
     {
-        const int limit = 300;
+        // Round after round, every key's counter holds the window that has just ended, a sweeper retires ended windows
+        // without pause, and requests of the next window count: each key's first requests race the sweep for its counter
+        // (moving it to the new window, or finding it retired and starting another). However that goes, nothing counted
+        // is lost: each new window passes exactly its limit, for every key.
+        const int limit = 3;
+        const int keys = 1000;
+        const int rounds = 300;
+        const int workers = 3;
         var counters = new LocalRateCounters();
         var rule = KeyRateLimit.Local(limit, 1);
-        var passed = 0;
-        using var stop = new CancellationTokenSource();
+        var ids = Enumerable.Range(0, keys).Select(i => $"key_{i:D22}").ToArray();
+        foreach (var id in ids)
+        {
+            counters.TryAcquire(id, rule, Epoch, out _);
+        }
 
-        // Sweeps at the end of the window that is being counted, over and over: nothing of it has ended, so nothing is
-        // dropped, and nothing counted is lost.
-        using var sweeping = new ManualResetEventSlim();
+        var round = 1L;
+        var passed = new int[keys];
+        var wrong = new System.Collections.Concurrent.ConcurrentBag<string>();
+        using var barrier = new Barrier(workers, _ =>
+        {
+            for (var key = 0; key < keys; key++)
+            {
+                if (passed[key] != limit)
+                {
+                    wrong.Add($"round {round}, key {key}: {passed[key]} passed");
+                }
+            }
+
+            Array.Clear(passed);
+            Interlocked.Increment(ref round);
+        });
+        using var stop = new CancellationTokenSource();
         var sweeper = Task.Factory.StartNew(
             () =>
             {
-                sweeping.Set();
                 while (!stop.IsCancellationRequested)
                 {
-                    counters.Sweep(Epoch + rule.WindowTicks - 1);
+                    counters.Sweep(Epoch + (Volatile.Read(ref round) * rule.WindowTicks));
                 }
             },
             TaskCreationOptions.LongRunning);
-        sweeping.Wait();
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
-        {
-            for (var i = 0; i < 50_000; i++)
+
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(worker => Task.Factory.StartNew(
+            () =>
             {
-                if (counters.TryAcquire(KeyId, rule, Epoch, out _))
+                for (var r = 1; r <= rounds; r++)
                 {
-                    Interlocked.Increment(ref passed);
+                    var now = Epoch + (Volatile.Read(ref round) * rule.WindowTicks);
+                    for (var request = 0; request < limit + 2; request++)
+                    {
+                        // Each worker starts elsewhere in the keys, so that they meet the sweeper at different points.
+                        for (var k = 0; k < keys; k++)
+                        {
+                            var key = (k + (worker * keys / workers)) % keys;
+                            if (counters.TryAcquire(ids[key], rule, now, out _))
+                            {
+                                Interlocked.Increment(ref passed[key]);
+                            }
+                        }
+                    }
+
+                    barrier.SignalAndWait();
                 }
-            }
-        })));
+            },
+            TaskCreationOptions.LongRunning)));
         await stop.CancelAsync();
         await sweeper;
 
-        Assert.Equal(limit, passed);
+        Assert.Equal(rounds + 1, round);
+        Assert.Empty(wrong);
     }
 
     private static async Task<int> PassedAsync(LocalRateCounters counters, KeyRateLimit rule, long at)
