@@ -50,7 +50,7 @@ public sealed class KeyAuthenticationMiddlewareTests : IDisposable
         var client = new KeyValidationService.KeyValidationServiceClient(_validation);
         _middleware = new KeyAuthenticationMiddleware(
             new ApiKeyValidator(client, cache, _time, checks, options),
-            new ApiKeyRateLimiter(client, _time, options),
+            new ApiKeyRateLimiter(client, _time, options, meters),
             new GatewayMetrics(meters, checks));
     }
 
