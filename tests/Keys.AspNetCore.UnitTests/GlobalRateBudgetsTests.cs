@@ -1,7 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Grpc.Core;
+using Keys.AspNetCore.Caching;
 using Keys.AspNetCore.RateLimiting;
 using Keys.V1;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Keys.AspNetCore.UnitTests;
@@ -93,6 +97,128 @@ public sealed class GlobalRateBudgetsTests
         Assert.Equal(200, server.Requested[^1]);
         // Far fewer calls than requests: no round trip per request.
         Assert.InRange(server.Calls, 1, 40);
+    }
+
+    [Fact]
+    public async Task LeasesCatchUpWithTrafficThatStartsLateInALongWindow()
+    {
+        var server = new BudgetServer();
+        var budgets = Budgets(server);
+        // An hourly window, and a limit whose 2 % (200,000) is far above what half a second of this traffic needs.
+        var rule = KeyRateLimit.Global(10_000_000, 3600);
+        _time.Advance(TimeSpan.FromMinutes(59));
+
+        // 2,000 requests a second, one every half millisecond, for three seconds: half a second of it is 1,000.
+        for (var i = 0; i < 6000; i++)
+        {
+            Assert.Null((await budgets.AcquireAsync(KeyId, rule, default)).Refusal);
+            _time.Advance(TimeSpan.FromTicks(TimeSpan.TicksPerMillisecond / 2));
+        }
+
+        // 1, 6, 15, 55, 175, 575, then 1,000 each: the seventh lease is half a second of the traffic.
+        var requested = server.Requested;
+        Assert.True(requested.Length <= 20, $"{requested.Length} leases for 6,000 requests: {string.Join(", ", requested.Take(20))}…");
+        Assert.All(requested.Skip(6), r => Assert.InRange(r, 900, 1100));
+    }
+
+    [Fact]
+    public async Task ARaisedLimitIsAskedForAtOnceOnAKeyThatHadSpentTheOldOne()
+    {
+        var server = new BudgetServer();
+        var budgets = Budgets(server);
+        _time.Advance(TimeSpan.FromSeconds(20));
+        var passed = 0;
+        for (var i = 0; i < 3; i++)
+        {
+            passed += (await budgets.AcquireAsync(KeyId, KeyRateLimit.Global(2, 60), default)).Refusal is null ? 1 : 0;
+        }
+
+        Assert.Equal(2, passed);
+
+        // Raised within the window: the shared counter still holds the 2 spent, so 8 more pass and no more.
+        var raised = KeyRateLimit.Global(10, 60);
+        var decisions = new List<RateLimitDecision>();
+        for (var i = 0; i < 10; i++)
+        {
+            decisions.Add(await budgets.AcquireAsync(KeyId, raised, default));
+        }
+
+        Assert.All(decisions.Take(8), d => Assert.Null(d.Refusal));
+        Assert.All(decisions.Skip(8), d => Assert.Equal("RATE_LIMITED", d.Refusal?.Error));
+        Assert.Equal(10, server.Used(KeyId, 1_800_000_000, 60));
+        Assert.Equal(10, server.Limits[^1]);
+    }
+
+    [Fact]
+    public async Task ALoweredLimitAppliesAtOnceAndWhatWasLeasedUnderTheHigherOneIsNotSpent()
+    {
+        var server = new BudgetServer();
+        var budgets = Budgets(server);
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Null((await budgets.AcquireAsync(KeyId, KeyRateLimit.Global(10_000, 60), default)).Refusal);
+        }
+
+        Assert.True(server.Used(KeyId, 1_800_000_000, 60) > 50, "Nothing was leased ahead: the test would prove nothing.");
+
+        var lowered = await budgets.AcquireAsync(KeyId, KeyRateLimit.Global(40, 60), default);
+
+        Assert.Equal("RATE_LIMITED", lowered.Refusal?.Error);
+        Assert.Equal(40, server.Limits[^1]);
+    }
+
+    [Fact]
+    public async Task ANewWindowLengthIsAnotherCounterAndTheOldOneStaysSpent()
+    {
+        var server = new BudgetServer();
+        var budgets = Budgets(server);
+        var (minute, halfMinute) = (KeyRateLimit.Global(2, 60), KeyRateLimit.Global(2, 30));
+        for (var i = 0; i < 3; i++)
+        {
+            await budgets.AcquireAsync(KeyId, minute, default);
+        }
+
+        var shorter = await budgets.AcquireAsync(KeyId, halfMinute, default);
+        var back = await budgets.AcquireAsync(KeyId, minute, default);
+
+        Assert.Null(shorter.Refusal);
+        Assert.InRange(server.Used(KeyId, 1_800_000_000, 30), 1, 2);
+        Assert.Equal("RATE_LIMITED", back.Refusal?.Error);
+        Assert.Equal(2, server.Used(KeyId, 1_800_000_000, 60));
+    }
+
+    [Fact]
+    public async Task AKeySwitchedFromGlobalToLocalAndBackFindsTheSharedWindowStillSpent()
+    {
+        var server = new BudgetServer();
+        var validation = new FakeKeyValidation { OnAcquire = (request, _) => server.AcquireAsync(request) };
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var limiter = new ApiKeyRateLimiter(
+            validation.Client, _time, Options.Create(new ApiKeyValidationOptions()), services.GetRequiredService<IMeterFactory>());
+        ValidatedApiKey Key(RateLimitMode mode) => new(
+            new ValidateResponse
+            {
+                Outcome = ValidationOutcome.Valid,
+                KeyId = KeyId,
+                RateLimit = new RateLimitRule { Limit = 2, WindowSeconds = 60, Mode = mode },
+            },
+            ApiKeys.ApiKeyType.Secret,
+            _time.GetUtcNow().UtcTicks);
+
+        var global = new List<RateLimitDecision>();
+        for (var i = 0; i < 3; i++)
+        {
+            global.Add(await limiter.AcquireAsync(Key(RateLimitMode.Global), default));
+        }
+
+        // Local counts this process alone, from zero; back to global, the shared count is what it was.
+        var local = await limiter.AcquireAsync(Key(RateLimitMode.Local), default);
+        var globalAgain = await limiter.AcquireAsync(Key(RateLimitMode.Global), default);
+
+        Assert.Equal([null, null, "RATE_LIMITED"], global.Select(d => d.Refusal?.Error));
+        Assert.Null(local.Refusal);
+        Assert.Equal("RATE_LIMITED", globalAgain.Refusal?.Error);
+        Assert.Equal(2, server.Used(KeyId, 1_800_000_000, 60));
     }
 
     [Fact]
@@ -337,6 +463,9 @@ public sealed class GlobalRateBudgetsTests
 
         public List<long> WindowStarts { get; } = [];
 
+        /// <summary>The limit each call reported, in order.</summary>
+        public List<long> Limits { get; } = [];
+
         public long Used(string keyId, long start, int window) => _used.GetValueOrDefault((keyId, start, window));
 
         public void Spend(string keyId, long start, int window, long used) => _used[(keyId, start, window)] = used;
@@ -367,6 +496,7 @@ public sealed class GlobalRateBudgetsTests
                 lock (_gate)
                 {
                     WindowStarts.Add(request.WindowStart);
+                    Limits.Add(request.Limit);
                 }
 
                 if (Held)

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using Keys.FunctionalTests.Infrastructure;
+using Keys.V1;
 
 namespace Keys.FunctionalTests;
 
@@ -79,6 +81,37 @@ public sealed class KeyUpdatePropagationTests(KeysAppFixture fixture) : IAsyncLi
         Assert.True(patched.IsSuccessStatusCode, await patched.Content.ReadAsStringAsync());
 
         await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", Bound);
+    }
+
+    [Fact]
+    public async Task AGlobalLimitRaisedOnAKeyThatHasSpentItPassesAgainOnBothGatewaysWithinOneSecond()
+    {
+        var key = await _keys.NewKeyAsync(_projectId, name: "raised-global", configure: request =>
+            request.RateLimit = new RateLimit { Limit = 2, WindowSeconds = 3600, Mode = "global" });
+
+        // Spent between them, and known to be spent by each: both have answered 429 for this window.
+        foreach (var gateway in _gateways)
+        {
+            var spent = await gateway.FirstRejectionAsync("/demo/public/x", key.Value, TimeSpan.FromSeconds(30));
+            Assert.Equal("RATE_LIMITED", (await spent.ReadErrorAsync()).Error);
+        }
+
+        var patched = await _keys.PatchKeyAsync(_projectId, "dev", key.Key.Id, """{"rateLimit": {"limit": 10, "windowSeconds": 3600, "mode": "global"}}""");
+        Assert.True(patched.IsSuccessStatusCode, await patched.Content.ReadAsStringAsync());
+        var raisedAt = Stopwatch.StartNew();
+
+        foreach (var gateway in _gateways)
+        {
+            HttpResponseMessage response;
+            do
+            {
+                response = await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key.Value));
+            }
+            while (response.StatusCode != HttpStatusCode.OK && raisedAt.Elapsed < Bound + TimeSpan.FromSeconds(2));
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True(raisedAt.Elapsed <= Bound, $"passed again only after {raisedAt.Elapsed.TotalMilliseconds:F0} ms");
+        }
     }
 
     private async Task EveryGatewayPassesAsync(string key)

@@ -12,11 +12,15 @@ namespace Keys.AspNetCore.RateLimiting;
 /// window's limit is spent everywhere, and when a lease last failed. The next lease is prefetched while the current one
 /// still has half of itself left; only a request that finds the budget empty waits, for the lease in flight (the
 /// window's first request on this replica, or a burst faster than the prefetch), within the lease's deadline.</para>
+/// <para>A new limit starts that state afresh within the window (the shared counter keeps the window's count): a raised
+/// limit is asked for at once rather than refused as spent until the window ends, and budget leased under a higher
+/// limit is never spent under a lower one.</para>
 /// <para>Accuracy: KeyValidation never grants past the limit, so the replicas together never allow more than it. What
-/// they may allow less by is what was leased and not spent when the window ends: at most the lease being spent and the
-/// one prefetched, each at most <c>LeaseFraction</c> of the limit (2 %), on each replica whose traffic stopped short.
-/// Two replicas: within 8 %. A lease is sized to about half a second of this replica's traffic (plus the requests
-/// waiting), so a quiet replica holds little.</para>
+/// they may allow less by is what was leased and not spent when the window ends (or when the limit changes): at most
+/// the lease being spent and the one prefetched, each at most <c>LeaseFraction</c> of the limit (2 %), on each replica
+/// whose traffic stopped short. Two replicas: within 8 %. A lease is sized to about half a second of this replica's
+/// traffic at the rate since the previous lease (plus the requests waiting), so a quiet replica holds little, and a key
+/// whose traffic starts late in a long window is leased its real traffic within a few leases.</para>
 /// <para>Failing closed: when no lease can be had (KeyValidation unreachable, too slow, refusing), the requests that
 /// need one get 503, and for a second afterwards they get it at once, without a call.</para>
 /// </remarks>
@@ -31,6 +35,10 @@ public sealed class GlobalRateBudgets(
     // How much traffic one lease is sized for: long enough that the prefetch, started at its half, lands well before it
     // runs dry (a call takes milliseconds), short enough that a replica whose traffic stops holds little.
     private const double LeaseHorizonSeconds = 0.5;
+
+    // The shortest interval a rate is measured over: a few requests a moment apart are not taken for a flood, and a
+    // lease is at most five times what was spent since the one before (1 to 1,000 requests in seven leases).
+    private static readonly long MinRateIntervalTicks = TimeSpan.FromMilliseconds(100).Ticks;
 
     private readonly ConcurrentDictionary<string, Budget> _budgets = new(StringComparer.Ordinal);
 
@@ -81,7 +89,7 @@ public sealed class GlobalRateBudgets(
         while (true)
         {
             var budget = _budgets.GetOrAdd(keyId, static id => new Budget(id));
-            if (budget.For(window, rule.WindowSeconds) is { } lease)
+            if (budget.For(window, rule, time.GetUtcNow().UtcTicks) is { } lease)
             {
                 return lease;
             }
@@ -216,14 +224,16 @@ public sealed class GlobalRateBudgets(
         }
     }
 
-    // About half a second of this replica's traffic, at the rate of this window so far (or of the previous window, at
-    // a window's start), plus the requests waiting now; from 1 to MaxLease.
+    // About half a second of this replica's traffic, plus the requests waiting now; from 1 to MaxLease. The rate is
+    // the one since the previous lease (across a window's turn or a new limit too), not since the window started: a
+    // key whose traffic starts in the last minute of an hour would otherwise be leased a request or two at a time.
+    // Only the lease in flight writes the mark (one at a time per key and window).
     private long LeaseSize(LeaseWindow lease, KeyRateLimit rule)
     {
         var now = time.GetUtcNow().UtcTicks;
-        var windowStartTicks = lease.Window.EndTicks - rule.WindowTicks;
-        var elapsedSeconds = Math.Max(0.1, (now - windowStartTicks) / (double)TimeSpan.TicksPerSecond);
-        var rate = Math.Max(Volatile.Read(ref lease.Spent) / elapsedSeconds, lease.PreviousRate);
+        var spent = Volatile.Read(ref lease.Spent);
+        var rate = lease.RateSince(spent, now);
+        lease.Mark(spent, now);
         var wanted = (long)Math.Ceiling(rate * LeaseHorizonSeconds) + Volatile.Read(ref lease.Waiting);
         return Math.Clamp(wanted, 1, MaxLease(rule));
     }
@@ -243,13 +253,16 @@ public sealed class GlobalRateBudgets(
         }
     }
 
-    /// <summary>A key's budget: its current window's lease state, replaced when the window moves on.</summary>
+    /// <summary>A key's budget: its current window's lease state, replaced when the window moves on or the rule changes.</summary>
     private sealed class Budget(string keyId)
     {
         private LeaseWindow? _current;
 
-        /// <summary>The lease state of the window (a new one when the window moved on); null once retired.</summary>
-        public LeaseWindow? For(RateLimitWindow window, int windowSeconds)
+        /// <summary>
+        /// The lease state of the window under <paramref name="rule"/> (a new one when the window moved on, or its
+        /// length or limit changed); null once retired.
+        /// </summary>
+        public LeaseWindow? For(RateLimitWindow window, KeyRateLimit rule, long utcTicks)
         {
             while (true)
             {
@@ -259,17 +272,29 @@ public sealed class GlobalRateBudgets(
                     return null;
                 }
 
-                // A request that read the clock just before the window turned is served from the new one.
-                if (current is not null && current.WindowSeconds == windowSeconds && current.Window.Index >= window.Index)
+                if (current is not null && current.WindowSeconds == rule.WindowSeconds)
                 {
-                    return current;
+                    // A request that read the clock just before the window turned is served from the new one.
+                    if (current.Window.Index > window.Index || (current.Window.Index == window.Index && current.Limit == rule.Limit))
+                    {
+                        return current;
+                    }
                 }
 
-                // The rate of the window that just ended sizes the next one's first lease.
-                var previousRate = current is not null && current.WindowSeconds == windowSeconds && current.Window.Index == window.Index - 1
-                    ? Volatile.Read(ref current.Spent) / (double)windowSeconds
-                    : 0;
-                var next = new LeaseWindow(keyId, window, windowSeconds, previousRate);
+                // Within the window, a new limit starts afresh: what was spent here, that the window is spent, and the
+                // budget left are all of the old limit (the shared counter has the window's count). The rate carries
+                // on into the next window or the new limit, so that its first lease is sized to the traffic.
+                var follows = current is not null && current.WindowSeconds == rule.WindowSeconds && current.Window.Index >= window.Index - 1;
+                var next = new LeaseWindow(keyId, window, rule.WindowSeconds, rule.Limit);
+                if (follows)
+                {
+                    next.CarryRateFrom(current!);
+                }
+                else
+                {
+                    next.Mark(0, utcTicks);
+                }
+
                 if (Interlocked.CompareExchange(ref _current, next, current) == current)
                 {
                     return next;
@@ -286,14 +311,14 @@ public sealed class GlobalRateBudgets(
         }
     }
 
-    private sealed class LeaseWindow(string keyId, RateLimitWindow window, int windowSeconds, double previousRate)
+    private sealed class LeaseWindow(string keyId, RateLimitWindow window, int windowSeconds, long limit)
     {
         public static readonly LeaseWindow Retired = new("", default, 0, 0);
 
         public readonly string KeyId = keyId;
         public readonly RateLimitWindow Window = window;
         public readonly int WindowSeconds = windowSeconds;
-        public readonly double PreviousRate = previousRate;
+        public readonly long Limit = limit;
 
         // Budget leased and not yet spent here; below 0 only for an instant, while a request that found none puts back
         // what it took.
@@ -306,7 +331,32 @@ public sealed class GlobalRateBudgets(
         public long FailedUntilTicks;
         public Task<bool>? Pending;
 
+        // When the last lease was sized, and Spent then: the traffic since is the rate the next lease is sized to. Carried
+        // from the state this one replaced, SpentAtMark is what was spent there since its mark, below zero.
+        private long _markTicks;
+        private long _spentAtMark;
+
         public bool IsExhausted => Volatile.Read(ref Exhausted) == 1;
+
+        /// <summary>Requests per second spent here since the mark (over 100 ms at least).</summary>
+        public double RateSince(long spent, long utcTicks)
+        {
+            var ticks = Math.Max(MinRateIntervalTicks, utcTicks - Volatile.Read(ref _markTicks));
+            return Math.Max(0, spent - Volatile.Read(ref _spentAtMark)) * (double)TimeSpan.TicksPerSecond / ticks;
+        }
+
+        public void Mark(long spent, long utcTicks)
+        {
+            Volatile.Write(ref _spentAtMark, spent);
+            Volatile.Write(ref _markTicks, utcTicks);
+        }
+
+        /// <summary>Continues <paramref name="previous"/>'s rate: what it spent since its mark counts as spent here.</summary>
+        public void CarryRateFrom(LeaseWindow previous)
+        {
+            var markTicks = Volatile.Read(ref previous._markTicks);
+            Mark(Volatile.Read(ref previous._spentAtMark) - Volatile.Read(ref previous.Spent), markTicks);
+        }
 
         public bool TryTake(out long left)
         {
