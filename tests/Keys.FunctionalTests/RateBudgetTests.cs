@@ -15,7 +15,8 @@ namespace Keys.FunctionalTests;
 /// The shared counters of global rate limits: the Lua script on the real Redis (grants never pass the limit, however
 /// many draw at once; the counter is named by key ID and window and expires a minute after the window), and
 /// AcquireRateBudget on both KeyValidation replicas (one counter for all, a service credential, stable codes for bad
-/// input). Every test uses key IDs of its own, so that counters never meet.
+/// input, only the window of now, never more than the limit). Every test uses key IDs of its own, so that counters
+/// never meet.
 /// </summary>
 [Collection(KeysCollection.Name)]
 public sealed class RateBudgetTests(KeysAppFixture fixture) : IAsyncLifetime
@@ -160,6 +161,37 @@ public sealed class RateBudgetTests(KeysAppFixture fixture) : IAsyncLifetime
         var info = refusal.GetRpcStatus()?.GetDetail<ErrorInfo>();
         Assert.Equal((reason, "keys.v1"), (info?.Reason, info?.Domain));
         Assert.DoesNotContain(keyId.Length == 0 ? "\0" : keyId, refusal.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WindowOtherThanNowsIsInvalidWindowStartAndNoCounterIsMadeForIt()
+    {
+        var keyId = ResourceId.NewKeyId();
+        var (minute, day) = (CurrentWindowStart(60), CurrentWindowStart(86_400));
+        var far = new (int Window, long Start)[] { (60, minute + 3600), (86_400, day + 86_400), (60, minute - 3600), (60, 0) };
+
+        foreach (var (window, start) in far)
+        {
+            var refusal = await Assert.ThrowsAsync<RpcException>(() => Validation.AcquireRateBudgetAsync(Request(keyId, window: window, start: start)).ResponseAsync);
+
+            Assert.Equal(StatusCode.InvalidArgument, refusal.StatusCode);
+            Assert.Equal("INVALID_WINDOW_START", refusal.GetRpcStatus()?.GetDetail<ErrorInfo>()?.Reason);
+            Assert.False(await _redis.GetDatabase().KeyExistsAsync($"keys:rl:{keyId}:{window}:{start}"));
+        }
+
+        // Now's window, and the one just ended (a caller whose clock is a little behind), are drawn from.
+        Assert.Equal(1, (await Validation.AcquireRateBudgetAsync(Request(keyId, window: 60, start: minute))).Granted);
+        Assert.Equal(1, (await Validation.AcquireRateBudgetAsync(Request(keyId, window: 60, start: minute - 60))).Granted);
+    }
+
+    [Fact]
+    public async Task RequestForMoreThanTheLimitIsGrantedTheLimitAtMost()
+    {
+        var keyId = ResourceId.NewKeyId();
+
+        var grant = await Validation.AcquireRateBudgetAsync(Request(keyId, limit: 10, requested: long.MaxValue));
+
+        Assert.Equal((10L, 10L), (grant.Granted, grant.Used));
     }
 
     private static AcquireRateBudgetRequest Request(string keyId, long limit = 10, int window = 60, long? start = null, long requested = 1) => new()

@@ -3,11 +3,17 @@ using Keys.V1;
 
 namespace Keys.KeyValidation.UnitTests;
 
-/// <summary>AcquireRateBudget's input: each malformed field is refused with its stable code, before Redis is touched.</summary>
+/// <summary>
+/// AcquireRateBudget's input: each malformed field is refused with its stable code, before Redis is touched; only the
+/// window of now (by this service's clock, give or take a minute) can be drawn from, and never more than the limit.
+/// </summary>
 public sealed class RateBudgetRequestsTests
 {
+    // Half a minute into the window of 60 s that starts at 1,800,000,000.
+    private const long Now = 1_800_000_030;
+
     [Fact]
-    public void WellFormedRequestIsServed() => Assert.Null(RateBudgetRequests.Check(Request()));
+    public void WellFormedRequestIsServed() => Assert.Null(RateBudgetRequests.Check(Request(), Now));
 
     [Theory]
     [InlineData("")]
@@ -40,13 +46,38 @@ public sealed class RateBudgetRequestsTests
     public void RequestingLessThanOneIsInvalidRequested(long requested) =>
         AssertRefused("INVALID_REQUESTED", Request(requested: requested));
 
+    [Theory]
+    [InlineData(1_800_000_120, 60)] // the window after next: it opens 90 s from now
+    [InlineData(1_800_003_600, 60)] // an hour ahead
+    [InlineData(1_800_057_600, 86_400)] // tomorrow, whose whole limit could be spent today
+    [InlineData(1_799_999_880, 60)] // ended 90 s ago
+    [InlineData(1_799_884_800, 86_400)] // yesterday
+    [InlineData(0, 60)]
+    public void WindowStartFarFromThisServicesClockIsInvalidWindowStart(long start, int window) =>
+        AssertRefused("INVALID_WINDOW_START", Request(window: window, start: start));
+
+    [Theory]
+    [InlineData(1_800_000_000, 60)] // now's
+    [InlineData(1_800_000_060, 60)] // the next, opening 30 s from now: a caller whose clock is 30 s ahead
+    [InlineData(1_799_999_940, 60)] // the previous, ended 30 s ago: a caller whose clock is 30 s behind
+    [InlineData(1_799_971_200, 86_400)] // today's
+    [InlineData(1_800_000_030, 1)]
+    public void WindowOfNowGiveOrTakeAMinuteIsServed(long start, int window) =>
+        Assert.Null(RateBudgetRequests.Check(Request(window: window, start: start), Now));
+
     [Fact]
-    public void RequestingMoreThanTheLimitIsServedAndGrantedAtMostWhatIsLeft() =>
-        Assert.Null(RateBudgetRequests.Check(Request(limit: 5, requested: 1_000)));
+    public void RequestingMoreThanTheLimitIsServedAndDrawnForTheLimitAtMost()
+    {
+        var request = Request(limit: 5, requested: long.MaxValue);
+
+        Assert.Null(RateBudgetRequests.Check(request, Now));
+        Assert.Equal(5, RateBudgetRequests.Requested(request));
+        Assert.Equal(2, RateBudgetRequests.Requested(Request(limit: 5, requested: 2)));
+    }
 
     private static void AssertRefused(string reason, AcquireRateBudgetRequest request)
     {
-        var refusal = RateBudgetRequests.Check(request);
+        var refusal = RateBudgetRequests.Check(request, Now);
         Assert.NotNull(refusal);
         Assert.Equal(reason, refusal.Value.Reason);
         Assert.False(string.IsNullOrWhiteSpace(refusal.Value.Message));

@@ -66,11 +66,12 @@ public sealed class ValidationApi(
     /// <summary>
     /// Draws from a key's shared rate-limit counter: grants up to <c>requested</c> of what is left of <c>limit</c> in
     /// the window, atomically in Redis. Callers lease ahead of need, so this is called once per lease, not per request.
-    /// Redis away or too slow: <c>UNAVAILABLE</c>, and the caller fails closed.
+    /// Redis away or too slow: <c>UNAVAILABLE</c>, and the caller fails closed. The caller's service credential vouches
+    /// for the limit it reports; what it cannot do is draw for another window than now's, or more than the limit at once.
     /// </summary>
     public override async Task<AcquireRateBudgetResponse> AcquireRateBudget(AcquireRateBudgetRequest request, ServerCallContext context)
     {
-        if (RateBudgetRequests.Check(request) is var (reason, message))
+        if (RateBudgetRequests.Check(request, time.GetUtcNow().ToUnixTimeSeconds()) is var (reason, message))
         {
             throw new Google.Rpc.Status
             {
@@ -80,19 +81,20 @@ public sealed class ValidationApi(
             }.ToRpcException();
         }
 
+        var requested = RateBudgetRequests.Requested(request);
         RateBudget budget;
         try
         {
-            budget = await budgets.DrawAsync(request.KeyId, request.Limit, request.WindowSeconds, request.WindowStart, request.Requested)
+            budget = await budgets.DrawAsync(request.KeyId, request.Limit, request.WindowSeconds, request.WindowStart, requested)
                 .WaitAsync(options.Value.RedisTimeout, context.CancellationToken);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            metrics.BudgetDrawn(null, request.Requested);
+            metrics.BudgetDrawn(null, requested);
             throw new RpcException(new Status(StatusCode.Unavailable, "Rate-limit budgets cannot be drawn right now."));
         }
 
-        metrics.BudgetDrawn(budget.Granted, request.Requested);
+        metrics.BudgetDrawn(budget.Granted, requested);
         return new AcquireRateBudgetResponse { Granted = budget.Granted, Used = budget.Used };
     }
 
