@@ -221,7 +221,11 @@ public sealed class ConsoleKeyLifecycleTests(KeysAppFixture fixture, ConsoleBrow
     public async Task FiltersEditDialogAndPoliciesHaveNoAccessibilityViolations()
     {
         await _admin.CreateKeyAsync(_project.Id, "dev", "a11y-edit", "secret");
+        // A disabled key's row is greyed: still legible (AA contrast).
+        var disabled = await _admin.CreateKeyAsync(_project.Id, "dev", "a11y-disabled", "secret");
+        await PatchKeyAsync(disabled.Key.Id, "dev", new { enabled = false });
         var page = await _pages.SignedInAtKeysAsync(_project, "dev");
+        await Expect(ConsolePages.KeyRow(page, "secret", "a11y-disabled").Locator(".badge", new() { HasTextString = "Disabled" })).ToBeVisibleAsync();
         var violations = new List<string>();
 
         await CollectViolationsAsync(page, "keys with filters", violations);
