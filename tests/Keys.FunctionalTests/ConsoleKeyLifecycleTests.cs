@@ -1,6 +1,10 @@
+using System.Collections.Specialized;
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Web;
 using Deque.AxeCore.Playwright;
+using Keys.ApiKeys;
 using Keys.FunctionalTests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -8,8 +12,8 @@ using static Microsoft.Playwright.Assertions;
 namespace Keys.FunctionalTests;
 
 /// <summary>
-/// Changing keys in place from the console, in real Chromium against the real system: what the operator does in the
-/// page is checked at both gateways and through the API.
+/// Changing and finding keys from the console, in real Chromium against the real system: what the operator does in the
+/// page is checked at both gateways and through the API, and what the page sends is checked request by request.
 /// </summary>
 [Collection(KeysCollection.Name)]
 public sealed class ConsoleKeyLifecycleTests(KeysAppFixture fixture, ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
@@ -46,6 +50,7 @@ public sealed class ConsoleKeyLifecycleTests(KeysAppFixture fixture, ConsoleBrow
 
         await Expect(row.Locator(".badge", new() { HasTextString = "Disabled" })).ToBeVisibleAsync();
         await Expect(page.Locator("#status")).ToContainTextAsync("Key switched-key disabled");
+        await Expect(row.GetByRole(AriaRole.Button, new() { Name = "Enable switched-key" })).ToBeFocusedAsync();
         foreach (var gateway in _gateways)
         {
             var response = await gateway.FirstRejectionAsync("/demo/private/x", key.Value, within: RevocationBound);
@@ -157,20 +162,26 @@ public sealed class ConsoleKeyLifecycleTests(KeysAppFixture fixture, ConsoleBrow
         await section.GetByRole(AriaRole.Button, new() { Name = "Previous secret keys" }).ClickAsync();
         await Expect(section.GetByText("Page 1")).ToBeVisibleAsync();
 
-        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" }).FillAsync("BILLING");
-        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" }).PressAsync("Enter");
-        await Expect(section.Locator("tbody .key-name")).ToHaveTextAsync(["needle-billing"]);
+        // Each answer is waited for (its GET received, the page drawn), and the list compared whole: the page before it
+        // may show the expected row too.
+        var search = page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" });
+        var listed = section.Locator("tbody .key-name");
+        await search.FillAsync("BILLING");
+        await SecretKeysListedAfterAsync(page, () => search.PressAsync("Enter"), query => query["q"] == "BILLING");
+        await Expect(listed).ToHaveTextAsync(["needle-billing"]);
 
         // The masked key's visible end finds it too.
         var end = needle.Key.MaskedKey[^4..];
-        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" }).FillAsync(end);
-        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" }).PressAsync("Enter");
-        await Expect(section.Locator("tbody .key-name")).ToContainTextAsync(["needle-billing"]);
+        await search.FillAsync(end);
+        await SecretKeysListedAfterAsync(page, () => search.PressAsync("Enter"), query => query["q"] == end);
+        await Expect(listed).ToHaveTextAsync(["needle-billing"]);
 
-        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" }).FillAsync("");
-        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" }).PressAsync("Enter");
-        await page.GetByLabel("Status").SelectOptionAsync("disabled");
-        await Expect(section.Locator("tbody .key-name")).ToHaveTextAsync(["needle-billing"]);
+        // Every key again, then only the disabled ones: the list in between is not the one expected after.
+        await search.FillAsync("");
+        await SecretKeysListedAfterAsync(page, () => search.PressAsync("Enter"), query => query["q"] is null);
+        await Expect(listed).ToHaveCountAsync(25);
+        await SecretKeysListedAfterAsync(page, () => page.GetByLabel("Status").SelectOptionAsync("disabled"), query => query["status"] == "disabled");
+        await Expect(listed).ToHaveTextAsync(["needle-billing"]);
         await Expect(page.Locator("#publishable-keys")).ToContainTextAsync("No keys here match the search.");
     }
 
@@ -221,7 +232,11 @@ public sealed class ConsoleKeyLifecycleTests(KeysAppFixture fixture, ConsoleBrow
     public async Task FiltersEditDialogAndPoliciesHaveNoAccessibilityViolations()
     {
         await _admin.CreateKeyAsync(_project.Id, "dev", "a11y-edit", "secret");
+        // A disabled key's row is greyed: still legible (AA contrast).
+        var disabled = await _admin.CreateKeyAsync(_project.Id, "dev", "a11y-disabled", "secret");
+        await PatchKeyAsync(disabled.Key.Id, "dev", new { enabled = false });
         var page = await _pages.SignedInAtKeysAsync(_project, "dev");
+        await Expect(ConsolePages.KeyRow(page, "secret", "a11y-disabled").Locator(".badge", new() { HasTextString = "Disabled" })).ToBeVisibleAsync();
         var violations = new List<string>();
 
         await CollectViolationsAsync(page, "keys with filters", violations);
@@ -236,6 +251,229 @@ public sealed class ConsoleKeyLifecycleTests(KeysAppFixture fixture, ConsoleBrow
         await CollectViolationsAsync(page, "settings with policies", violations);
 
         Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations));
+    }
+
+    [Fact]
+    public async Task SavingOnlyAKeysNameOrOnlyTheLifetimePolicyLeavesARateLimitOfAnyWindowAsItIs()
+    {
+        // 90 s and 5 minutes: windows the API takes (1 to 86,400 s) that the picker does not list.
+        var key = await _admin.CreateKeyAsync(_project.Id, "dev", "ninety-key", "secret");
+        await PatchKeyAsync(key.Key.Id, "dev", new { rateLimit = new { limit = 10, windowSeconds = 90, mode = "local" } });
+        await PatchProjectAsync(new { defaultRateLimit = new { limit = 1000, windowSeconds = 300, mode = "global" } });
+
+        var page = await _pages.SignedInAtKeysAsync(_project, "dev");
+        var patches = new List<string>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "PATCH")
+            {
+                patches.Add(request.PostData ?? "");
+            }
+        };
+        var row = ConsolePages.KeyRow(page, "secret", "ninety-key");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Edit ninety-key" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Edit key “ninety-key”" });
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("ninety-renamed");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync();
+        await Expect(dialog).ToBeHiddenAsync();
+
+        Assert.Equal(["name"], JsonDocument.Parse(Assert.Single(patches)).RootElement.EnumerateObject().Select(p => p.Name));
+        var saved = await KeyAsync(key.Key.Id);
+        Assert.Equal("ninety-renamed", saved.GetProperty("name").GetString());
+        AssertRateLimit(saved.GetProperty("rateLimit"), 10, 90, "local");
+
+        // The dialog shows the window as it is.
+        await ConsolePages.KeyRow(page, "secret", "ninety-renamed").GetByRole(AriaRole.Button, new() { Name = "Edit ninety-renamed" }).ClickAsync();
+        await Expect(page.Locator("#edit-key-window")).ToHaveValueAsync("90");
+        await Expect(page.Locator("#edit-key-window option:checked")).ToHaveTextAsync("90 s");
+        await page.Keyboard.PressAsync("Escape");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Settings" }).ClickAsync();
+        await Expect(page.Locator("#policy-window")).ToHaveValueAsync("300");
+        await page.GetByLabel("Secret keys must expire within (days)").FillAsync("30");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save policies" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToContainTextAsync("Key policies saved");
+
+        Assert.Equal(2, patches.Count);
+        Assert.Equal(["maxSecretKeyLifetimeDays"], JsonDocument.Parse(patches[1]).RootElement.EnumerateObject().Select(p => p.Name));
+        var project = await ProjectAsync();
+        Assert.Equal(30, project.GetProperty("maxSecretKeyLifetimeDays").GetInt32());
+        AssertRateLimit(project.GetProperty("defaultRateLimit"), 1000, 300, "global");
+    }
+
+    [Fact]
+    public async Task AWholeKeyPastedIntoTheSearchIsLookedUpByItsHashAndPutInNoUrl()
+    {
+        var here = await _admin.CreateKeyAsync(_project.Id, "dev", "pasted-here", "secret");
+        await _admin.CreateKeyAsync(_project.Id, "dev", "other-key", "secret");
+        var there = await _admin.CreateKeyAsync(_project.Id, "prod", "pasted-there", "publishable");
+        var unknown = KeyString.Generate(ApiKeyType.Secret);
+        var operatorToken = (await _pages.CreateOperatorAsync("viewer")).Token;
+
+        var page = await _pages.SignedInAtKeysAsync(_project, "dev");
+        var requests = new List<(string Method, string Url, string Body)>();
+        page.Request += (_, request) => requests.Add((request.Method, request.Url, request.PostData ?? ""));
+        var search = page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" });
+        var result = page.Locator("#key-find-result");
+
+        // A key of this environment: named, and listed alone.
+        await search.FillAsync(here.Value);
+        await search.PressAsync("Enter");
+        await Expect(result).ToContainTextAsync("That is the secret key “pasted-here” of this environment, listed below.");
+        await Expect(result).ToBeFocusedAsync();
+        await Expect(page.Locator("#secret-keys tbody .key-name")).ToHaveTextAsync(["pasted-here"]);
+        await Expect(search).ToHaveValueAsync(here.Key.MaskedKey);
+
+        // A key of another environment: where it lives.
+        await search.FillAsync(there.Value);
+        await search.PressAsync("Enter");
+        await Expect(result).ToContainTextAsync($"That is the publishable key “pasted-there” of {_project.Name}, prod environment.");
+        await Expect(result.GetByRole(AriaRole.Link, new() { Name = "Go to the keys of prod" })).ToBeVisibleAsync();
+
+        await search.FillAsync(unknown);
+        await search.PressAsync("Enter");
+        await Expect(result).ToContainTextAsync("That is not a key of the projects you may see.");
+        await Expect(result).ToContainTextAsync("KEY_NOT_FOUND");
+
+        // An operator token is no key: not sent at all.
+        await search.FillAsync(operatorToken);
+        await search.PressAsync("Enter");
+        await Expect(result).ToContainTextAsync("That is an operator token, not an API key: nothing was sent.");
+
+        foreach (var value in new[] { here.Value, there.Value, unknown, operatorToken })
+        {
+            Assert.DoesNotContain(requests, r => r.Url.Contains(value, StringComparison.Ordinal));
+            Assert.NotEqual(value, await search.InputValueAsync());
+            Assert.DoesNotContain(value, await page.ContentAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(requests, r => r.Body.Contains(operatorToken, StringComparison.Ordinal));
+        foreach (var value in new[] { here.Value, there.Value, unknown })
+        {
+            var find = Assert.Single(requests, r => r.Body.Contains(value, StringComparison.Ordinal));
+            Assert.Equal(("POST", "/v1/keys:find"), (find.Method, new Uri(find.Url).AbsolutePath));
+        }
+    }
+
+    [Fact]
+    public async Task DoubleClickingNextOrPreviousMovesOnePageAndTheFirstPageStaysReachable()
+    {
+        const string environment = "prod";
+        foreach (var chunk in Enumerable.Range(0, 30).Chunk(10))
+        {
+            await Task.WhenAll(chunk.Select(i => _admin.CreateKeyAsync(_project.Id, environment, $"paged-{i:00}", "secret")));
+        }
+
+        var page = await _pages.SignedInAtKeysAsync(_project, environment);
+        var section = page.Locator("#secret-keys");
+        var pageNumber = section.Locator(".pager [aria-live]");
+        var next = section.GetByRole(AriaRole.Button, new() { Name = "Next secret keys" });
+        var previous = section.GetByRole(AriaRole.Button, new() { Name = "Previous secret keys" });
+        await Expect(section.Locator("tbody tr")).ToHaveCountAsync(25);
+
+        await next.DblClickAsync();
+        await Expect(pageNumber).ToHaveTextAsync("Page 2");
+        await Expect(section.Locator("tbody tr")).ToHaveCountAsync(5);
+        await Expect(next).ToBeDisabledAsync();
+
+        await previous.DblClickAsync();
+        await Expect(pageNumber).ToHaveTextAsync("Page 1");
+        await Expect(section.Locator("tbody tr")).ToHaveCountAsync(25);
+        await Expect(previous).ToBeDisabledAsync();
+
+        await next.ClickAsync();
+        await Expect(pageNumber).ToHaveTextAsync("Page 2");
+        await Expect(section.Locator("tbody tr")).ToHaveCountAsync(5);
+    }
+
+    [Fact]
+    public async Task EditDialogIsFilledFromTheKeyAsItIsNowAndSaysSoWhenTheKeyIsGone()
+    {
+        var key = await CreateKeyAsync("dev", "stale-key", scopes: ["orders:read", "orders:create"]);
+        var doomed = await _admin.CreateKeyAsync(_project.Id, "dev", "doomed-key", "secret");
+        var page = await _pages.SignedInAtKeysAsync(_project, "dev");
+        var row = ConsolePages.KeyRow(page, "secret", "stale-key");
+        await Expect(row.Locator(".badge.scope")).ToHaveTextAsync(["orders:read", "orders:create"]);
+
+        // Another operator, after the list was drawn, removes a scope.
+        await PatchKeyAsync(key.Key.Id, "dev", new { scopes = new[] { "orders:read" } });
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "Edit stale-key" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Edit key “stale-key”" });
+        var scopes = dialog.GetByLabel("Scopes");
+        await Expect(scopes).ToHaveValueAsync("orders:read");
+        await scopes.FillAsync($"{await scopes.InputValueAsync()}, users:read");
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("fresh-key");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync();
+        await Expect(dialog).ToBeHiddenAsync();
+
+        var saved = await KeyAsync(key.Key.Id);
+        Assert.Equal("fresh-key", saved.GetProperty("name").GetString());
+        Assert.Equal(["orders:read", "users:read"], saved.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+
+        // A key deleted after the list was drawn: no dialog, and the list is drawn again without it.
+        (await _admin.DeleteKeyAsync(_project.Id, "dev", doomed.Key.Id, "doomed-key")).EnsureSuccessStatusCode();
+        await ConsolePages.KeyRow(page, "secret", "doomed-key").GetByRole(AriaRole.Button, new() { Name = "Edit doomed-key" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToContainTextAsync("Key doomed-key no longer exists");
+        await Expect(ConsolePages.KeyRow(page, "secret", "doomed-key")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#edit-key-dialog")).ToBeHiddenAsync();
+        await Expect(page.Locator("body")).Not.ToBeFocusedAsync();
+    }
+
+    [Fact]
+    public async Task AfterAChangeTakesAKeyOutOfAFilteredListTheFocusGoesToTheRowInItsPlaceOrToTheHeading()
+    {
+        await _admin.CreateKeyAsync(_project.Id, "dev", "focus-older", "secret");
+        await _admin.CreateKeyAsync(_project.Id, "dev", "focus-newer", "secret");
+        var page = await _pages.SignedInAtKeysAsync(_project, "dev");
+        var listed = page.Locator("#secret-keys tbody .key-name");
+        var search = page.GetByRole(AriaRole.Searchbox, new() { Name = "Search" });
+        await search.FillAsync("focus");
+        await SecretKeysListedAfterAsync(page, () => search.PressAsync("Enter"), query => query["q"] == "focus");
+        await SecretKeysListedAfterAsync(page, () => page.GetByLabel("Status").SelectOptionAsync("active"), query => query["status"] == "active");
+        await Expect(listed).ToHaveTextAsync(["focus-newer", "focus-older"]);
+
+        // Disabled, the first key leaves the list of active keys: the row now first takes the focus, on its Edit button.
+        await ConsolePages.KeyRow(page, "secret", "focus-newer").GetByRole(AriaRole.Button, new() { Name = "Disable focus-newer" }).ClickAsync();
+        await Expect(listed).ToHaveTextAsync(["focus-older"]);
+        await Expect(ConsolePages.KeyRow(page, "secret", "focus-older").GetByRole(AriaRole.Button, new() { Name = "Edit focus-older" })).ToBeFocusedAsync();
+        await Expect(page.Locator("#status")).ToContainTextAsync("Key focus-newer disabled.");
+        await Expect(page.Locator("#status")).ToContainTextAsync("It no longer matches the search or the status filter, so it is not listed.");
+
+        // Renamed, the last key leaves the search: the section's heading.
+        await page.Keyboard.PressAsync("Enter");
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Edit key “focus-older”" });
+        await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("moved-key");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync();
+        await Expect(dialog).ToBeHiddenAsync();
+        await Expect(listed).ToHaveCountAsync(0);
+        await Expect(page.Locator("#secret-heading")).ToBeFocusedAsync();
+        await Expect(page.Locator("#status")).ToContainTextAsync("Key moved-key updated.");
+        await Expect(page.Locator("#status")).ToContainTextAsync("it is not listed");
+    }
+
+    [Fact]
+    public async Task AProjectListingThatRepeatsAPageTokenStopsWithAnErrorInsteadOfReadingForEver()
+    {
+        var page = await _pages.NewPageAsync();
+        var listings = 0;
+        await page.RouteAsync(new Regex(@"/v1/projects\?"), async route =>
+        {
+            Interlocked.Increment(ref listings);
+            await route.FulfillAsync(new()
+            {
+                Status = 200,
+                ContentType = "application/json",
+                Body = $$"""{"projects":[{"id":"{{_project.Id}}","name":"Looping","environments":[{"name":"dev"}]}],"nextPageToken":"again"}""",
+            });
+        });
+
+        await page.GotoAsync("/");
+        await page.GetByLabel("Operator token").FillAsync(fixture.AdminToken);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+
+        await Expect(page.Locator("#sign-in-error")).ToContainTextAsync("KeyAdmin sent a page token it had sent before while listing projects");
+        Assert.Equal(2, Volatile.Read(ref listings));
     }
 
     private async Task EveryGatewayAcceptsAsync(string path, string key)
@@ -284,6 +522,39 @@ public sealed class ConsoleKeyLifecycleTests(KeysAppFixture fixture, ConsoleBrow
     {
         var response = await _admin.Http.PatchAsJsonAsync($"/v1/projects/{_project.Id}/environments/{environment}/keys/{keyId}", changes);
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task PatchProjectAsync(object changes)
+    {
+        var response = await _admin.Http.PatchAsJsonAsync($"/v1/projects/{_project.Id}", changes);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private static void AssertRateLimit(JsonElement limit, long requests, int windowSeconds, string mode)
+    {
+        Assert.Equal(requests, long.Parse(limit.GetProperty("limit").ToString(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(windowSeconds, limit.GetProperty("windowSeconds").GetInt32());
+        Assert.Equal(mode, limit.GetProperty("mode").GetString());
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> and waits until the secret keys' listing it asked for (a GET whose query
+    /// <paramref name="wanted"/> accepts) is answered and drawn (the page no longer busy): what is on the page after it is
+    /// that answer, not the list before.
+    /// </summary>
+    private static async Task SecretKeysListedAfterAsync(IPage page, Func<Task> action, Func<NameValueCollection, bool> wanted)
+    {
+        await page.RunAndWaitForResponseAsync(action, response =>
+        {
+            if (response.Request.Method != "GET" || !response.Url.Contains("/keys?", StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            var query = HttpUtility.ParseQueryString(new Uri(response.Url).Query);
+            return query["type"] == "secret" && wanted(query);
+        });
+        await Expect(page.Locator("#main")).Not.ToHaveAttributeAsync("aria-busy", "true");
     }
 
     private static async Task CollectViolationsAsync(IPage page, string where, List<string> violations)

@@ -81,7 +81,7 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task KeysFindNamesTheKeyReadFromStdinDeletedOnesTooAndAnUnknownKeyExitsOne()
+    public async Task KeysFindNamesTheKeyReadFromStdinDeletedOnesTooAnUnknownKeyExitsThreeAndWhatIsNotAKeyIsNotSent()
     {
         var project = await _admin.CreateProjectAsync();
         var created = await _admin.CreateKeyAsync(project.Id, "staging", "leaked", "secret");
@@ -92,7 +92,8 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
         deleted.EnsureSuccessStatusCode();
         using var afterDelete = await OkPiped(created.Value, "keys", "find", "-o", "json");
         var unknown = await _cli.RunPipedAsync(KeyString.Generate(ApiKeyType.Secret), "keys", "find");
-        var garbage = await _cli.RunPipedAsync("sk_notakey", "keys", "find");
+        var (garbage, garbageSent) = await RunRecordedAsync("sk_notakey", "keys", "find");
+        var (token, tokenSent) = await RunRecordedAsync(fixture.AdminToken, "keys", "find");
 
         Assert.True(found.ExitCode == 0, found.ToString());
         foreach (var expected in new[] { project.Id, "staging", created.Key.Id, "leaked", "secret", "active" })
@@ -111,12 +112,17 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
         Assert.Equal("deleted", afterDelete.RootElement.GetProperty("status").GetString());
         Assert.InRange(afterDelete.RootElement.GetProperty("deletedAt").GetDateTimeOffset(), DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(1));
 
-        Assert.Equal(1, unknown.ExitCode);
+        // Not ours, or not reachable: a script tells them apart (3, 1); what is not a key is not sent at all (2).
+        Assert.Equal(3, unknown.ExitCode);
         Assert.EndsWith("(KEY_NOT_FOUND)\n", unknown.Stderr);
         Assert.Empty(unknown.Stdout);
-        Assert.Equal(1, garbage.ExitCode);
-        Assert.EndsWith("(INVALID_KEY_FORMAT)\n", garbage.Stderr);
+        Assert.Equal(2, garbage.ExitCode);
+        Assert.Contains("nothing was sent", garbage.Stderr);
         Assert.DoesNotContain("sk_notakey", garbage.Stderr);
+        Assert.Empty(garbageSent);
+        Assert.Equal(2, token.ExitCode);
+        Assert.DoesNotContain(fixture.AdminToken, token.Stderr);
+        Assert.Empty(tokenSent);
 
         // The key is in no service's log, where a URL of the call would have put it.
         Assert.DoesNotContain(created.Value, await fixture.ReadAllLogsAsync());
@@ -190,6 +196,26 @@ public sealed class KeysCtlLifecycleTests(KeysAppFixture fixture) : IDisposable
         Assert.Equal("active", after.GetProperty("status").GetString());
         Assert.False(after.TryGetProperty("rateLimit", out var limit) && limit.ValueKind != JsonValueKind.Null);
         Assert.Empty(Strings(after, "allowedCidrs"));
+    }
+
+    [Fact]
+    public async Task AuditShowsTheNewest100EventsUnlessLimitOrAllSaysOtherwise()
+    {
+        var project = await _admin.CreateProjectAsync();
+        foreach (var chunk in Enumerable.Range(0, 100).Chunk(20))
+        {
+            await Task.WhenAll(chunk.Select(async i =>
+                (await _admin.Http.PostAsJsonAsync($"/v1/projects/{project.Id}/environments", new { name = $"env-{i:000}" })).EnsureSuccessStatusCode()));
+        }
+
+        using var newest = await Ok("audit", "-p", project.Id, "-o", "json");
+        using var every = await Ok("audit", "-p", project.Id, "--all", "-o", "json");
+        using var five = await Ok("audit", "-p", project.Id, "--limit", "5", "-o", "json");
+
+        var all = every.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetRawText()).ToList();
+        Assert.True(all.Count > 100, $"{all.Count} events");
+        Assert.Equal(all.Take(100), newest.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetRawText()));
+        Assert.Equal(all.Take(5), five.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetRawText()));
     }
 
     public void Dispose() => _cli.Dispose();

@@ -1,3 +1,5 @@
+using Keys.ApiKeys;
+
 namespace Keys.KeysCtl.UnitTests;
 
 /// <summary>Bodies KeyAdmin answers with, in its JSON (the contract's camelCase names, unset fields left out).</summary>
@@ -10,6 +12,11 @@ public static class Fixtures
         """{"id":"prj_1","name":"My App","environments":[{"name":"dev","createdAt":"2030-01-01T00:00:00Z"},{"name":"prod","createdAt":"2030-01-01T00:00:00Z"}],"createdAt":"2030-01-01T00:00:00Z"}""";
 
     public const string SecretValue = "sk_SecretValue0123456789abcdefghijklmnopqrstuvwx";
+
+    /// <summary>Keys of the real format, checksum and all: what <c>keys find</c> sends (anything else it refuses unsent).</summary>
+    public static readonly string WellFormedSecretKey = KeyString.Generate(ApiKeyType.Secret);
+
+    public static readonly string WellFormedPublishableKey = KeyString.Generate(ApiKeyType.Publishable);
 
     public const string OperatorToken = "op_NewOperatorToken0123456789abcdefghijklmnop";
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Keys.ApiKeys;
 using System.Text.Json.Nodes;
 
 namespace Keys.KeysCtl.UnitTests;
@@ -79,6 +80,8 @@ public sealed class LifecycleTests
         { ["keys", "list", "-p", "prj_1", "--type", "root"] },
         { ["keys", "list", "-p", "prj_1", "--search", Fixtures.SecretValue] },
         { ["keys", "list", "-p", "prj_1", "--search", $"name {Fixtures.SecretValue[..30]}"] },
+        { ["keys", "list", "-p", "prj_1", "--search", Fixtures.OperatorToken] },
+        { ["keys", "list", "-p", "prj_1", "--search", $"x {Fixtures.OperatorToken[..24]}"] },
         { ["keys", "find", Fixtures.SecretValue] },
         { ["keys", "find", "--key", Fixtures.SecretValue] },
         { ["projects", "update", "prj_1"] },
@@ -89,6 +92,7 @@ public sealed class LifecycleTests
         { ["projects", "update", "prj_1", "--max-secret-lifetime", "0"] },
         { ["projects", "update", "prj_1", "--max-secret-lifetime", "90d"] },
         { ["audit", "--limit", "0"] },
+        { ["audit", "--limit", "5", "--all"] },
     };
 
     [Theory]
@@ -189,15 +193,15 @@ public sealed class LifecycleTests
             "key_1", "billing", "prod",
             extra: ""","status":"deleted","projectId":"prj_1","deletedAt":"2030-01-14T09:00:00Z" """))));
 
-        var result = await cli.RunPipedAsync($"{Fixtures.SecretValue}\n", "keys", "find");
+        var result = await cli.RunPipedAsync($"{Fixtures.WellFormedSecretKey}\n", "keys", "find");
 
         Assert.Equal(0, result.ExitCode);
         var request = Assert.Single(cli.Api.Requests);
         Assert.Equal(HttpMethod.Post, request.Method);
         Assert.Equal("/v1/keys:find", request.Target);
-        Assert.Equal($$"""{"key":"{{Fixtures.SecretValue}}"}""", request.Body);
-        Assert.DoesNotContain(Fixtures.SecretValue, request.Uri.ToString());
-        Assert.DoesNotContain(Fixtures.SecretValue, request.Authorization);
+        Assert.Equal($$"""{"key":"{{Fixtures.WellFormedSecretKey}}"}""", request.Body);
+        Assert.DoesNotContain(Fixtures.WellFormedSecretKey, request.Uri.ToString());
+        Assert.DoesNotContain(Fixtures.WellFormedSecretKey, request.Authorization);
 
         var lines = result.Stdout.Split('\n');
         Assert.Equal("prj_1", Field(lines, "Project"));
@@ -206,7 +210,7 @@ public sealed class LifecycleTests
         Assert.Equal("billing", Field(lines, "Name"));
         Assert.Equal("secret", Field(lines, "Type"));
         Assert.Equal("deleted 2030-01-14 09:00Z", Field(lines, "Status"));
-        Assert.DoesNotContain(Fixtures.SecretValue, result.Stdout + result.Stderr);
+        Assert.DoesNotContain(Fixtures.WellFormedSecretKey, result.Stdout + result.Stderr);
     }
 
     [Fact]
@@ -218,7 +222,7 @@ public sealed class LifecycleTests
             Prompt = prompt =>
             {
                 asked.Add(prompt);
-                return " pk_PublicValue0123456789abcdefghijklmnopqrstuvw ";
+                return $" {Fixtures.WellFormedPublishableKey} ";
             },
         };
 
@@ -226,24 +230,37 @@ public sealed class LifecycleTests
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal(["Key to find (pk_… or sk_…)"], asked);
-        Assert.Equal("""{"key":"pk_PublicValue0123456789abcdefghijklmnopqrstuvw"}""", Assert.Single(cli.Api.Requests).Body);
+        Assert.Equal($$"""{"key":"{{Fixtures.WellFormedPublishableKey}}"}""", Assert.Single(cli.Api.Requests).Body);
         Assert.Equal("https://app.example.com", Field(result.Stdout.Split('\n'), "Allowed origins"));
     }
 
+    public static TheoryData<string> NotKeys => new()
+    {
+        string.Empty,
+        " \n",
+        "sk_one sk_two",
+        "hunter2",
+        // An operator token, well-formed or not: not a key, and not for this server's logs either.
+        OperatorToken.Generate(),
+        "op_TestToken0123456789abcdefghijklmnopqrstu",
+        // The prefix, but not the format: too short, a character outside base62, a checksum that does not match.
+        Fixtures.SecretValue,
+        Fixtures.WellFormedSecretKey[..^1],
+        Fixtures.WellFormedSecretKey[..20] + "-" + Fixtures.WellFormedSecretKey[21..],
+        Fixtures.WellFormedSecretKey[..^1] + (Fixtures.WellFormedSecretKey[^1] == 'A' ? 'B' : 'A'),
+    };
+
     [Theory]
-    [InlineData("")]
-    [InlineData(" \n")]
-    [InlineData("sk_one sk_two")]
-    [InlineData("op_TestToken0123456789abcdefghijklmnopqrstu")]
-    [InlineData("hunter2")]
-    public async Task KeysFindWithoutOneKeyOnStdinSendsNothingAndDoesNotEchoIt(string stdin)
+    [MemberData(nameof(NotKeys))]
+    public async Task KeysFindOfWhatIsNotOneWholeKeyExitsTwoSendsNothingAndDoesNotEchoIt(string stdin)
     {
         using var cli = new CliRunner();
 
         var result = await cli.RunPipedAsync(stdin, "keys", "find");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(2, result.ExitCode);
         Assert.StartsWith("error: ", result.Stderr);
+        Assert.Contains("nothing was sent", result.Stderr);
         Assert.Empty(cli.Api.Requests);
         Assert.Empty(result.Stdout);
         if (stdin.Trim().Length > 0)
@@ -259,8 +276,8 @@ public sealed class LifecycleTests
 
         var result = await cli.RunAsync("keys", "find");
 
-        Assert.Equal(1, result.ExitCode);
-        Assert.Equal("error: no key: there is no terminal to ask on\nhint: pipe it in: keysctl keys find < key-file\n", result.Stderr);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: no key: there is no terminal to ask on; nothing was sent\nhint: pipe it in: keysctl keys find < key-file\n", result.Stderr);
         Assert.Empty(cli.Api.Requests);
     }
 
@@ -280,14 +297,14 @@ public sealed class LifecycleTests
     }
 
     [Fact]
-    public async Task KeysFindOfAnUnknownKeyExitsOneWithTheApisMessage()
+    public async Task KeysFindOfAKeyNotInTheProjectsTheTokenMaySeeExitsThreeWithTheApisMessage()
     {
         using var cli = new CliRunner(new StubKeyAdmin(_ =>
             StubKeyAdmin.Error(HttpStatusCode.NotFound, 5, "No key has that value in the projects this token may see.", "KEY_NOT_FOUND")));
 
-        var result = await cli.RunPipedAsync(Fixtures.SecretValue, "keys", "find");
+        var result = await cli.RunPipedAsync(Fixtures.WellFormedSecretKey, "keys", "find");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(3, result.ExitCode);
         Assert.Equal("error: No key has that value in the projects this token may see. (KEY_NOT_FOUND)\n", result.Stderr);
         Assert.Empty(result.Stdout);
     }
@@ -297,7 +314,7 @@ public sealed class LifecycleTests
     {
         using var cli = new CliRunner(new StubKeyAdmin(_ => StubKeyAdmin.Ok(PublishableKey)));
 
-        var result = await cli.RunPipedAsync(Fixtures.SecretValue, "keys", "find", "-o", "json");
+        var result = await cli.RunPipedAsync(Fixtures.WellFormedSecretKey, "keys", "find", "-o", "json");
 
         Assert.Equal(0, result.ExitCode);
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(PublishableKey), JsonNode.Parse(result.Stdout)), result.Stdout);
@@ -347,7 +364,7 @@ public sealed class LifecycleTests
         { [.. Update, "--rate-limit", "100/1m"], null },
         { ["keys", "disable", "key_1", "-p", "prj_1", "-e", "dev"], null },
         { ["keys", "enable", "key_1", "-p", "prj_1", "-e", "dev"], null },
-        { ["keys", "find"], Fixtures.SecretValue },
+        { ["keys", "find"], Fixtures.WellFormedSecretKey },
         { ["projects", "update", "prj_1", "--max-secret-lifetime", "90"], null },
         { ["keys", "list", "-p", "prj_1", "-e", "dev", "--status", "active"], null },
     };

@@ -175,9 +175,10 @@ public sealed class OutputTests
     }
 
     [Theory]
-    [InlineData(new string[0], "/v1/audit?pageSize=1000")]
-    [InlineData(new[] { "-p", "prj_1" }, "/v1/projects/prj_1/audit?pageSize=1000")]
+    [InlineData(new string[0], "/v1/audit?pageSize=100")]
+    [InlineData(new[] { "-p", "prj_1" }, "/v1/projects/prj_1/audit?pageSize=100")]
     [InlineData(new[] { "--project", "prj_1", "--limit", "5" }, "/v1/projects/prj_1/audit?pageSize=5")]
+    [InlineData(new[] { "-p", "prj_1", "--all" }, "/v1/projects/prj_1/audit?pageSize=1000")]
     public async Task AuditAsksForOneProjectsEventsOrEveryones(string[] options, string target)
     {
         using var cli = new CliRunner(new StubKeyAdmin(_ => StubKeyAdmin.Ok(
@@ -189,7 +190,7 @@ public sealed class OutputTests
         Assert.Equal(target, Assert.Single(cli.Api.Requests).Target);
         var row = Row(result.Stdout.Split('\n'), "key.created");
         Assert.Contains("2030-01-15 11:59:00Z", row);
-        Assert.Equal(options.Length == 0, result.Stdout.Split('\n')[0].Contains("Project"));
+        Assert.Equal(!options.Contains("-p") && !options.Contains("--project"), result.Stdout.Split('\n')[0].Contains("Project"));
         Assert.Contains("billing (key_1)", row);
         Assert.Contains("ana", row);
     }

@@ -121,12 +121,12 @@ public sealed class PagingTests
     }
 
     [Fact]
-    public async Task AuditReadsEveryPage()
+    public async Task AuditWithAllReadsEveryPage()
     {
         using var cli = new CliRunner(Pages("events", EventPage(9, 8), EventPage(7, 6), EventPage(5)));
 
-        var table = await cli.RunAsync("audit", "-p", "prj_1");
-        var json = await cli.RunAsync("audit", "-p", "prj_1", "-o", "json");
+        var table = await cli.RunAsync("audit", "-p", "prj_1", "--all");
+        var json = await cli.RunAsync("audit", "-p", "prj_1", "--all", "-o", "json");
 
         Assert.Equal(0, table.ExitCode);
         Assert.Equal(5, table.Stdout.Split('\n').Count(line => line.Contains("key.created")));
@@ -134,6 +134,26 @@ public sealed class PagingTests
         Assert.Equal(3, cli.Api.Requests.Count / 2);
         using var parsed = JsonDocument.Parse(json.Stdout);
         Assert.Equal(["9", "8", "7", "6", "5"], parsed.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task AuditWithoutLimitOrAllShowsTheNewest100Events()
+    {
+        var ids = Enumerable.Range(1, 250).Reverse().ToArray();
+        using var cli = new CliRunner(Pages("events", EventPage(ids[..60]), EventPage(ids[60..120]), EventPage(ids[120..180]), EventPage(ids[180..])));
+
+        var json = await cli.RunAsync("audit", "-p", "prj_1", "-o", "json");
+        var table = await cli.RunAsync("audit", "-p", "prj_1");
+
+        Assert.Equal(0, json.ExitCode);
+        using var parsed = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(ids[..100].Select(id => $"{id}"), parsed.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetString()));
+        // Two pages of the stub's 60 hold the newest 100; the rest of the log is never read.
+        Assert.Equal(
+            ["/v1/projects/prj_1/audit?pageSize=100", "/v1/projects/prj_1/audit?pageSize=100&pageToken=p2%2B%2F%3D"],
+            cli.Api.Requests.Take(2).Select(r => r.Target));
+        Assert.Equal(4, cli.Api.Requests.Count);
+        Assert.Equal(100, table.Stdout.Split('\n').Count(line => line.Contains("key.created")));
     }
 
     [Fact]

@@ -318,14 +318,25 @@ function showWho() {
   $("admin-nav").hidden = !may.manageOperators();
 }
 
+// A listing read to its end stops at a page token it was given before: following it would read the same pages for ever.
+function checkPageToken(seen, pageToken, what) {
+  if (!pageToken) return;
+  if (seen.has(pageToken)) {
+    throw new ApiError(0, "", `KeyAdmin sent a page token it had sent before while listing ${what}: stopped rather than read the same pages for ever.`);
+  }
+  seen.add(pageToken);
+}
+
 async function loadProjects() {
   // The picker lists every project the operator may see, however many pages that takes.
   const projects = [];
+  const seen = new Set();
   let pageToken = "";
   do {
     const page = await api("GET", `/v1/projects?pageSize=500${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`);
     projects.push(...(page.projects ?? []));
     pageToken = page.nextPageToken ?? "";
+    checkPageToken(seen, pageToken, "projects");
   } while (pageToken);
   state.projects = projects;
   const select = $("project-select");
@@ -494,7 +505,8 @@ const keyStatuses = { "": "All statuses", active: "Active", disabled: "Disabled"
 
 function listingFor(route) {
   if (state.listing?.route !== route) {
-    state.listing = { route, q: "", status: "", pages: { publishable: [""], secret: [""] } };
+    // notice: what a pasted key turned out to be ({ text, alert?, reason?, link? }), shown until the next search.
+    state.listing = { route, q: "", status: "", notice: null, pages: { publishable: [""], secret: [""] } };
   }
   return state.listing;
 }
@@ -525,36 +537,124 @@ async function renderKeys(main, project, environment, sequence) {
       h("h1", {}, "API Keys"),
       h("p", { class: "lede" }, "Keys of ", h("strong", {}, project.name), " in the ", h("strong", {}, environment), " environment. Apps send a key in the ", h("code", {}, "X-API-Key"), " header."),
     ),
-    renderKeyFilters(listing),
+    renderKeyFilters(listing, project, environment),
     ...["publishable", "secret"].map((type, i) =>
       renderSection(type, pages[i].keys ?? [], pages[i].nextPageToken ?? "", project, environment, listing)),
   );
 }
 
-// Search and filter apply to both sections, and send each back to its first page.
-function renderKeyFilters(listing) {
+// A whole key, or an operator token, somewhere in what was typed: the key format's prefix and more of a body than a
+// search for a key's visible ends ever holds (lib/ApiKeys/KeyString.cs: a prefix, 43 base62 characters and a 6-character
+// checksum). Such text is never put in a URL, where proxies and access logs keep it.
+const keyShaped = /(^|[^0-9A-Za-z])(pk|sk|op)_[0-9A-Za-z]{16,}/;
+const wholeApiKey = /^(pk|sk)_[0-9A-Za-z]{49}$/;
+
+// Search and filter apply to both sections, and send each back to its first page. A pasted key is looked up instead
+// (FindKey, in a request body), never searched for.
+function renderKeyFilters(listing, project, environment) {
   const search = h("input", {
     id: "key-search", type: "search", name: "q", maxlength: "64", autocomplete: "off", spellcheck: "false",
-    placeholder: "Name, or the key's last characters", value: listing.q, "aria-describedby": "key-search-hint",
+    placeholder: "Name, the key's last characters, or a whole key", value: listing.q, "aria-describedby": "key-search-hint",
   });
   const status = h("select", { id: "key-status-filter", name: "status" },
     Object.entries(keyStatuses).map(([value, label]) => h("option", { value, selected: value === listing.status }, label)));
-  const apply = (event) => {
+  const submit = h("button", { type: "submit", class: "secondary" }, "Search");
+  const form = h("form", { class: "card filters", role: "search", "aria-label": "Find keys", novalidate: true });
+  const apply = async (event) => {
     event?.preventDefault();
-    listing.q = search.value.trim();
+    const text = search.value.trim();
+    const focusAfter = event?.type === "change" ? "key-status-filter" : "key-search";
+    if (keyShaped.test(text)) {
+      // Out of the page at once, whatever comes of it.
+      search.value = "";
+      form.setAttribute("aria-busy", "true");
+      submit.disabled = true;
+      try {
+        await findPastedKey(text, listing, project, environment);
+      } finally {
+        form.removeAttribute("aria-busy");
+        submit.disabled = false;
+      }
+      if (!listing.notice) return;
+      await render();
+      document.getElementById("key-find-result")?.focus();
+      return;
+    }
+    listing.q = text;
     listing.status = status.value;
+    listing.notice = null;
     listing.pages = { publishable: [""], secret: [""] };
-    render().then(() => document.getElementById(event?.type === "change" ? "key-status-filter" : "key-search")?.focus());
+    await render();
+    document.getElementById(focusAfter)?.focus();
   };
   status.addEventListener("change", apply);
-  return h("form", { class: "card filters", role: "search", "aria-label": "Find keys", novalidate: true, onsubmit: apply },
+  form.addEventListener("submit", apply);
+
+  const notice = listing.notice;
+  form.append(
     h("div", { class: "filter-field grow" },
       h("label", { for: "key-search" }, "Search"),
-      h("div", { class: "inline-row" }, search, h("button", { type: "submit", class: "secondary" }, "Search")),
-      h("p", { id: "key-search-hint", class: "hint" }, "Finds keys whose name contains the text, or whose key ends with it. To identify a full key you found somewhere, paste it into ", h("code", {}, "keysctl keys find"), " or the API's ", h("code", {}, "keys:find"), ": never into a search box."),
+      h("div", { class: "inline-row" }, search, submit),
+      h("p", { id: "key-search-hint", class: "hint" }, "Finds keys whose name contains the text, or whose key ends with it. Paste a whole key to learn which key it is: it is looked up by its hash and never sent in a URL."),
     ),
     h("div", { class: "filter-field" }, h("label", { for: "key-status-filter" }, "Status"), status),
+    notice && h("p", {
+      id: "key-find-result",
+      class: notice.alert ? "form-error find-result" : "find-result",
+      role: notice.alert ? "alert" : "status",
+      tabindex: "-1",
+    }, notice.text, notice.link ? [" ", h("a", { href: notice.link.href }, notice.link.text)] : null,
+    notice.reason ? h("span", { class: "error-code" }, notice.reason) : null),
   );
+  return form;
+}
+
+// Which key is this? KeyAdmin looks the value up by its hash (POST /v1/keys:find, the value in the body); the answer
+// becomes listing.notice, and a key of this environment is listed alone. The value itself is kept nowhere.
+async function findPastedKey(text, listing, project, environment) {
+  listing.notice = null;
+  if (/^op_/.test(text)) {
+    listing.notice = { alert: true, text: "That is an operator token, not an API key: nothing was sent. If it leaked, an owner can revoke it on the Operators page." };
+    return;
+  }
+  if (!wholeApiKey.test(text)) {
+    listing.notice = { alert: true, text: "That looks like part of an API key: nothing was sent. Search takes a name or the last characters of a key; to learn which key a whole key is, paste it alone." };
+    return;
+  }
+
+  let key;
+  try {
+    key = await api("POST", "/v1/keys:find", { key: text });
+  } catch (e) {
+    if (e.status === 401) {
+      handleFailure(e);
+      return;
+    }
+    listing.notice = {
+      alert: true,
+      reason: e.reason,
+      text: e.reason === "KEY_NOT_FOUND" ? "That is not a key of the projects you may see." : e.message,
+    };
+    return;
+  }
+
+  const kind = key.type === "publishable" ? "publishable key" : "secret key";
+  const projectName = key.projectId === project.id ? project.name : state.projects.find((p) => p.id === key.projectId)?.name ?? key.projectId;
+  if (key.status === "deleted") {
+    const when = key.deletedAt ? ` on ${dateTimeFormat.format(new Date(key.deletedAt))}` : "";
+    listing.notice = { text: `That is the ${kind} “${key.name}” of ${projectName}, ${key.environment} environment, deleted${when}: it no longer works.` };
+  } else if (key.projectId === project.id && key.environment === environment) {
+    // Listed alone: its masked form, which the search matches, is no secret.
+    listing.q = key.maskedKey;
+    listing.status = "";
+    listing.pages = { publishable: [""], secret: [""] };
+    listing.notice = { text: `That is the ${kind} “${key.name}” of this environment, listed below.` };
+  } else {
+    listing.notice = {
+      text: `That is the ${kind} “${key.name}” of ${projectName}, ${key.environment} environment.`,
+      link: { href: keysRoute(key.projectId, key.environment), text: `Go to the keys of ${key.environment}` },
+    };
+  }
 }
 
 function renderSection(type, keys, nextPageToken, project, environment, listing) {
@@ -570,7 +670,8 @@ function renderSection(type, keys, nextPageToken, project, environment, listing)
   return h("section", { class: "card key-section", id: `${type}-keys`, "aria-labelledby": headingId },
     h("div", { class: "section-head" },
       h("div", {},
-        h("h2", { id: headingId }, section.heading, " ", h("span", { class: "prefix" }, section.prefix)),
+        // Focusable from script: where the focus goes when a change takes the last key out of a filtered list.
+        h("h2", { id: headingId, tabindex: "-1" }, section.heading, " ", h("span", { class: "prefix" }, section.prefix)),
         h("p", { class: "description" }, section.description),
       ),
       may.edit() && h("button", {
@@ -588,16 +689,32 @@ function renderSection(type, keys, nextPageToken, project, environment, listing)
   );
 }
 
+// The page tokens were taken when the pager was drawn: it is off from the first click until the next page is drawn, so a
+// double click moves one page, and Previous never leaves the first.
 function renderPager(type, pages, nextPageToken) {
-  const go = (change) => {
-    if (change > 0) pages.push(nextPageToken); else pages.pop();
-    render().then(() => document.querySelector(`#${type}-keys .pager button:not(:disabled)`)?.focus());
-  };
-  return h("nav", { class: "pager", "aria-label": `${sections[type].heading} pages` },
-    h("button", { type: "button", class: "secondary small", disabled: pages.length <= 1, onclick: () => go(-1) }, "Previous", hidden(` ${sections[type].heading.toLowerCase()}`)),
+  const label = ` ${sections[type].heading.toLowerCase()}`;
+  const previous = h("button", { type: "button", class: "secondary small", "data-page": "previous", disabled: pages.length <= 1 }, "Previous", hidden(label));
+  const next = h("button", { type: "button", class: "secondary small", "data-page": "next", disabled: !nextPageToken }, "Next", hidden(label));
+  const nav = h("nav", { class: "pager", "aria-label": `${sections[type].heading} pages` },
+    previous,
     h("span", { class: "muted", "aria-live": "polite" }, `Page ${pages.length}`),
-    h("button", { type: "button", class: "secondary small", disabled: !nextPageToken, onclick: () => go(1) }, "Next", hidden(` ${sections[type].heading.toLowerCase()}`)),
+    next,
   );
+  const go = async (direction) => {
+    if (nav.getAttribute("aria-busy") === "true") return;
+    if (direction === "next" ? !nextPageToken : pages.length <= 1) return;
+    nav.setAttribute("aria-busy", "true");
+    previous.disabled = true;
+    next.disabled = true;
+    if (direction === "next") pages.push(nextPageToken); else pages.pop();
+    await render();
+    const section = `#${type}-keys .pager`;
+    (document.querySelector(`${section} [data-page="${direction}"]:not(:disabled)`)
+      ?? document.querySelector(`${section} button:not(:disabled)`))?.focus();
+  };
+  previous.addEventListener("click", () => go("previous"));
+  next.addEventListener("click", () => go("next"));
+  return nav;
 }
 
 function renderReveal({ name, value }) {
@@ -636,11 +753,25 @@ function renderTable(type, keys, environment) {
 
 const dayMs = 86400000;
 const windowNames = { 1: "second", 60: "minute", 3600: "hour", 86400: "day" };
+const windowText = (seconds) => windowNames[seconds] ?? `${seconds} s`;
 
 function rateLimitText(limit) {
   if (!limit) return "";
-  const window = windowNames[limit.windowSeconds] ?? `${limit.windowSeconds} s`;
-  return `${Number(limit.limit).toLocaleString()} / ${window}${limit.mode === "global" ? " · global" : ""}`;
+  return `${Number(limit.limit).toLocaleString()} / ${windowText(limit.windowSeconds)}${limit.mode === "global" ? " · global" : ""}`;
+}
+
+// The window picker's choices, `selected` chosen. The API takes any window of 1 to 86,400 s (keysctl's 90s among them):
+// one the picker does not offer is shown as a choice of its own, or the browser would show, and a save would send,
+// another.
+function windowOptions(selected) {
+  const seconds = Object.keys(windowNames).map(Number);
+  if (!seconds.includes(selected)) seconds.push(selected);
+  return seconds.sort((a, b) => a - b).map((s) => h("option", { value: String(s), selected: s === selected }, windowText(s)));
+}
+
+// A rate limit as the form shows it, in the API's shape; null: no limit of its own.
+function rateLimitFromForm(custom, limitInput, windowSelect, modeSelect) {
+  return custom ? { limit: Number(limitInput.value), windowSeconds: Number(windowSelect.value), mode: modeSelect.value } : null;
 }
 
 // What an operator should notice about a key at a glance: its state, and what will bite soon.
@@ -688,15 +819,16 @@ function renderRow(type, key) {
     h("td", {}, time(key.createdAt)),
     h("td", {}, key.lastUsedAt ? time(key.lastUsedAt, "relative") : h("span", { class: "muted" }, "Never")),
     may.edit() && h("td", { class: "actions" },
-      h("button", { type: "button", class: "link", onclick: (e) => openEditKey(key, e.currentTarget) }, "Edit", hidden(` ${key.name}`)),
+      h("button", { type: "button", class: "link", "data-action": "edit", onclick: (e) => openEditKey(key, e.currentTarget) }, "Edit", hidden(` ${key.name}`)),
       h("button", {
         type: "button",
         class: "link",
+        "data-action": "toggle",
         onclick: (e) => toggleKey(key, e.currentTarget),
       }, key.enabled === false ? "Enable" : "Disable", hidden(` ${key.name}`)),
       // A key in its grace period has been replaced already; only deleting it (to stop it early) makes sense.
-      key.graceUntil ? null : h("button", { type: "button", class: "link", onclick: (e) => openRoll(key, e.currentTarget) }, "Roll", hidden(` ${key.name}`)),
-      h("button", { type: "button", class: "danger-link", onclick: (e) => openDelete(key, e.currentTarget) }, "Delete", hidden(` ${key.name}`)),
+      key.graceUntil ? null : h("button", { type: "button", class: "link", "data-action": "roll", onclick: (e) => openRoll(key, e.currentTarget) }, "Roll", hidden(` ${key.name}`)),
+      h("button", { type: "button", class: "danger-link", "data-action": "delete", onclick: (e) => openDelete(key, e.currentTarget) }, "Delete", hidden(` ${key.name}`)),
     ),
   );
 }
@@ -785,16 +917,15 @@ function renderPolicies(project) {
   const choice = h("select", { id: "policy-rate-limit", name: "defaultRateLimit", "aria-describedby": "policy-rate-limit-hint" },
     h("option", { value: "none", selected: !limit }, "None"),
     h("option", { value: "custom", selected: Boolean(limit) }, "A limit for every key without its own"));
+  const limitInput = h("input", { id: "policy-limit", type: "number", min: "1", max: "1000000000", step: "1", inputmode: "numeric", value: String(limit?.limit ?? 1000) });
+  const windowSelect = h("select", { id: "policy-window" }, windowOptions(limit?.windowSeconds ?? 60));
+  const modeSelect = h("select", { id: "policy-mode" },
+    h("option", { value: "local", selected: (limit?.mode || "local") === "local" }, "By each gateway"),
+    h("option", { value: "global", selected: limit?.mode === "global" }, "Across all gateways"));
   const fields = h("div", { class: "inline-row", id: "policy-rate-limit-fields", hidden: !limit },
-    h("div", {}, h("label", { for: "policy-limit" }, "Requests"),
-      h("input", { id: "policy-limit", type: "number", min: "1", max: "1000000000", step: "1", inputmode: "numeric", value: String(limit?.limit ?? 1000) })),
-    h("div", {}, h("label", { for: "policy-window" }, "Per"),
-      h("select", { id: "policy-window" }, Object.entries(windowNames).map(([seconds, name]) =>
-        h("option", { value: seconds, selected: Number(seconds) === (limit?.windowSeconds ?? 60) }, name)))),
-    h("div", {}, h("label", { for: "policy-mode" }, "Counted"),
-      h("select", { id: "policy-mode" },
-        h("option", { value: "local", selected: (limit?.mode || "local") === "local" }, "By each gateway"),
-        h("option", { value: "global", selected: limit?.mode === "global" }, "Across all gateways"))),
+    h("div", {}, h("label", { for: "policy-limit" }, "Requests"), limitInput),
+    h("div", {}, h("label", { for: "policy-window" }, "Per"), windowSelect),
+    h("div", {}, h("label", { for: "policy-mode" }, "Counted"), modeSelect),
   );
   choice.addEventListener("change", () => { fields.hidden = choice.value !== "custom"; });
   const lifetimeInput = h("input", {
@@ -802,14 +933,15 @@ function renderPolicies(project) {
     value: lifetime ? String(lifetime) : "", placeholder: "No limit", "aria-describedby": "policy-lifetime-hint",
   });
 
+  const formLimit = () => rateLimitFromForm(choice.value === "custom", limitInput, windowSelect, modeSelect);
+  // Saving sends what the operator changed in the form: compared with the form as it was shown, not re-derived from the
+  // project, so a field nobody touched is never sent.
+  const shownLimit = formLimit();
   const save = async (event) => {
     event.preventDefault();
     const changes = {};
-    const newLimit = choice.value === "custom"
-      ? { limit: Number($("policy-limit").value), windowSeconds: Number($("policy-window").value), mode: $("policy-mode").value }
-      : null;
-    const oldLimit = limit && { limit: Number(limit.limit), windowSeconds: limit.windowSeconds, mode: limit.mode || "local" };
-    if (JSON.stringify(newLimit) !== JSON.stringify(oldLimit)) changes.defaultRateLimit = newLimit;
+    const newLimit = formLimit();
+    if (JSON.stringify(newLimit) !== JSON.stringify(shownLimit)) changes.defaultRateLimit = newLimit;
     const days = lifetimeInput.value.trim() ? Number(lifetimeInput.value) : 0;
     if (days !== lifetime) changes.maxSecretKeyLifetimeDays = days;
     if (Object.keys(changes).length === 0) {
@@ -1247,31 +1379,107 @@ async function submitRoll(event) {
   });
 }
 
+// Where a key's row is (its section and position), taken before a re-render that may leave it out.
+function rowPlace(keyId) {
+  const row = document.querySelector(`tr[data-key-id="${CSS.escape(keyId)}"]`);
+  const section = row?.closest("section.key-section");
+  return row && section ? { section: section.id, index: [...row.parentElement.children].indexOf(row) } : null;
+}
+
+// After a key changed and the list was drawn again, the focus goes to the key's own `action` button. A key that a search
+// or a status filter now leaves out has no row: the focus goes to the Edit button of the row now in its place (not to a
+// switch or a Delete that a second Enter would press), or with no row left to the section's heading, never to <body>;
+// and the announcement says where the key went.
+function focusAfterChange(keyId, place, action, { listed, unlisted }) {
+  const own = document.querySelector(`tr[data-key-id="${CSS.escape(keyId)}"] [data-action="${action}"]`);
+  if (own) {
+    own.focus();
+    announce(listed);
+    return;
+  }
+  const section = place ? document.getElementById(place.section) : null;
+  const rows = section ? [...section.querySelectorAll("tbody tr")] : [];
+  const row = rows.length > 0 ? rows[Math.min(place.index, rows.length - 1)] : null;
+  (row?.querySelector('[data-action="edit"]') ?? section?.querySelector("h2") ?? $("main")).focus();
+  announce(unlisted);
+}
+
+const leftTheList = "It no longer matches the search or the status filter, so it is not listed.";
+
+// A failure of an action started from a key's row, said at the top of its section (a 401 signs out instead).
+function showFailureInSection(button, error) {
+  const message = h("p", { class: "form-error", role: "alert" });
+  handleFailure(error, message);
+  if (error.status !== 401) button.closest("section")?.querySelector(".section-head")?.after(message);
+}
+
 // Switching a key off or on is undone as easily as it is done, so it asks for no confirmation; it says what happened.
 async function toggleKey(key, button) {
   const { projectId, environment } = here();
   const enabled = key.enabled === false;
+  const place = rowPlace(key.id);
   button.disabled = true;
   try {
     await api("PATCH", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}`, { enabled });
-    announce(enabled
-      ? `Key ${key.name} enabled. Every gateway accepts it again.`
-      : `Key ${key.name} disabled. Every gateway now rejects it with TOKEN_DISABLED until you enable it.`);
-    await render();
-    document.querySelector(`tr[data-key-id="${CSS.escape(key.id)}"] td.actions button:nth-child(2)`)?.focus();
   } catch (e) {
     button.disabled = false;
-    const error = h("p", { class: "form-error", role: "alert" });
-    handleFailure(e, error);
-    if (e.status !== 401) button.closest("section")?.querySelector(".section-head")?.after(error);
+    showFailureInSection(button, e);
+    return;
   }
+  const done = enabled
+    ? `Key ${key.name} enabled. Every gateway accepts it again.`
+    : `Key ${key.name} disabled. Every gateway now rejects it with TOKEN_DISABLED until you enable it.`;
+  await render();
+  focusAfterChange(key.id, place, "toggle", { listed: done, unlisted: `${done} ${leftTheList}` });
 }
 
 const lines = (text) => text.split(/[\s,]+/).map((line) => line.trim()).filter(Boolean);
 const sameList = (a = [], b = []) => a.length === b.length && a.every((item, i) => item === b[i]);
 
-function openEditKey(key, opener) {
-  state.editing = { key, ...here() };
+// One key as KeyAdmin has it now, or null when it is gone (deleted, or rolled and past its grace period). There is no
+// call for one key: the listing, filtered by the key's type and its masked form (fixed for the key's life, and no
+// secret), holds it.
+async function readKey(projectId, environment, key) {
+  const seen = new Set();
+  let pageToken = "";
+  do {
+    const query = new URLSearchParams({ type: key.type, q: key.maskedKey, pageSize: "50" });
+    if (pageToken) query.set("pageToken", pageToken);
+    const page = await api("GET", `${keysPath(projectId, environment)}?${query}`);
+    const found = (page.keys ?? []).find((k) => k.id === key.id);
+    if (found) return found;
+    pageToken = page.nextPageToken ?? "";
+    checkPageToken(seen, pageToken, "keys");
+  } while (pageToken);
+  return null;
+}
+
+// The list may be minutes old, and scopes, allowlists and metadata are saved whole: the dialog is filled from the key as
+// KeyAdmin has it when the dialog opens, or a scope another operator removed meanwhile would come back with a save.
+async function openEditKey(listed, opener) {
+  const where = here();
+  const place = rowPlace(listed.id);
+  opener.disabled = true;
+  opener.setAttribute("aria-busy", "true");
+  let key;
+  try {
+    key = await readKey(where.projectId, where.environment, listed);
+  } catch (e) {
+    showFailureInSection(opener, e);
+    return;
+  } finally {
+    opener.disabled = false;
+    opener.removeAttribute("aria-busy");
+  }
+  // The operator went elsewhere while the key was read.
+  if (location.hash !== where.route) return;
+  if (!key) {
+    await render();
+    const gone = `Key ${listed.name} no longer exists: it was deleted, or rolled and past its grace period, since the list was shown.`;
+    focusAfterChange(listed.id, place, "edit", { listed: gone, unlisted: gone });
+    return;
+  }
+
   const form = $("edit-key-form");
   form.reset();
   clearError($("edit-key-error"));
@@ -1290,7 +1498,7 @@ function openEditKey(key, opener) {
   $("edit-key-rate-limit").value = limited ? "custom" : "default";
   $("edit-key-rate-limit-fields").hidden = !limited;
   $("edit-key-limit").value = limited ? String(key.rateLimit.limit) : "100";
-  $("edit-key-window").value = limited && windowNames[key.rateLimit.windowSeconds] ? String(key.rateLimit.windowSeconds) : "60";
+  $("edit-key-window").replaceChildren(...windowOptions(limited ? key.rateLimit.windowSeconds : 60));
   $("edit-key-mode").value = key.rateLimit?.mode || "local";
 
   const secret = key.type === "secret";
@@ -1300,8 +1508,20 @@ function openEditKey(key, opener) {
     : "One origin per line, exactly as browsers send it (https://app.example.com). Requests from other origins, or with no Origin, are refused with ORIGIN_NOT_ALLOWED. Empty: any origin.";
   $("edit-key-allowlist").value = (secret ? key.allowedCidrs : key.allowedOrigins)?.join("\n") ?? "";
   $("edit-key-metadata").value = key.metadata && Object.keys(key.metadata).length ? JSON.stringify(key.metadata, null, 2) : "";
+  state.editing = { key, shown: editFormValues(), place, ...where };
   openDialog($("edit-key-dialog"), opener);
   $("edit-key-name").focus();
+}
+
+// What the dialog shows, as the API would take it (the metadata as typed).
+function editFormValues() {
+  return {
+    name: $("edit-key-name").value.trim(),
+    scopes: lines($("edit-key-scopes").value),
+    rateLimit: rateLimitFromForm($("edit-key-rate-limit").value === "custom", $("edit-key-limit"), $("edit-key-window"), $("edit-key-mode")),
+    allowlist: lines($("edit-key-allowlist").value),
+    metadata: $("edit-key-metadata").value.trim(),
+  };
 }
 
 function editExpiry(choice) {
@@ -1314,38 +1534,28 @@ function editExpiry(choice) {
   return new Date(Date.now() + Number(choice) * dayMs).toISOString();
 }
 
-// Only what the operator changed is sent: PATCH changes the fields present in the body and nothing else.
-function keyChanges(key) {
+function parseMetadata(text) {
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(0, "", "Metadata must be a JSON object, such as {\"team\": \"billing\"}.");
+  }
+}
+
+// Only what the operator changed is sent, compared with the dialog as it was filled: PATCH changes the fields present in
+// the body and nothing else, so a field nobody touched stays as KeyAdmin has it.
+function keyChanges({ key, shown }) {
+  const now = editFormValues();
   const changes = {};
-  const name = $("edit-key-name").value.trim();
-  if (name !== key.name) changes.name = name;
-  const scopes = lines($("edit-key-scopes").value);
-  if (!sameList(scopes, key.scopes)) changes.scopes = scopes;
+  if (now.name !== shown.name) changes.name = now.name;
+  if (!sameList(now.scopes, shown.scopes)) changes.scopes = now.scopes;
   const expiry = $("edit-key-expiry").value;
   if (expiry !== "keep") changes.expiresAt = editExpiry(expiry);
-
-  const rateLimit = $("edit-key-rate-limit").value === "custom"
-    ? { limit: Number($("edit-key-limit").value), windowSeconds: Number($("edit-key-window").value), mode: $("edit-key-mode").value }
-    : null;
-  const before = key.rateLimit ?? null;
-  if (JSON.stringify(rateLimit) !== JSON.stringify(before && { limit: Number(before.limit), windowSeconds: before.windowSeconds, mode: before.mode || "local" })) {
-    changes.rateLimit = rateLimit;
-  }
-
-  const allowlist = lines($("edit-key-allowlist").value);
-  const field = key.type === "secret" ? "allowedCidrs" : "allowedOrigins";
-  if (!sameList(allowlist, key[field])) changes[field] = allowlist;
-
-  const metadataText = $("edit-key-metadata").value.trim();
-  let metadata = {};
-  if (metadataText) {
-    try {
-      metadata = JSON.parse(metadataText);
-    } catch {
-      throw new ApiError(0, "", "Metadata must be a JSON object, such as {\"team\": \"billing\"}.");
-    }
-  }
-  if (JSON.stringify(metadata) !== JSON.stringify(key.metadata ?? {})) changes.metadata = metadata;
+  if (JSON.stringify(now.rateLimit) !== JSON.stringify(shown.rateLimit)) changes.rateLimit = now.rateLimit;
+  if (!sameList(now.allowlist, shown.allowlist)) changes[key.type === "secret" ? "allowedCidrs" : "allowedOrigins"] = now.allowlist;
+  const metadata = parseMetadata(now.metadata);
+  if (JSON.stringify(metadata) !== JSON.stringify(parseMetadata(shown.metadata))) changes.metadata = metadata;
   return changes;
 }
 
@@ -1357,15 +1567,15 @@ async function submitEditKey(event) {
   clearError(error);
   let changes;
   try {
-    changes = keyChanges(editing.key);
+    changes = keyChanges(editing);
   } catch (e) {
     showError(error, e);
     return;
   }
+  const place = rowPlace(editing.key.id) ?? editing.place;
   if (Object.keys(changes).length === 0) {
     finishDialog($("edit-key-dialog"));
-    announce("Nothing changed.");
-    restoreFocusTo(editing.key.id);
+    focusAfterChange(editing.key.id, place, "edit", { listed: "Nothing changed.", unlisted: "Nothing changed." });
     return;
   }
 
@@ -1373,14 +1583,10 @@ async function submitEditKey(event) {
     const { key, projectId, environment } = editing;
     const updated = await api("PATCH", `${keysPath(projectId, environment)}/${encodeURIComponent(key.id)}`, changes);
     finishDialog($("edit-key-dialog"));
-    announce(`Key ${updated.name} updated. Every gateway applies the change within a second.`);
     await render();
-    restoreFocusTo(key.id);
+    const done = `Key ${updated.name} updated. Every gateway applies the change within a second.`;
+    focusAfterChange(key.id, place, "edit", { listed: done, unlisted: `${done} ${leftTheList}` });
   });
-}
-
-function restoreFocusTo(keyId) {
-  document.querySelector(`tr[data-key-id="${CSS.escape(keyId)}"] td.actions button`)?.focus();
 }
 
 function openNewProject(opener) {

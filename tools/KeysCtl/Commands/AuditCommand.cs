@@ -13,13 +13,16 @@ public static class AuditCommand
     /// <summary>The most events one page may hold.</summary>
     private const int PageSize = 1000;
 
+    /// <summary>How many of the newest events are shown unless --limit or --all says otherwise: the API's own default.</summary>
+    public const int DefaultLimit = 100;
+
     public static Command Build(Cli cli)
     {
         var project = Cli.ProjectOption(required: false);
         project.Description = "one project's events [default: every project's, and the operators' (a token not limited to projects)]";
         var limit = new Option<int?>("--limit", "-n")
         {
-            Description = "at most this many events, the newest [default: all of them]",
+            Description = $"at most this many events, the newest [default: {DefaultLimit}]",
             HelpName = "n",
             CustomParser = result =>
             {
@@ -33,14 +36,22 @@ public static class AuditCommand
                 return null;
             },
         };
-        var audit = new Command("audit", "Show the audit log, newest first: all of it, page after page, or the newest --limit events.") { project, limit };
+        var all = Cli.Flag("--all", "every event, page after page: the whole log");
+        var audit = new Command(
+            "audit",
+            $"Show the audit log, newest first: the newest {DefaultLimit} events, the newest --limit events, or with --all all of them.")
+        {
+            project, limit, all,
+        };
+        Cli.Exclusive(audit, limit, all);
         cli.SetAction(audit, async (context, cancellationToken) =>
         {
             var projectId = context.Get(project);
             var path = projectId is null ? "v1/audit" : $"v1/projects/{KeyAdminApi.Segment(projectId)}/audit";
             using var api = context.Api();
             var listing = await Paging.ReadAllAsync<ListAuditEventsResponse, AuditEvent>(
-                api, path, [], PageSize, "events", r => r.Events, r => r.NextPageToken, cancellationToken, cap: context.Get(limit));
+                api, path, [], PageSize, "events", r => r.Events, r => r.NextPageToken, cancellationToken,
+                cap: context.Get(all) ? null : context.Get(limit) ?? DefaultLimit);
             if (context.Out.IsJson)
             {
                 context.Out.Json(new JsonObject { ["events"] = listing.Json });

@@ -64,7 +64,7 @@ public sealed class Cli(KeysCtlConsole console)
 
     /// <summary>
     /// Sets a command's action: whatever it throws that keysctl knows of is one <c>error:</c> line on stderr (and a
-    /// hint), exit 1; Ctrl+C is exit 130.
+    /// hint), exit 1 unless the failure says otherwise; Ctrl+C is exit 130.
     /// </summary>
     public void SetAction(Command command, Func<CommandContext, CancellationToken, Task> action) =>
         command.SetAction(async (parsed, cancellationToken) =>
@@ -82,7 +82,7 @@ public sealed class Cli(KeysCtlConsole console)
                     await console.Error.WriteLineAsync($"hint: {e.Hint}");
                 }
 
-                return ExitCodes.Error;
+                return e.ExitCode;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -66,10 +66,12 @@ public static partial class KeysCommands
         };
         list.Validators.Add(result =>
         {
-            // The search goes into the URL, where proxies and access logs keep it: a whole key must not.
+            // The search goes into the URL, where proxies and access logs keep it: a whole key or token must not.
             if (result.GetValue(search) is { } text && WholeKey().IsMatch(text))
             {
-                result.AddError("--search takes part of a name or the last characters of a key, never a whole key (URLs end up in logs): to identify a key, pipe it to `keysctl keys find`");
+                result.AddError(text.Contains("op_", StringComparison.Ordinal)
+                    ? "--search takes part of a name or the last characters of a key, never an operator token (URLs end up in logs)"
+                    : "--search takes part of a name or the last characters of a key, never a whole key (URLs end up in logs): to identify a key, pipe it to `keysctl keys find`");
             }
         });
         cli.SetAction(list, async (context, cancellationToken) =>
@@ -334,7 +336,10 @@ public static partial class KeysCommands
         return string.Join("; ", notes);
     }
 
-    /// <summary>A whole key (prefix and at least 16 characters of its body), as opposed to a part of one that a search may hold.</summary>
-    [GeneratedRegex(@"(?<![A-Za-z0-9])[ps]k_[A-Za-z0-9]{16,}")]
+    /// <summary>
+    /// A whole key or operator token (prefix and at least 16 characters of its body), as opposed to a part of a key that
+    /// a search may hold.
+    /// </summary>
+    [GeneratedRegex(@"(?<![A-Za-z0-9])(?:[ps]k|op)_[A-Za-z0-9]{16,}")]
     private static partial Regex WholeKey();
 }

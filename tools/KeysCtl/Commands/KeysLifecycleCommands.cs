@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Keys.ApiKeys;
 using Keys.KeysCtl.Api;
 using Keys.KeysCtl.Output;
 using Keys.KeysCtl.Parsing;
@@ -179,19 +180,24 @@ public static partial class KeysCommands
         var find = new Command(
             "find",
             "Which key is this? Give the full key (found in a log, a repository) on stdin, or at the prompt, where it is not " +
-            "echoed; never on the command line, where shell history and ps would keep it. Deleted keys are found too.");
+            "echoed; never on the command line, where shell history and ps would keep it. Deleted keys are found too. " +
+            "Exits 3 when it is not a key of the projects the token may see, 2 when what was given is not a key.");
         cli.SetAction(find, async (context, cancellationToken) =>
         {
-            var value = await SecretInput.ReadAsync(context.Console, "Key to find (pk_… or sk_…)", "key", "keysctl keys find", cancellationToken);
-            if (!value.StartsWith("pk_", StringComparison.Ordinal) && !value.StartsWith("sk_", StringComparison.Ordinal))
+            var value = await ReadKeyAsync(context, cancellationToken);
+            using var api = context.Api();
+            ApiReply<ApiKey> reply;
+            try
             {
-                // Whatever was piped in by mistake (a token, a password) is not sent anywhere.
-                throw new KeysCtlException("that is not an API key (pk_… or sk_…); nothing was sent");
+                // In the body: a URL is logged by proxies and servers, a body is not.
+                reply = await api.PostAsync<ApiKey>("v1/keys:find", new JsonObject { ["key"] = value }, cancellationToken);
+            }
+            catch (ApiException e) when (e.Error.Reason == "KEY_NOT_FOUND")
+            {
+                // An answer, not a failure: a script tells "not ours" from "could not ask".
+                throw new KeysCtlException(e.Message, e.Hint, ExitCodes.NotFound);
             }
 
-            using var api = context.Api();
-            // In the body: a URL is logged by proxies and servers, a body is not.
-            var reply = await api.PostAsync<ApiKey>("v1/keys:find", new JsonObject { ["key"] = value }, cancellationToken);
             if (context.Out.IsJson)
             {
                 context.Out.Json(reply.Json);
@@ -201,6 +207,38 @@ public static partial class KeysCommands
             WriteDetails(context, reply);
         });
         return find;
+    }
+
+    /// <summary>
+    /// The key to find, from stdin or the prompt, checked as KeyAdmin checks it (prefix, length, alphabet, checksum)
+    /// before anything is sent: whatever was given by mistake (a token, a password, half a key) goes nowhere, exit 2.
+    /// </summary>
+    private static async Task<string> ReadKeyAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        string value;
+        try
+        {
+            value = await SecretInput.ReadAsync(context.Console, "Key to find (pk_… or sk_…)", "key", "keysctl keys find", cancellationToken);
+        }
+        catch (KeysCtlException e)
+        {
+            throw new KeysCtlException($"{e.Message}; nothing was sent", e.Hint, ExitCodes.Usage);
+        }
+
+        if (value.StartsWith(OperatorToken.Prefix, StringComparison.Ordinal))
+        {
+            throw new KeysCtlException(
+                "that is an operator token, not an API key; nothing was sent", "an owner can see whose it is by its masked form: keysctl operators list", ExitCodes.Usage);
+        }
+
+        if (!KeyString.IsWellFormed(value))
+        {
+            throw new KeysCtlException(
+                $"that is not a whole API key ({KeyString.PublishablePrefix}… or {KeyString.SecretPrefix}…, {KeyString.Length} characters, its checksum right); nothing was sent",
+                exitCode: ExitCodes.Usage);
+        }
+
+        return value;
     }
 
     private static string KeyPath(CommandContext context, Option<string> project, Option<string> environment, Argument<string> keyId) =>
