@@ -1,6 +1,6 @@
 using System.Net;
-using Keys.ApiKeys;
 using System.Text.Json.Nodes;
+using Keys.ApiKeys;
 
 namespace Keys.KeysCtl.UnitTests;
 
