@@ -219,6 +219,52 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task AnExpiredKeysExpiryCannotBeChangedOverRestOrGrpcSoNothingBringsItBack()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id, "secret", "trial", r => r.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddSeconds(2)));
+        await Clock.PastAsync(key.Key.ExpiresAt.ToDateTimeOffset());
+        var head = await _keys.HeadSequenceAsync();
+        var future = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddDays(30));
+
+        foreach (var body in new[] { """{"expiresAt":null}""", """{"expiresAt":"2031-01-01T00:00:00Z"}""", """{"expiresAt":null,"name":"revived"}""" })
+        {
+            var error = await KeyAdminClient.AssertErrorAsync(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, body), HttpStatusCode.Conflict, "KEY_EXPIRED");
+            Assert.Contains("create a new key", error.Message, StringComparison.Ordinal);
+        }
+
+        await KeyLifecycle.RefusedAsync(
+            () => Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, new KeyUpdate(), "expires_at"), _keys.Admin).ResponseAsync, StatusCode.Aborted, "KEY_EXPIRED");
+        await KeyLifecycle.RefusedAsync(
+            () => Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, new KeyUpdate { ExpiresAt = future }, "expiresAt"), _keys.Admin).ResponseAsync,
+            StatusCode.Aborted, "KEY_EXPIRED");
+
+        var listed = await _keys.KeyAsync(project.Id, key.Key.Id);
+        Assert.Equal((key.Key.ExpiresAt, "trial", "expired"), (listed.ExpiresAt, listed.Name, listed.Status));
+        Assert.Equal(key.Key.ExpiresAt, (await _keys.LookupAsync(key.Value))!.ExpiresAt);
+        Assert.DoesNotContain(await _keys.ChangesSinceAsync(head), c => KeyLifecycle.Concerns(c, key.Value));
+        var events = (await Grpc.ListAuditEventsAsync(new ListAuditEventsRequest { ProjectId = project.Id }, _keys.Admin)).Events;
+        Assert.Equal(["key.created", "project.created"], events.Select(e => e.Action));
+    }
+
+    [Fact]
+    public async Task AnExpiredKeyCanStillBeRenamedAnnotatedAndSwitchedOffOverRestAndGrpc()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id, "secret", "trial", r => r.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddSeconds(2)));
+        await Clock.PastAsync(key.Key.ExpiresAt.ToDateTimeOffset());
+
+        var viaRest = await KeyLifecycle.ReadAsync<ApiKey>(await _keys.PatchKeyAsync(
+            project.Id, "dev", key.Key.Id, """{"name":"old-trial","metadata":{"note":"ended"},"scopes":["posts:read"]}"""));
+        var viaGrpc = await Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, new KeyUpdate { Enabled = false }, "enabled"), _keys.Admin);
+
+        Assert.Equal(("old-trial", "ended", "expired"), (viaRest.Name, viaRest.Metadata.Fields["note"].StringValue, viaRest.Status));
+        // Switched off, it is disabled first; either way it does not work, and its expiry is where it was.
+        Assert.Equal((false, "disabled", key.Key.ExpiresAt), (viaGrpc.Enabled, viaGrpc.Status, viaGrpc.ExpiresAt));
+        Assert.True((await _keys.LookupAsync(key.Value))!.ExpiresAt.ToDateTimeOffset() <= DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
     public async Task DisablingAndEnablingShowInStatusAndAreAuditedAsSuch()
     {
         var project = await _keys.NewProjectAsync();

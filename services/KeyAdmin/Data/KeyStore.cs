@@ -168,6 +168,13 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         if (fields.Contains(KeyField.ExpiresAt))
         {
             var (maxLifetimeDays, now) = await ReadLifetimePolicyAsync(connection, transaction, projectId, cancellationToken);
+            // An expired key stays expired, as it cannot be rolled: a later expiry, or none, would bring it back to
+            // life everywhere. Its other fields may change (renaming, notes, switching off); none makes it work.
+            if (before.ExpiresAt is { } expired && expired <= now)
+            {
+                throw KeyAdminException.KeyExpired(keyId, expired);
+            }
+
             LifetimePolicy.Check(projectId, maxLifetimeDays, now, before.Type, changes.ExpiresAt);
         }
 

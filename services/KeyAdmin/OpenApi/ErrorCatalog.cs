@@ -86,7 +86,7 @@ public static class ErrorCatalog
         new("OPERATOR_REVOKED", 409, "the operator was already revoked"),
         new("KEY_ALREADY_ROLLED", 409, "the key is in its grace period after a roll: roll its replacement"),
         new("KEY_REVOKED", 409, "the key was deleted or is past its grace period"),
-        new("KEY_EXPIRED", 409, "the key has expired"),
+        new("KEY_EXPIRED", 409, "the key has expired: it cannot be rolled, nor given a new expiry"),
         new("FLUSH_UNAVAILABLE", 503, "Redis, which carries a flush to KeyValidation, cannot be reached; nothing was flushed"),
     }.ToFrozenDictionary(r => r.Code, StringComparer.Ordinal);
 
@@ -139,7 +139,7 @@ public static class ErrorCatalog
             [
                 "INVALID_KEY_NAME", "INVALID_SCOPE", "INVALID_EXPIRY", "INVALID_RATE_LIMIT", "INVALID_ALLOWED_CIDRS", "INVALID_ALLOWED_ORIGINS",
                 "ALLOWLIST_NOT_FOR_KEY_TYPE", "INVALID_METADATA", "INVALID_UPDATE_MASK", "NOTHING_TO_UPDATE", "EXPIRY_REQUIRED",
-                "EXPIRY_TOO_LONG", "KEY_NOT_FOUND", "ENVIRONMENT_NOT_FOUND", "PROJECT_NOT_FOUND", "KEY_NAME_TAKEN",
+                "EXPIRY_TOO_LONG", "KEY_NOT_FOUND", "ENVIRONMENT_NOT_FOUND", "PROJECT_NOT_FOUND", "KEY_NAME_TAKEN", "KEY_EXPIRED",
             ]),
         // The proto comment opens with a question, which reads oddly as a summary.
         ["FindKey"] = new(KeysTag, ["INVALID_KEY_FORMAT", "KEY_NOT_FOUND"], "Finds a key by its full value, in the projects the token may see."),
