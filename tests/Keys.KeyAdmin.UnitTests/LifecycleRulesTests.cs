@@ -339,6 +339,20 @@ public sealed class LifecycleRulesTests
     }
 
     [Theory]
+    [InlineData("abc", true)]
+    [InlineData("my-app-key", true)]
+    [InlineData("x9Qz", true)]
+    [InlineData("ab", false)]
+    [InlineData("a-b-c", false)]
+    [InlineData("ééé", false)]
+    [InlineData("東京都", false)]
+    [InlineData("ключ", false)]
+    [InlineData("²³¹", false)]
+    [InlineData("ü-abc", true)]
+    public void OnlyARunOfThreeAsciiLettersOrDigitsTakesTheTrigramIndexes(string query, bool trigram) =>
+        Assert.Equal(trigram, KeyStore.HasTrigram(query));
+
+    [Theory]
     [InlineData(ApiKeyType.Secret)]
     [InlineData(ApiKeyType.Publishable)]
     public void FindKeyTakesAWholeKeySurroundingWhitespaceAside(ApiKeyType type)

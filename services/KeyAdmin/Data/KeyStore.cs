@@ -473,13 +473,17 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         return keys;
     }
 
-    // pg_trgm finds a pattern by its runs of three letters or digits; a query without one would read the whole index.
-    private static bool HasTrigram(string query)
+    /// <summary>
+    /// Whether the trigram indexes can find <paramref name="query"/>: pg_trgm finds a pattern by its runs of three
+    /// letters or digits, and a query without one would read the whole index. ASCII ones only: which other characters
+    /// count as letters is the database locale's call (none, under C), so a query of other letters reads in order.
+    /// </summary>
+    public static bool HasTrigram(string query)
     {
         var run = 0;
         foreach (var c in query)
         {
-            run = char.IsLetterOrDigit(c) ? run + 1 : 0;
+            run = char.IsAsciiLetterOrDigit(c) ? run + 1 : 0;
             if (run >= 3)
             {
                 return true;
