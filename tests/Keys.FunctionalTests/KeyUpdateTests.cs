@@ -177,6 +177,11 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         { "publishable", """{"allowedOrigins":["https://app.example.com/login"]}""", "INVALID_ALLOWED_ORIGINS" },
         { "secret", """{"metadata":{"blob":"__LARGE__"}}""", "INVALID_METADATA" },
         { "secret", """{"metadata":{"leak":"__KEY__"}}""", "INVALID_METADATA" },
+        { "secret", """{"name":"ci __KEY__"}""", "INVALID_KEY_NAME" },
+        { "publishable", """{"allowedOrigins":["https://__LONG_HOST__"]}""", "INVALID_ALLOWED_ORIGINS" },
+        { "secret", """{"metadata":{"note":"a\u0000b"}}""", "INVALID_METADATA" },
+        { "secret", """{"metadata":{"a\u0000b":1}}""", "INVALID_METADATA" },
+        { "secret", """{"metadata":{"a":1E+308,"b":-1e-300,"c":1E+308,"d":-1e-300}}""", "INVALID_METADATA" },
     };
 
     [Theory]
@@ -187,7 +192,10 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         await _keys.NewKeyAsync(project.Id, type, "taken");
         var key = await _keys.NewKeyAsync(project.Id, type, "mine");
         var pasted = KeyString.Generate(ApiKeyType.Secret);
-        body = body.Replace("__LARGE__", new string('x', 1100), StringComparison.Ordinal).Replace("__KEY__", pasted, StringComparison.Ordinal);
+        // A host of 254 characters, in labels of at most 63.
+        var longHost = string.Join('.', Enumerable.Repeat(new string('h', 63), 3)) + "." + new string('h', 62);
+        body = body.Replace("__LARGE__", new string('x', 1100), StringComparison.Ordinal).Replace("__KEY__", pasted, StringComparison.Ordinal)
+            .Replace("__LONG_HOST__", longHost, StringComparison.Ordinal);
 
         var error = await KeyAdminClient.AssertErrorAsync(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, body), reason == "KEY_NAME_TAKEN" ? HttpStatusCode.Conflict : HttpStatusCode.BadRequest, reason);
 
@@ -262,6 +270,26 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         // Switched off, it is disabled first; either way it does not work, and its expiry is where it was.
         Assert.Equal((false, "disabled", key.Key.ExpiresAt), (viaGrpc.Enabled, viaGrpc.Status, viaGrpc.ExpiresAt));
         Assert.True((await _keys.LookupAsync(key.Value))!.ExpiresAt.ToDateTimeOffset() <= DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
+    public async Task MetadataIsStoredWithinOneKilobyteAsPostgresPrintsItHugeAndTinyNumbersIncluded()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id);
+
+        // 24 bytes as sent, 623 as jsonb prints it (1 and 308 zeros; -0. and 299 zeros and 1): within the limit.
+        var patched = await KeyLifecycle.ReadAsync<ApiKey>(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, """{"metadata":{"a":1E+308,"b":-1e-300}}"""));
+
+        Assert.Equal((1E+308, -1e-300), (patched.Metadata.Fields["a"].NumberValue, patched.Metadata.Fields["b"].NumberValue));
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        await using var stored = new NpgsqlCommand("SELECT metadata::text FROM api_key WHERE id = @id", connection);
+        stored.Parameters.AddWithValue("id", key.Key.Id);
+        var text = (string)(await stored.ExecuteScalarAsync())!;
+        // jsonb prints a space after each colon and comma; without them, the text is what was measured.
+        Assert.Equal(623, text.Replace(": ", ":", StringComparison.Ordinal).Replace(", ", ",", StringComparison.Ordinal).Length);
+        Assert.Equal("1" + new string('0', 308), JsonDocument.Parse(text).RootElement.GetProperty("a").GetRawText());
     }
 
     [Fact]
