@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Keys.ApiKeys;
@@ -290,6 +291,28 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         // jsonb prints a space after each colon and comma; without them, the text is what was measured.
         Assert.Equal(623, text.Replace(": ", ":", StringComparison.Ordinal).Replace(", ", ",", StringComparison.Ordinal).Length);
         Assert.Equal("1" + new string('0', 308), JsonDocument.Parse(text).RootElement.GetProperty("a").GetRawText());
+    }
+
+    [Fact]
+    public async Task AGrpcMessageLargerThanTheRestBodyCapIsResourceExhaustedAndKeyValidationsReportsAreNot()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id, "publishable");
+        // 100 origins of 700 characters each: 70 KB, over the 64 KB that REST takes.
+        var host = string.Join('.', Enumerable.Repeat(new string('h', 63), 11));
+        var update = new KeyUpdate();
+        update.AllowedOrigins.Add(Enumerable.Range(0, 100).Select(i => $"https://{i}.{host}"));
+
+        var error = await Assert.ThrowsAsync<RpcException>(
+            () => Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, update, "allowed_origins"), _keys.Admin).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        Assert.Equal(key.Key, await _keys.KeyAsync(project.Id, key.Key.Id));
+        // KeyValidation's usage reports batch thousands of keys: its API keeps gRPC's own cap.
+        var usage = new RecordUsageRequest();
+        usage.Usages.Add(Enumerable.Range(0, 5000).Select(_ => new KeyUsage { KeyId = ResourceId.NewKeyId(), LastUsedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) }));
+        Assert.True(usage.CalculateSize() > 64 * 1024);
+        await _keys.Internal.RecordUsageAsync(usage);
     }
 
     [Fact]
