@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Keys.ApiKeys;
