@@ -1,5 +1,6 @@
 using Google.Protobuf.Reflection;
 using Google.Rpc;
+using Grpc.AspNetCore.Server;
 using Keys.KeyAdmin.Data;
 using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.Invalidation;
@@ -46,6 +47,11 @@ public static class ApplicationServiceExtensions
             .AddServiceOptions<ManagementApi>(options => options.Interceptors.Add<OperatorAuthInterceptor>())
             // KeyValidation's own API, with its own credential: operator tokens open the management API only.
             .RequireServiceCredential<InternalApi>();
+        // The management API takes no larger a message over gRPC than a body over REST (gRPC's own cap is 4 MB): every
+        // one it needs is a few KB, and a key's record grown to megabytes would be held by every gateway. Larger is
+        // RESOURCE_EXHAUSTED, unread. KeyValidation's API keeps gRPC's cap: a usage report batches thousands of keys.
+        builder.Services.AddOptions<GrpcServiceOptions<ManagementApi>>()
+            .Configure<IOptions<KeyAdminOptions>>((grpc, keyAdmin) => grpc.MaxReceiveMessageSize = keyAdmin.Value.MaxRequestBodyBytes);
         builder.Services.AddSingleton<OperatorAuthInterceptor>();
         builder.Services.AddSingleton<DomainErrorInterceptor>();
         builder.Services.AddServiceAuth();

@@ -225,6 +225,28 @@ public sealed class KeyListingTests(KeysAppFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task AQueryHoldingAKeyOrTokenIsRefusedOverRestAndGrpcPointingToFindKeyWithoutEchoingIt()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id);
+
+        foreach (var q in new[] { key.Value, $"x {key.Value}", OperatorToken.Generate() })
+        {
+            var grpc = await KeyLifecycle.RefusedAsync(() => ListAsync(project.Id, q: q), StatusCode.InvalidArgument, "INVALID_QUERY");
+            var rest = await KeyAdminClient.AssertErrorAsync(
+                await _keys.Rest.Http.GetAsync($"/v1/projects/{project.Id}/environments/dev/keys?q={Uri.EscapeDataString(q)}"), HttpStatusCode.BadRequest, "INVALID_QUERY");
+            foreach (var message in new[] { grpc.Status.Detail, rest.Message })
+            {
+                Assert.Contains("FindKey (POST /v1/keys:find)", message, StringComparison.Ordinal);
+                Assert.DoesNotContain(q.Trim()[^49..], message, StringComparison.Ordinal);
+            }
+        }
+
+        // What a search is for still works: the masked value as listed.
+        Assert.Equal([key.Key.Id], (await ListAsync(project.Id, q: key.Key.MaskedKey)).Keys.Select(k => k.Id));
+    }
+
+    [Fact]
     public async Task ProjectsArePagedNewestFirstAndALimitedTokenPagesThroughItsOwnOnly()
     {
         var projects = new List<Project>();

@@ -177,6 +177,11 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         { "publishable", """{"allowedOrigins":["https://app.example.com/login"]}""", "INVALID_ALLOWED_ORIGINS" },
         { "secret", """{"metadata":{"blob":"__LARGE__"}}""", "INVALID_METADATA" },
         { "secret", """{"metadata":{"leak":"__KEY__"}}""", "INVALID_METADATA" },
+        { "secret", """{"name":"ci __KEY__"}""", "INVALID_KEY_NAME" },
+        { "publishable", """{"allowedOrigins":["https://__LONG_HOST__"]}""", "INVALID_ALLOWED_ORIGINS" },
+        { "secret", """{"metadata":{"note":"a\u0000b"}}""", "INVALID_METADATA" },
+        { "secret", """{"metadata":{"a\u0000b":1}}""", "INVALID_METADATA" },
+        { "secret", """{"metadata":{"a":1E+308,"b":-1e-300,"c":1E+308,"d":-1e-300}}""", "INVALID_METADATA" },
     };
 
     [Theory]
@@ -187,7 +192,10 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
         await _keys.NewKeyAsync(project.Id, type, "taken");
         var key = await _keys.NewKeyAsync(project.Id, type, "mine");
         var pasted = KeyString.Generate(ApiKeyType.Secret);
-        body = body.Replace("__LARGE__", new string('x', 1100), StringComparison.Ordinal).Replace("__KEY__", pasted, StringComparison.Ordinal);
+        // A host of 254 characters, in labels of at most 63.
+        var longHost = string.Join('.', Enumerable.Repeat(new string('h', 63), 3)) + "." + new string('h', 62);
+        body = body.Replace("__LARGE__", new string('x', 1100), StringComparison.Ordinal).Replace("__KEY__", pasted, StringComparison.Ordinal)
+            .Replace("__LONG_HOST__", longHost, StringComparison.Ordinal);
 
         var error = await KeyAdminClient.AssertErrorAsync(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, body), reason == "KEY_NAME_TAKEN" ? HttpStatusCode.Conflict : HttpStatusCode.BadRequest, reason);
 
@@ -216,6 +224,94 @@ public sealed class KeyUpdateTests(KeysAppFixture fixture) : IDisposable
 
         // A rolled key in its grace period is rolling whatever else it is.
         Assert.Equal((false, "rolling"), (disabled.Enabled, disabled.Status));
+    }
+
+    [Fact]
+    public async Task AnExpiredKeysExpiryCannotBeChangedOverRestOrGrpcSoNothingBringsItBack()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id, "secret", "trial", r => r.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddSeconds(2)));
+        await Clock.PastAsync(key.Key.ExpiresAt.ToDateTimeOffset());
+        var head = await _keys.HeadSequenceAsync();
+        var future = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddDays(30));
+
+        foreach (var body in new[] { """{"expiresAt":null}""", """{"expiresAt":"2031-01-01T00:00:00Z"}""", """{"expiresAt":null,"name":"revived"}""" })
+        {
+            var error = await KeyAdminClient.AssertErrorAsync(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, body), HttpStatusCode.Conflict, "KEY_EXPIRED");
+            Assert.Contains("create a new key", error.Message, StringComparison.Ordinal);
+        }
+
+        await KeyLifecycle.RefusedAsync(
+            () => Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, new KeyUpdate(), "expires_at"), _keys.Admin).ResponseAsync, StatusCode.Aborted, "KEY_EXPIRED");
+        await KeyLifecycle.RefusedAsync(
+            () => Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, new KeyUpdate { ExpiresAt = future }, "expiresAt"), _keys.Admin).ResponseAsync,
+            StatusCode.Aborted, "KEY_EXPIRED");
+
+        var listed = await _keys.KeyAsync(project.Id, key.Key.Id);
+        Assert.Equal((key.Key.ExpiresAt, "trial", "expired"), (listed.ExpiresAt, listed.Name, listed.Status));
+        Assert.Equal(key.Key.ExpiresAt, (await _keys.LookupAsync(key.Value))!.ExpiresAt);
+        Assert.DoesNotContain(await _keys.ChangesSinceAsync(head), c => KeyLifecycle.Concerns(c, key.Value));
+        var events = (await Grpc.ListAuditEventsAsync(new ListAuditEventsRequest { ProjectId = project.Id }, _keys.Admin)).Events;
+        Assert.Equal(["key.created", "project.created"], events.Select(e => e.Action));
+    }
+
+    [Fact]
+    public async Task AnExpiredKeyCanStillBeRenamedAnnotatedAndSwitchedOffOverRestAndGrpc()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id, "secret", "trial", r => r.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddSeconds(2)));
+        await Clock.PastAsync(key.Key.ExpiresAt.ToDateTimeOffset());
+
+        var viaRest = await KeyLifecycle.ReadAsync<ApiKey>(await _keys.PatchKeyAsync(
+            project.Id, "dev", key.Key.Id, """{"name":"old-trial","metadata":{"note":"ended"},"scopes":["posts:read"]}"""));
+        var viaGrpc = await Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, new KeyUpdate { Enabled = false }, "enabled"), _keys.Admin);
+
+        Assert.Equal(("old-trial", "ended", "expired"), (viaRest.Name, viaRest.Metadata.Fields["note"].StringValue, viaRest.Status));
+        // Switched off, it is disabled first; either way it does not work, and its expiry is where it was.
+        Assert.Equal((false, "disabled", key.Key.ExpiresAt), (viaGrpc.Enabled, viaGrpc.Status, viaGrpc.ExpiresAt));
+        Assert.True((await _keys.LookupAsync(key.Value))!.ExpiresAt.ToDateTimeOffset() <= DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
+    public async Task MetadataIsStoredWithinOneKilobyteAsPostgresPrintsItHugeAndTinyNumbersIncluded()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id);
+
+        // 24 bytes as sent, 623 as jsonb prints it (1 and 308 zeros; -0. and 299 zeros and 1): within the limit.
+        var patched = await KeyLifecycle.ReadAsync<ApiKey>(await _keys.PatchKeyAsync(project.Id, "dev", key.Key.Id, """{"metadata":{"a":1E+308,"b":-1e-300}}"""));
+
+        Assert.Equal((1E+308, -1e-300), (patched.Metadata.Fields["a"].NumberValue, patched.Metadata.Fields["b"].NumberValue));
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        await using var stored = new NpgsqlCommand("SELECT metadata::text FROM api_key WHERE id = @id", connection);
+        stored.Parameters.AddWithValue("id", key.Key.Id);
+        var text = (string)(await stored.ExecuteScalarAsync())!;
+        // jsonb prints a space after each colon and comma; without them, the text is what was measured.
+        Assert.Equal(623, text.Replace(": ", ":", StringComparison.Ordinal).Replace(", ", ",", StringComparison.Ordinal).Length);
+        Assert.Equal("1" + new string('0', 308), JsonDocument.Parse(text).RootElement.GetProperty("a").GetRawText());
+    }
+
+    [Fact]
+    public async Task AGrpcMessageLargerThanTheRestBodyCapIsResourceExhaustedAndKeyValidationsReportsAreNot()
+    {
+        var project = await _keys.NewProjectAsync();
+        var key = await _keys.NewKeyAsync(project.Id, "publishable");
+        // 100 origins of 700 characters each: 70 KB, over the 64 KB that REST takes.
+        var host = string.Join('.', Enumerable.Repeat(new string('h', 63), 11));
+        var update = new KeyUpdate();
+        update.AllowedOrigins.Add(Enumerable.Range(0, 100).Select(i => $"https://{i}.{host}"));
+
+        var error = await Assert.ThrowsAsync<RpcException>(
+            () => Grpc.UpdateKeyAsync(Update(project.Id, key.Key.Id, update, "allowed_origins"), _keys.Admin).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        Assert.Equal(key.Key, await _keys.KeyAsync(project.Id, key.Key.Id));
+        // KeyValidation's usage reports batch thousands of keys: its API keeps gRPC's own cap.
+        var usage = new RecordUsageRequest();
+        usage.Usages.Add(Enumerable.Range(0, 5000).Select(_ => new KeyUsage { KeyId = ResourceId.NewKeyId(), LastUsedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) }));
+        Assert.True(usage.CalculateSize() > 64 * 1024);
+        await _keys.Internal.RecordUsageAsync(usage);
     }
 
     [Fact]

@@ -152,6 +152,22 @@ public sealed class OpenApiDocumentTests(KeysAppFixture fixture, ITestOutputHelp
         Assert.Equal(http.BaseAddress!.GetLeftPart(UriPartial.Authority), Assert.Single(document.GetProperty("servers").EnumerateArray()).GetProperty("url").GetString());
     }
 
+    [Fact]
+    public async Task ADocumentNamingAnotherHostIsKeptByNoCacheSoNoOneElseIsHandedThatServer()
+    {
+        using var http = fixture.App.CreateHttpClient("key-admin", "http");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/openapi/v1.json");
+        request.Headers.Host = "evil.example";
+
+        using var response = await http.SendAsync(request);
+        var document = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        // The server is whatever the Host header said, so the answer is this client's alone.
+        Assert.Equal("http://evil.example", Assert.Single(document.GetProperty("servers").EnumerateArray()).GetProperty("url").GetString());
+        Assert.True(response.Headers.CacheControl?.NoStore, $"Cache-Control: {response.Headers.CacheControl}");
+        Assert.Contains("Host", response.Headers.Vary);
+    }
+
     private async Task<(string Text, JsonElement Document)> FetchAsync()
     {
         using var http = fixture.App.CreateHttpClient("key-admin", "http");

@@ -176,6 +176,21 @@ public sealed class OperatorTests(KeysAppFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task AnOperatorNameHoldingATokenOrKeyBesideALabelIsRefusedAndNotEchoed()
+    {
+        foreach (var secret in new[] { OperatorToken.Generate(), KeyString.Generate(ApiKeyType.Secret) })
+        {
+            var name = $"ci {secret}";
+
+            var error = await Assert.ThrowsAsync<RpcException>(() => CreateOperatorAsync("viewer", name));
+
+            Assert.Equal((StatusCode.InvalidArgument, "INVALID_OPERATOR_NAME"), (error.StatusCode, Reason(error)));
+            Assert.DoesNotContain(secret[3..], error.Status.Detail, StringComparison.Ordinal);
+            Assert.DoesNotContain((await Client.ListOperatorsAsync(new ListOperatorsRequest(), Admin)).Operators, o => o.Name == name);
+        }
+    }
+
+    [Fact]
     public async Task TwoLiveOperatorsCannotShareANameButARevokedOnesNameIsFreeAgain()
     {
         var name = $"twin-{Guid.NewGuid():N}";

@@ -51,6 +51,8 @@ public sealed class ProjectPolicyTests(KeysAppFixture fixture) : IDisposable
             ("""{"defaultRateLimit":{"limit":10,"windowSeconds":86401}}""", "INVALID_RATE_LIMIT"),
             ("""{"defaultRateLimit":{"limit":10,"windowSeconds":60,"mode":"LOCAL"}}""", "INVALID_RATE_LIMIT"),
             ("""{"name":"   "}""", "INVALID_PROJECT_NAME"),
+            // Listed, audited before and after, and echoed: a key beside a label leaks as much as a key alone.
+            ($$"""{"name":"Shop {{Keys.ApiKeys.KeyString.Generate(Keys.ApiKeys.ApiKeyType.Secret)}}"}""", "INVALID_PROJECT_NAME"),
             // A field a project has but an update cannot set is unknown to the body, as in every REST body.
             ("""{"environments":[]}""", "MALFORMED_JSON"),
             ("{}", "NOTHING_TO_UPDATE"),

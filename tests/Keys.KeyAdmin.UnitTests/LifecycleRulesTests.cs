@@ -120,6 +120,21 @@ public sealed class LifecycleRulesTests
         ApiErrorAssert.InvalidArgument("INVALID_ALLOWED_ORIGINS", () => RequestRules.AllowedOrigins([origin]));
 
     [Fact]
+    public void AnOriginsHostIsAtMost253CharactersInLabelsOfAtMost63AsKept()
+    {
+        // 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253.
+        var longest = $"{new string('a', 63)}.{new string('b', 63)}.{new string('c', 63)}.{new string('d', 61)}";
+        var kept = $"https://{longest}:65535";
+
+        Assert.Equal([kept], RequestRules.AllowedOrigins([kept]));
+        Assert.Equal(RequestRules.MaxOriginHostLength, longest.Length);
+        ApiErrorAssert.InvalidArgument("INVALID_ALLOWED_ORIGINS", () => RequestRules.AllowedOrigins([$"https://{longest}d"]));
+        ApiErrorAssert.InvalidArgument("INVALID_ALLOWED_ORIGINS", () => RequestRules.AllowedOrigins([$"https://{new string('a', 64)}.example"]));
+        // Measured as kept: six labels of 14 characters typed are six of 43 in punycode (xn--…), 263 in all.
+        ApiErrorAssert.InvalidArgument("INVALID_ALLOWED_ORIGINS", () => RequestRules.AllowedOrigins([$"https://{string.Join('.', Enumerable.Repeat("東京大阪名古屋東京大阪名古屋", 6))}"]));
+    }
+
+    [Fact]
     public void OriginsAreKeptInOrderWithoutRepeatsUpToOneHundred()
     {
         Assert.Equal(["https://a.example", "https://b.example"], RequestRules.AllowedOrigins(["https://a.example", "https://b.example", "https://A.example/"]));
@@ -196,6 +211,74 @@ public sealed class LifecycleRulesTests
         var json = $$"""{"ref":"{{almost}}"}""";
 
         Assert.Equal(json, RequestRules.Metadata(Struct.Parser.ParseJson(json)));
+    }
+
+    [Theory]
+    [InlineData("""{"note":"a\u0000b"}""")]
+    [InlineData("""{"a\u0000b":"in a name"}""")]
+    [InlineData("""{"deep":{"list":[1,"\u0000"]}}""")]
+    public void MetadataHoldingANulCharacterWhichJsonbCannotStoreIsRefused(string json) =>
+        ApiErrorAssert.InvalidArgument("INVALID_METADATA", () => RequestRules.Metadata(Struct.Parser.ParseJson(json)));
+
+    [Fact]
+    public void MetadataHoldingHalfASurrogatePairIsRefused()
+    {
+        foreach (var text in new[] { "\ud800", "a\udc00", "\udc00\ud800", "\ud83d\ud83d\udd11x" })
+        {
+            ApiErrorAssert.InvalidArgument("INVALID_METADATA", () => RequestRules.Metadata(new Struct { Fields = { ["a"] = Value.ForString(text) } }));
+            ApiErrorAssert.InvalidArgument("INVALID_METADATA", () => RequestRules.Metadata(new Struct { Fields = { [text] = Value.ForNull() } }));
+        }
+    }
+
+    [Fact]
+    public void MetadataKeepsWholeSurrogatePairs()
+    {
+        var metadata = new Struct { Fields = { ["emoji"] = Value.ForString("🔑") } };
+
+        Assert.Equal(metadata, Struct.Parser.ParseJson(RequestRules.Metadata(metadata)));
+    }
+
+    [Theory]
+    [InlineData(0d, "0")]
+    [InlineData(42d, "42")]
+    [InlineData(-1.5, "-1.5")]
+    [InlineData(0.1, "0.1")]
+    [InlineData(1e15, "1000000000000000")]
+    [InlineData(1.5e-5, "0.000015")]
+    [InlineData(1.2345678901234567e20, "123456789012345670000")]
+    [InlineData(-2.5e-7, "-0.00000025")]
+    public void ANumberIsWrittenInPlainDecimalAsPostgresKeepsIt(double value, string plain)
+    {
+        Assert.Equal(plain, RequestRules.PlainDecimal(value));
+        Assert.Equal(value, double.Parse(plain, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void HugeAndTinyNumbersAreWrittenOutWholeAndRoundTrip()
+    {
+        var huge = RequestRules.PlainDecimal(1E+308);
+        var tiny = RequestRules.PlainDecimal(-1e-300);
+
+        Assert.Equal("1" + new string('0', 308), huge);
+        Assert.Equal("-0." + new string('0', 299) + "1", tiny);
+        Assert.Equal((1E+308, -1e-300), (double.Parse(huge, System.Globalization.CultureInfo.InvariantCulture), double.Parse(tiny, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(double.MaxValue, double.Parse(RequestRules.PlainDecimal(double.MaxValue), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(double.Epsilon, double.Parse(RequestRules.PlainDecimal(double.Epsilon), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void MetadataIsMeasuredWithItsNumbersWrittenOutAsJsonbPrintsThem()
+    {
+        // 6 and 7 bytes as sent; 309 and 303 as Postgres keeps them, and so in listings and audit events.
+        var one = Struct.Parser.ParseJson("""{"a":1E+308,"b":-1e-300}""");
+        var four = Struct.Parser.ParseJson("""{"a":1E+308,"b":-1e-300,"c":1E+308,"d":-1e-300}""");
+
+        var kept = RequestRules.Metadata(one);
+
+        Assert.Equal($$"""{"a":1{{new string('0', 308)}},"b":-0.{{new string('0', 299)}}1}""", kept);
+        Assert.Equal(one, Struct.Parser.ParseJson(kept));
+        var error = ApiErrorAssert.InvalidArgument("INVALID_METADATA", () => RequestRules.Metadata(four));
+        Assert.Contains("1245 bytes", error.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -337,6 +420,53 @@ public sealed class LifecycleRulesTests
         ApiErrorAssert.InvalidArgument("INVALID_QUERY", () => RequestRules.Query(new string('q', 65)));
         ApiErrorAssert.InvalidArgument("INVALID_QUERY", () => RequestRules.Query("a\nb"));
     }
+
+    public static TheoryData<string> QueriesHoldingASecret()
+    {
+        var secret = KeyString.Generate(ApiKeyType.Secret);
+        return new TheoryData<string>
+        {
+            secret,
+            KeyString.Generate(ApiKeyType.Publishable),
+            OperatorToken.Generate(),
+            $" {secret} ",
+            $"key={secret}&x",
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(QueriesHoldingASecret))]
+    public void AQueryHoldingAKeyOrTokenIsRefusedPointingToFindKeyWithoutEchoingIt(string query)
+    {
+        var error = ApiErrorAssert.InvalidArgument("INVALID_QUERY", () => RequestRules.Query(query));
+
+        Assert.Contains("FindKey (POST /v1/keys:find)", error.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(query.Trim().Split(' ', '=', '&').Single(p => p.Length == KeyString.Length)[3..], error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AQueryOfAMaskedValueOrAKeyThatFailsItsChecksumIsASearch()
+    {
+        var key = KeyString.Generate(ApiKeyType.Secret);
+        var almost = key[..^1] + (key[^1] == '0' ? '1' : '0');
+
+        Assert.Equal(KeyString.Mask(key), RequestRules.Query(KeyString.Mask(key)));
+        Assert.Equal(almost, RequestRules.Query(almost));
+    }
+
+    [Theory]
+    [InlineData("abc", true)]
+    [InlineData("my-app-key", true)]
+    [InlineData("x9Qz", true)]
+    [InlineData("ab", false)]
+    [InlineData("a-b-c", false)]
+    [InlineData("ééé", false)]
+    [InlineData("東京都", false)]
+    [InlineData("ключ", false)]
+    [InlineData("²³¹", false)]
+    [InlineData("ü-abc", true)]
+    public void OnlyARunOfThreeAsciiLettersOrDigitsTakesTheTrigramIndexes(string query, bool trigram) =>
+        Assert.Equal(trigram, KeyStore.HasTrigram(query));
 
     [Theory]
     [InlineData(ApiKeyType.Secret)]

@@ -54,8 +54,52 @@ public sealed class RequestRulesTests
 
         var error = ApiErrorAssert.InvalidArgument("INVALID_KEY_NAME", () => RequestRules.KeyName(key));
 
-        Assert.Equal("A key name must not be an API key. Name it after what uses it, such as my-app-key.", error.Status.Detail);
+        Assert.Equal("A key name must not hold an API key or token. Name it after what uses it, such as my-app-key.", error.Status.Detail);
     }
+
+    // Names are listed, audited (before and after) and echoed in errors: a key beside a label leaks as much as a key alone.
+    public static TheoryData<string, string> NamesHoldingASecret()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var rule in new[] { "INVALID_PROJECT_NAME", "INVALID_KEY_NAME", "INVALID_OPERATOR_NAME" })
+        {
+            foreach (var secret in new[] { KeyString.Generate(ApiKeyType.Secret), KeyString.Generate(ApiKeyType.Publishable), OperatorToken.Generate() })
+            {
+                data.Add(rule, $"ci {secret}");
+                data.Add(rule, $"{secret}-old");
+                data.Add(rule, $"a.{secret}.b");
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(NamesHoldingASecret))]
+    public void ANameHoldingAKeyOrTokenAnywhereIsRefusedWithItsRulesReasonWithoutEchoingIt(string rule, string name)
+    {
+        var error = ApiErrorAssert.InvalidArgument(rule, () => NameRules[rule](name));
+
+        Assert.DoesNotContain(name.Split(' ', '.', '-').Single(part => part.Length == KeyString.Length)[3..], error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ANameThatLooksLikeAKeyButFailsItsChecksumIsKept()
+    {
+        var key = KeyString.Generate(ApiKeyType.Secret);
+        var almost = "ci " + key[..^1] + (key[^1] == '0' ? '1' : '0');
+
+        Assert.Equal(almost, RequestRules.KeyName(almost));
+        Assert.Equal(almost, RequestRules.ProjectName(almost));
+    }
+
+    [Theory]
+    [InlineData("INVALID_PROJECT_NAME")]
+    [InlineData("INVALID_ENVIRONMENT_NAME")]
+    [InlineData("INVALID_KEY_NAME")]
+    [InlineData("INVALID_OPERATOR_NAME")]
+    public void NoNameMayHoldANulCharacterWhichPostgresCannotStore(string rule) =>
+        ApiErrorAssert.InvalidArgument(rule, () => NameRules[rule]("ab\0cd"));
 
     [Fact]
     public void AnOperatorTokenPastedAsAKeyNameIsRefusedWithoutBeingEchoed()

@@ -1,9 +1,18 @@
+using System.Buffers;
 using System.Text;
+using Google.Api;
 using Google.Protobuf;
 using Google.Rpc;
+using Keys.ApiKeys;
 using Keys.KeyAdmin.Grpc;
 using Keys.KeyAdmin.OpenApi;
 using Keys.KeyAdmin.Rest;
+using Keys.V1;
+using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace Keys.KeyAdmin.UnitTests;
 
@@ -44,4 +53,55 @@ public sealed class RestConventionsTests
     [InlineData("""{"code":3,"message":"x","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"INVALID_LIMIT","domain":"keys.v1"}]}""", true)]
     public void OnlyAnErrorWithAReasonIsLeftAsItIs(string body, bool hasReason) =>
         Assert.Equal(hasReason, ErrorDetailsGuard.HasReason(Encoding.UTF8.GetBytes(body)));
+
+    [Fact]
+    public async Task ABodyIsClearedBeforeItsPooledArrayIsReturnedSoAKeyPastedIntoFindKeyIsNotHandedOn()
+    {
+        var method = KeyAdminService.Descriptor.FindMethodByName("FindKey");
+        var endpoint = new Microsoft.AspNetCore.Http.Endpoint(
+            _ => Task.CompletedTask,
+            new EndpointMetadataCollection(new GrpcJsonTranscodingMetadata(method, method.GetOptions().GetExtension(AnnotationsExtensions.Http))),
+            "FindKey");
+        var key = KeyString.Generate(ApiKeyType.Secret);
+        var body = Encoding.UTF8.GetBytes($$"""{"key":"{{key}}"}""");
+        var context = new DefaultHttpContext();
+        context.SetEndpoint(endpoint);
+        context.Request.Method = "POST";
+        context.Request.Path = "/v1/keys:find";
+        context.Request.ContentType = "application/json";
+        context.Request.ContentLength = body.Length;
+        context.Request.Body = new MemoryStream(body);
+        var pool = new RecordingPool();
+        string? read = null;
+        var middleware = new RestConventionsMiddleware(
+            async c => read = await new StreamReader(c.Request.Body).ReadToEndAsync(),
+            new RestRoutes(new DefaultEndpointDataSource()),
+            pool,
+            Options.Create(new KeyAdminOptions { AdminToken = new string('a', 32) }),
+            NullLogger<RestConventionsMiddleware>.Instance);
+
+        await middleware.InvokeAsync(context);
+
+        Assert.Contains(key, read, StringComparison.Ordinal);
+        var returned = Assert.Single(pool.Returned);
+        Assert.All(returned, b => Assert.Equal(0, b));
+    }
+
+    /// <summary>A pool that hands out new arrays and keeps those returned to it, cleared when asked, as the shared pool does.</summary>
+    private sealed class RecordingPool : ArrayPool<byte>
+    {
+        public List<byte[]> Returned { get; } = [];
+
+        public override byte[] Rent(int minimumLength) => new byte[minimumLength];
+
+        public override void Return(byte[] array, bool clearArray = false)
+        {
+            if (clearArray)
+            {
+                Array.Clear(array);
+            }
+
+            Returned.Add(array);
+        }
+    }
 }

@@ -168,6 +168,13 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         if (fields.Contains(KeyField.ExpiresAt))
         {
             var (maxLifetimeDays, now) = await ReadLifetimePolicyAsync(connection, transaction, projectId, cancellationToken);
+            // An expired key stays expired, as it cannot be rolled: a later expiry, or none, would bring it back to
+            // life everywhere. Its other fields may change (renaming, notes, switching off); none makes it work.
+            if (before.ExpiresAt is { } expired && expired <= now)
+            {
+                throw KeyAdminException.KeyExpired(keyId, expired);
+            }
+
             LifetimePolicy.Check(projectId, maxLifetimeDays, now, before.Type, changes.ExpiresAt);
         }
 
@@ -466,13 +473,17 @@ public sealed class KeyStore(NpgsqlDataSource dataSource, ProjectStore projects,
         return keys;
     }
 
-    // pg_trgm finds a pattern by its runs of three letters or digits; a query without one would read the whole index.
-    private static bool HasTrigram(string query)
+    /// <summary>
+    /// Whether the trigram indexes can find <paramref name="query"/>: pg_trgm finds a pattern by its runs of three
+    /// letters or digits, and a query without one would read the whole index. ASCII ones only: which other characters
+    /// count as letters is the database locale's call (none, under C), so a query of other letters reads in order.
+    /// </summary>
+    public static bool HasTrigram(string query)
     {
         var run = 0;
         foreach (var c in query)
         {
-            run = char.IsLetterOrDigit(c) ? run + 1 : 0;
+            run = char.IsAsciiLetterOrDigit(c) ? run + 1 : 0;
             if (run >= 3)
             {
                 return true;

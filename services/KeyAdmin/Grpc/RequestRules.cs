@@ -24,6 +24,12 @@ public static partial class RequestRules
             throw ApiErrors.InvalidArgument("INVALID_PROJECT_NAME", $"A project name is 1 to {MaxNameLength} characters.");
         }
 
+        // Listed, audited and echoed in errors, like a key's name; 64 characters hold a 52-character key and a label.
+        if (ContainsSecret(trimmed))
+        {
+            throw ApiErrors.InvalidArgument("INVALID_PROJECT_NAME", "A project name must not hold an API key or token. Name it after the product, such as My App.");
+        }
+
         return trimmed;
     }
 
@@ -61,10 +67,11 @@ public static partial class RequestRules
 
     public static string KeyName(string name)
     {
-        // A name is listed, logged and echoed in errors: an API key pasted into it would be all three.
-        if (IsSecretLike(name))
+        // A name is listed, audited and echoed in errors: an API key pasted into it, whole or beside a label
+        // ("ci sk_…"), would be all three.
+        if (ContainsSecret(name))
         {
-            throw ApiErrors.InvalidArgument("INVALID_KEY_NAME", "A key name must not be an API key. Name it after what uses it, such as my-app-key.");
+            throw ApiErrors.InvalidArgument("INVALID_KEY_NAME", "A key name must not hold an API key or token. Name it after what uses it, such as my-app-key.");
         }
 
         if (!KeyNamePattern().IsMatch(name))
@@ -79,9 +86,9 @@ public static partial class RequestRules
 
     public static string OperatorName(string name)
     {
-        if (IsSecretLike(name))
+        if (ContainsSecret(name))
         {
-            throw ApiErrors.InvalidArgument("INVALID_OPERATOR_NAME", "An operator name must not be a token or key. Name the person or job that holds it, such as ana or ci-deploy.");
+            throw ApiErrors.InvalidArgument("INVALID_OPERATOR_NAME", "An operator name must not hold a token or key. Name the person or job that holds it, such as ana or ci-deploy.");
         }
 
         if (!KeyNamePattern().IsMatch(name))
@@ -196,6 +203,12 @@ public static partial class RequestRules
     public const int MaxAllowlistEntries = 100;
     public const int MaxMetadataBytes = 1024;
 
+    /// <summary>
+    /// A DNS name's limit (RFC 1035), on an origin's host as kept (lowercase, punycode); System.Uri already refuses a
+    /// label over 63.
+    /// </summary>
+    public const int MaxOriginHostLength = 253;
+
     /// <summary>A listing's page size: 0 is <see cref="DefaultPageSize"/>.</summary>
     public static int PageSize(int pageSize) => pageSize switch
     {
@@ -233,6 +246,14 @@ public static partial class RequestRules
         if (query.Length > MaxQueryLength || query.Any(char.IsControl))
         {
             throw ApiErrors.InvalidArgument("INVALID_QUERY", $"q is up to {MaxQueryLength} characters of a key's name or masked value, with no control characters.");
+        }
+
+        // q travels in the URL, which proxies and browsers keep; a whole key there is one more copy of it.
+        if (ContainsSecret(query))
+        {
+            throw ApiErrors.InvalidArgument(
+                "INVALID_QUERY",
+                "q holds an API key or operator token; never put one in a URL. To learn which key a value is, send it in the body of FindKey (POST /v1/keys:find).");
         }
 
         return query;
@@ -301,7 +322,7 @@ public static partial class RequestRules
             normalized.Add(Origin(origin.Trim()) ?? throw ApiErrors.InvalidArgument(
                 "INVALID_ALLOWED_ORIGINS",
                 $"Origin {position} of {origins.Count} is not an origin: write the scheme (http or https), the host and a port only if it is not the default, " +
-                "as a browser sends it (https://app.example.com, http://localhost:3000); no path, wildcard or trailing characters."));
+                $"as a browser sends it (https://app.example.com, http://localhost:3000); no path, wildcard or trailing characters, and a host of at most {MaxOriginHostLength} characters."));
         }
 
         return normalized.Distinct(StringComparer.Ordinal).ToArray();
@@ -482,7 +503,23 @@ public static partial class RequestRules
             return null;
         }
 
-        var host = uri.HostNameType == UriHostNameType.Dns ? uri.IdnHost.ToLowerInvariant() : uri.Host;
+        string host;
+        try
+        {
+            host = uri.HostNameType == UriHostNameType.Dns ? uri.IdnHost.ToLowerInvariant() : uri.Host;
+        }
+        catch (UriFormatException)
+        {
+            // IdnHost throws for a Unicode host that punycode makes too long (or cannot encode), though the Uri parsed.
+            return null;
+        }
+
+        // Every gateway's near cache holds a key's origins: a host of megabytes would be held in each of them.
+        if (host.Length > MaxOriginHostLength)
+        {
+            return null;
+        }
+
         return uri.IsDefaultPort ? $"{uri.Scheme}://{host}" : $"{uri.Scheme}://{host}:{uri.Port}";
     }
 
@@ -491,6 +528,7 @@ public static partial class RequestRules
         writer.WriteStartObject();
         foreach (var (name, field) in value.Fields)
         {
+            RefuseUnstorable(name);
             RefuseSecrets(name);
             writer.WritePropertyName(name);
             WriteValue(writer, field);
@@ -507,9 +545,11 @@ public static partial class RequestRules
                 writer.WriteNullValue();
                 break;
             case Google.Protobuf.WellKnownTypes.Value.KindOneofCase.NumberValue when double.IsFinite(value.NumberValue):
-                writer.WriteNumberValue(value.NumberValue);
+                // Measured as stored: written with an exponent, 1E+308 would count 6 bytes of its 309.
+                writer.WriteRawValue(PlainDecimal(value.NumberValue), skipInputValidation: true);
                 break;
             case Google.Protobuf.WellKnownTypes.Value.KindOneofCase.StringValue:
+                RefuseUnstorable(value.StringValue);
                 RefuseSecrets(value.StringValue);
                 writer.WriteStringValue(value.StringValue);
                 break;
@@ -534,8 +574,38 @@ public static partial class RequestRules
         }
     }
 
-    // Anywhere in a string, not only as the whole of it: "key=sk_…" is as much a leak.
     private static void RefuseSecrets(string text)
+    {
+        if (ContainsSecret(text))
+        {
+            throw ApiErrors.InvalidArgument(
+                "INVALID_METADATA", "metadata holds an API key or an operator token; metadata is listed and audited, so it must hold neither.");
+        }
+    }
+
+    // Postgres's jsonb cannot hold U+0000 (22P05), and no JSON text holds half a surrogate pair: refused here, as the
+    // request's mistake, rather than by the database as a 500.
+    private static void RefuseUnstorable(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (text[i] == '\0' || char.IsSurrogate(text[i]))
+            {
+                throw ApiErrors.InvalidArgument(
+                    "INVALID_METADATA", "metadata holds a NUL character (\\u0000) or half a surrogate pair, which cannot be stored; remove it.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="text"/> holds an API key or an operator token anywhere, not only as the whole of it:
+    /// "key=sk_…" leaks the key as much as "sk_…" does.
+    /// </summary>
+    public static bool ContainsSecret(string text)
     {
         foreach (var prefix in (ReadOnlySpan<string>)[KeyString.PublishablePrefix, KeyString.SecretPrefix, OperatorToken.Prefix])
         {
@@ -545,11 +615,40 @@ public static partial class RequestRules
                 var candidate = text.AsSpan(at, KeyString.Length);
                 if (KeyString.IsWellFormed(candidate) || OperatorToken.IsWellFormed(candidate))
                 {
-                    throw ApiErrors.InvalidArgument(
-                        "INVALID_METADATA", "metadata holds an API key or an operator token; metadata is listed and audited, so it must hold neither.");
+                    return true;
                 }
             }
         }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A number as Postgres keeps it in jsonb (numeric, printed without an exponent): 1E+308 is 309 digits there, and so
+    /// in every listing and audit event that prints the metadata. From the shortest text that reads back as the same
+    /// double, so nothing is lost.
+    /// </summary>
+    public static string PlainDecimal(double value)
+    {
+        // .NET prints a double in the fewest digits that read back as it (exponent from E+15 and below E-05).
+        var shortest = value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var e = shortest.IndexOf('E', StringComparison.Ordinal);
+        if (e < 0)
+        {
+            return shortest;
+        }
+
+        var negative = shortest[0] == '-';
+        var mantissa = shortest[(negative ? 1 : 0)..e];
+        var exponent = int.Parse(shortest[(e + 1)..], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture);
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var digits = point < 0 ? mantissa : mantissa.Remove(point, 1);
+        // Where the decimal point falls in digits once the exponent is applied.
+        var pointAt = (point < 0 ? mantissa.Length : point) + exponent;
+        var plain = pointAt <= 0 ? "0." + new string('0', -pointAt) + digits
+            : pointAt >= digits.Length ? digits + new string('0', pointAt - digits.Length)
+            : digits[..pointAt] + "." + digits[pointAt..];
+        return negative ? "-" + plain : plain;
     }
 
     [GeneratedRegex(@"^(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\z")]
@@ -560,8 +659,6 @@ public static partial class RequestRules
 
     [GeneratedRegex(@"^(?:0|[1-9][0-9]{0,2})\z")]
     private static partial Regex PrefixPattern();
-
-    private static bool IsSecretLike(string value) => KeyString.IsWellFormed(value) || OperatorToken.IsWellFormed(value);
 
     [GeneratedRegex(@"^[A-Za-z0-9_.\-](?:[A-Za-z0-9_.\- ]{0,62}[A-Za-z0-9_.\-])?\z")]
     private static partial Regex KeyNamePattern();

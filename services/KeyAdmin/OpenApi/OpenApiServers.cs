@@ -1,3 +1,4 @@
+using Microsoft.Net.Http.Headers;
 using Microsoft.OpenApi.Models;
 
 namespace Keys.KeyAdmin.OpenApi;
@@ -9,6 +10,16 @@ public static class OpenApiServers
     /// against this KeyAdmin (behind a proxy or on another port) points at it. An absolute URL, which every generator
     /// takes; a relative one leaves each tool to guess the base.
     /// </summary>
-    public static void FromRequest(OpenApiDocument document, HttpRequest request) =>
+    /// <remarks>
+    /// That address comes from the request's Host header, which the client chooses: a cache in front that kept the
+    /// document fetched with <c>Host: evil.example</c> would hand everyone a server where generated clients send their
+    /// operator tokens. So no cache may keep it (<c>no-store</c>), and one that ignores that still keys it by Host.
+    /// </remarks>
+    public static void FromRequest(OpenApiDocument document, HttpRequest request)
+    {
         document.Servers = [new OpenApiServer { Url = $"{request.Scheme}://{request.Host}{request.PathBase}", Description = "This KeyAdmin" }];
+        var headers = request.HttpContext.Response.Headers;
+        headers.CacheControl = "no-store";
+        headers.Append(HeaderNames.Vary, HeaderNames.Host);
+    }
 }

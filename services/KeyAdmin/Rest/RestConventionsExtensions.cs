@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Keys.KeyAdmin.Rest;
 
 public static class RestConventionsExtensions
@@ -9,7 +11,7 @@ public static class RestConventionsExtensions
     public static WebApplication UseRestConventions(this WebApplication app)
     {
         var routes = new RestRoutes(app.Services.GetRequiredService<EndpointDataSource>());
-        app.UseMiddleware<RestConventionsMiddleware>(routes);
+        app.UseMiddleware<RestConventionsMiddleware>(routes, ArrayPool<byte>.Shared);
         return app;
     }
 }

@@ -15,7 +15,7 @@ namespace Keys.KeyAdmin.Rest;
 /// the console's files, health and the OpenAPI document are not REST operations and pass untouched.
 /// </summary>
 public sealed partial class RestConventionsMiddleware(
-    RequestDelegate next, RestRoutes routes, IOptions<KeyAdminOptions> options, ILogger<RestConventionsMiddleware> logger)
+    RequestDelegate next, RestRoutes routes, ArrayPool<byte> bodies, IOptions<KeyAdminOptions> options, ILogger<RestConventionsMiddleware> logger)
 {
     private static readonly PathString ApiRoot = "/v1";
 
@@ -87,7 +87,8 @@ public sealed partial class RestConventionsMiddleware(
         {
             if (rented is not null)
             {
-                ArrayPool<byte>.Shared.Return(rented);
+                // Cleared: the body may hold a key pasted into FindKey, and the next renter of the array reads it.
+                bodies.Return(rented, clearArray: true);
             }
         }
     }
@@ -113,7 +114,7 @@ public sealed partial class RestConventionsMiddleware(
 
         // One byte more than the limit: reading it is how a chunked body shows that it is too large.
         var capacity = (int)Math.Min(request.ContentLength ?? _limit + 1L, _limit + 1L);
-        var buffer = ArrayPool<byte>.Shared.Rent(capacity);
+        var buffer = bodies.Rent(capacity);
         var length = 0;
         try
         {
