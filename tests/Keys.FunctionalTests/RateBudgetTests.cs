@@ -146,12 +146,12 @@ public sealed class RateBudgetTests(KeysAppFixture fixture) : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("INVALID_KEY_ID", "sk_not-a-key-id", 10, 60, 0, 1)]
-    [InlineData("INVALID_RATE_LIMIT", "", 0, 60, 0, 1)]
-    [InlineData("INVALID_RATE_LIMIT", "", 10, 86_401, 0, 1)]
-    [InlineData("INVALID_WINDOW_START", "", 10, 60, 30, 1)]
-    [InlineData("INVALID_REQUESTED", "", 10, 60, 0, 0)]
-    public async Task MalformedRequestIsInvalidArgumentWithItsReason(string reason, string keyId, long limit, int window, long start, long requested)
+    [InlineData("INVALID_KEY_ID", "sk_not-a-key-id", 10, 60, 0L, 1)]
+    [InlineData("INVALID_RATE_LIMIT", "", 0, 60, 0L, 1)]
+    [InlineData("INVALID_RATE_LIMIT", "", 10, 86_401, 0L, 1)]
+    [InlineData("INVALID_WINDOW_START", "", 10, 60, 30L, 1)]
+    [InlineData("INVALID_REQUESTED", "", 10, 60, null, 0)] // now's window: only the request is wrong
+    public async Task MalformedRequestIsInvalidArgumentWithItsReason(string reason, string keyId, long limit, int window, long? start, long requested)
     {
         var request = Request(keyId.Length == 0 ? ResourceId.NewKeyId() : keyId, limit, window, start, requested);
 
