@@ -225,11 +225,12 @@ public sealed class RestApiTests(KeysAppFixture fixture)
     }
 
     /// <summary>
-    /// gRPC is served by the same app, and its paths are not REST operations: a message over the REST body limit is
-    /// judged by the RPC, not refused for its size. REST sent over HTTP/2 to the gRPC port follows the REST rules.
+    /// gRPC is served by the same app, and its paths are not REST operations: a message is judged by the RPC, and one
+    /// over the REST body limit is refused by gRPC itself (RESOURCE_EXHAUSTED, the same cap), not by the REST layer.
+    /// REST sent over HTTP/2 to the gRPC port follows the REST rules.
     /// </summary>
     [Fact]
-    public async Task GrpcBesideTheRestApiIsNotHeldToItsRules()
+    public async Task GrpcBesideTheRestApiIsNotHeldToItsRulesButToTheSameSizeLimit()
     {
         var grpcAddress = fixture.App.GetEndpoint("key-admin", "grpc");
         using var channel = GrpcChannel.ForAddress(grpcAddress);
@@ -239,12 +240,16 @@ public sealed class RestApiTests(KeysAppFixture fixture)
         var created = await client.CreateKeyAsync(
             new CreateKeyRequest { ProjectId = project.Id, Environment = "dev", Name = "grpc-key", Type = "secret" }, fixture.AdminCallHeaders());
         var tooLong = await Assert.ThrowsAsync<RpcException>(async () => await client.CreateKeyAsync(
+            new CreateKeyRequest { ProjectId = project.Id, Environment = "dev", Name = new string('n', BodyLimit / 2), Type = "secret" },
+            fixture.AdminCallHeaders()));
+        var tooLarge = await Assert.ThrowsAsync<RpcException>(async () => await client.CreateKeyAsync(
             new CreateKeyRequest { ProjectId = project.Id, Environment = "dev", Name = new string('n', 2 * BodyLimit), Type = "secret" },
             fixture.AdminCallHeaders()));
 
         Assert.StartsWith("sk_", created.Value);
         Assert.Equal(StatusCode.InvalidArgument, tooLong.StatusCode);
         Assert.Equal("INVALID_KEY_NAME", tooLong.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.Equal(StatusCode.ResourceExhausted, tooLarge.StatusCode);
 
         using var http2 = new HttpClient
         {
