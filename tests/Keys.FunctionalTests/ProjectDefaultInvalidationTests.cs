@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Net;
+using Keys.FunctionalTests.Infrastructure;
+using Keys.KeyValidation;
+using Keys.KeyValidation.Caching;
+using Keys.V1;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace Keys.FunctionalTests;
+
+/// <summary>
+/// A project's new default rate limit reaches every key that follows it. Past KeyAdmin's
+/// <c>ProjectInvalidationKeyLimit</c> keys it is one invalidation of the whole project, which every cache applies as a
+/// flush: it travels as any invalidation does (pub/sub, and the Changes poll for a replica that missed it), and a large
+/// project no longer holds up the invalidations of every other project behind one row per key.
+/// </summary>
+[Collection(KeysCollection.Name)]
+public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    /// <summary>KeyAdmin's default <c>ProjectInvalidationKeyLimit</c>, which the test system keeps.</summary>
+    private const int KeyLimit = 1000;
+
+    private const string OneAnHour = """{"defaultRateLimit": {"limit": 1, "windowSeconds": 3600, "mode": "local"}}""";
+
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(1);
+
+    private readonly KeyLifecycle _keys = new(fixture);
+    private readonly List<HttpClient> _gateways = [];
+
+    public async Task InitializeAsync() =>
+        _gateways.AddRange((await fixture.GetReplicaAddressesAsync("gateway", "http", replicas: 2))
+            .Select(address => new HttpClient { BaseAddress = address }));
+
+    public Task DisposeAsync()
+    {
+        _gateways.ForEach(g => g.Dispose());
+        _keys.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task ProjectDefaultChangeOverTheLimitReachesEveryGatewayAsOneFlush()
+    {
+        var project = await _keys.NewProjectAsync("Large default");
+        var cached = new[] { await _keys.NewKeyAsync(project.Id), await _keys.NewKeyAsync(project.Id, "publishable", environment: "prod") };
+        await SeedKeysAsync(project.Id, KeyLimit);
+        foreach (var key in cached)
+        {
+            await EveryGatewayPassesAsync(key.Value);
+        }
+
+        var head = await _keys.HeadSequenceAsync();
+
+        await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(project.Id, OneAnHour));
+
+        foreach (var key in cached)
+        {
+            await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", Bound);
+        }
+
+        var change = Assert.Single(await _keys.ChangesSinceAsync(head));
+        Assert.Equal((head + 1, project.Id, 0), (change.Sequence, change.ProjectId, change.KeyHash.Length));
+        Assert.Equal(1, await OutboxRowsAfterAsync(head));
+    }
+
+    [Fact]
+    public async Task ADeleteInAnotherProjectIsNotQueuedBehindAProjectDefaultChange()
+    {
+        const int following = 20_000;
+        var large = await _keys.NewProjectAsync("Twenty thousand keys");
+        var seeding = Stopwatch.StartNew();
+        await SeedKeysAsync(large.Id, following);
+        var seeded = seeding.Elapsed;
+        var other = (await _keys.NewProjectAsync("Next door")).Id;
+        var key = await _keys.NewKeyAsync(other, name: "deleted-next-door");
+        await EveryGatewayPassesAsync(key.Value);
+
+        var clock = Stopwatch.StartNew();
+        await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(large.Id, OneAnHour));
+        var updated = clock.Elapsed;
+        clock.Restart();
+        var deleted = await _keys.Rest.DeleteKeyAsync(other, "dev", key.Key.Id, "deleted-next-door");
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        var deleteTook = clock.Elapsed;
+
+        // Both gateways at once, each timed from the DELETE's answer.
+        var refusals = await Task.WhenAll(_gateways.Select(async gateway =>
+        {
+            var response = await gateway.FirstRejectionAsync("/demo/public/x", key.Value, Bound);
+            return (Response: response, At: clock.Elapsed - deleteTook);
+        }));
+
+        output.WriteLine(
+            $"{following} keys following the default (seeded in {seeded.TotalMilliseconds:F0} ms): UpdateProject took {updated.TotalMilliseconds:F0} ms; " +
+            $"the DELETE next door took {deleteTook.TotalMilliseconds:F0} ms and was refused by the gateways " +
+            $"{string.Join(" and ", refusals.Select(r => $"{r.At.TotalMilliseconds:F0} ms ({(int)r.Response.StatusCode})"))} after it answered");
+        foreach (var (response, _) in refusals)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("TOKEN_REVOKED", (await response.ReadErrorAsync()).Error);
+        }
+    }
+
+    [Fact]
+    public async Task AKeyValidationThatMissedThePublishStillAppliesTheFlushFromItsChangesPoll()
+    {
+        var project = await _keys.NewProjectAsync("Unpublished default");
+        var key = await _keys.NewKeyAsync(project.Id, name: "follows-default");
+        await SeedKeysAsync(project.Id, KeyLimit);
+        // Cached in both gateways, both KeyValidation replicas and Redis: a replica that skipped the flush, or a Redis
+        // that kept its records, would go on answering with no limit.
+        await EveryGatewayPassesAsync(key.Value);
+        var head = await _keys.HeadSequenceAsync();
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        await server.ExecuteAsync("ACL", "SETUSER", "default", "-publish");
+        try
+        {
+            // KeyAdmin cannot publish: no replica hears of the change on the channel.
+            await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(project.Id, OneAnHour));
+
+            // A poll interval (1 s) for the replicas to find it, then the bound for the gateways.
+            await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", TimeSpan.FromSeconds(3));
+            Assert.Equal(0, await OutboxRowsAfterAsync(head, published: true));
+        }
+        finally
+        {
+            await server.ExecuteAsync("ACL", "SETUSER", "default", "+publish");
+        }
+    }
+
+    [Fact]
+    public async Task AtTheLimitEachKeyIsInvalidatedOnItsOwnAndOneKeyMoreMakesItOneInvalidationOfTheProject()
+    {
+        var project = await _keys.NewProjectAsync("At the limit");
+        await SeedKeysAsync(project.Id, KeyLimit);
+        // Keys that do not follow the default do not count: their own limit, deleted, or revoked at the end of a roll.
+        await SeedKeysAsync(project.Id, 5, "rate_limit = 7, rate_limit_window = 1, rate_limit_mode = 'local'");
+        await SeedKeysAsync(project.Id, 5, "deleted_at = now(), revokes_at = now()");
+        await SeedKeysAsync(project.Id, 5, "revokes_at = now() - interval '1 minute'");
+        var head = await _keys.HeadSequenceAsync();
+
+        await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(project.Id, """{"defaultRateLimit": {"limit": 10, "windowSeconds": 60}}"""));
+
+        var each = await _keys.ChangesSinceAsync(head);
+        Assert.Equal(KeyLimit, each.Count);
+        Assert.Equal(Enumerable.Range(1, KeyLimit).Select(i => head + i), each.Select(c => c.Sequence));
+        Assert.All(each, c => Assert.Equal((32, ""), (c.KeyHash.Length, c.ProjectId)));
+
+        await SeedKeysAsync(project.Id, 1);
+        head = await _keys.HeadSequenceAsync();
+
+        await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(project.Id, """{"defaultRateLimit": {"limit": 20, "windowSeconds": 60}}"""));
+
+        var whole = Assert.Single(await _keys.ChangesSinceAsync(head));
+        Assert.Equal((head + 1, project.Id, 0), (whole.Sequence, whole.ProjectId, whole.KeyHash.Length));
+    }
+
+    [Fact]
+    public async Task ARedisEpochEndsForAProjectChangeUnlessItStartedAtOrAfterIt()
+    {
+        // A store under a prefix of its own, so that the running system's epoch is never touched.
+        var prefix = $"keys-test:{Guid.NewGuid():N}:";
+        await using var redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
+        var store = new RedisRecordStore(redis, Options.Create(new KeyValidationOptions { RedisKeyPrefix = prefix }));
+        var state = await store.ReadEpochAsync();
+        Assert.True(await store.StartEpochAsync(state.Epoch, "started-at-ten", state.ServerRunId, watermark: 10));
+        var hash = Keys.ApiKeys.KeyHash.Of(Keys.ApiKeys.KeyString.Generate(Keys.ApiKeys.ApiKeyType.Secret));
+        Assert.Equal(1, (int)await store.WriteAsync(hash, new KeyRecord { KeyId = "key_default_before" }, asOfSequence: 10, "started-at-ten"));
+
+        // Started at or after the change: every record in it reflects the change already.
+        Assert.False(await store.EndEpochBeforeAsync(10));
+        Assert.True((await store.TryGetAsync(hash, "started-at-ten")).Found);
+
+        Assert.True(await store.EndEpochBeforeAsync(11));
+        Assert.False((await store.ReadEpochAsync()).IsValid);
+        Assert.False((await store.TryGetAsync(hash, "started-at-ten")).Found);
+        Assert.Equal(0, (int)await store.WriteAsync(hash, new KeyRecord { KeyId = "key_default_before" }, asOfSequence: 10, "started-at-ten"));
+    }
+
+    /// <summary>
+    /// Inserts <paramref name="count"/> secret keys into the project's dev environment straight into Postgres, as
+    /// the listing benchmark does (no value exists for them: only their made-up hashes), with <paramref name="set"/>
+    /// applied to them afterwards; by default they follow the project's default rate limit.
+    /// </summary>
+    private async Task SeedKeysAsync(string projectId, int count, string? set = null)
+    {
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        var batch = Guid.NewGuid().ToString("N");
+        await using var insert = new NpgsqlCommand(
+            $"""
+            WITH seeded AS (
+                INSERT INTO api_key (id, project_id, environment, name, type, scopes, key_hash, masked_key, created_by)
+                SELECT 'key_' || substr(md5(@batch || i), 1, 22), @project, 'dev', 'bulk-' || @batch || '-' || i, 'secret', ARRAY[]::text[],
+                       sha256(convert_to(@batch || ':' || i, 'UTF8')), 'sk_Bulk…' || lpad((i % 10000)::text, 4, '0'), 'tests'
+                FROM generate_series(1, @count) AS i
+                RETURNING id
+            )
+            {(set is null ? "SELECT count(*) FROM seeded" : $"UPDATE api_key SET {set} WHERE id IN (SELECT id FROM seeded)")}
+            """, connection);
+        insert.CommandTimeout = 120;
+        insert.Parameters.AddWithValue("project", projectId);
+        insert.Parameters.AddWithValue("batch", batch);
+        insert.Parameters.AddWithValue("count", count);
+        await insert.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Outbox rows after <paramref name="head"/>: all of them, or only those the relay has published.</summary>
+    private async Task<long> OutboxRowsAfterAsync(long head, bool published = false)
+    {
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand(
+            $"SELECT count(*) FROM outbox WHERE sequence > @head{(published ? " AND published_at IS NOT NULL" : "")}", connection);
+        count.Parameters.AddWithValue("head", head);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    private async Task EveryGatewayPassesAsync(string key)
+    {
+        // Twice each: the first may be a lookup, the second is then served from the gateway's near cache.
+        foreach (var gateway in _gateways.Concat(_gateways))
+        {
+            var response = await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    private async Task EveryGatewayRefusesAsync(string key, HttpStatusCode status, string reason, TimeSpan within)
+    {
+        foreach (var gateway in _gateways)
+        {
+            var response = await gateway.FirstRejectionAsync("/demo/public/x", key, within);
+            Assert.Equal(status, response.StatusCode);
+            Assert.Equal(reason, (await response.ReadErrorAsync()).Error);
+        }
+    }
+}
