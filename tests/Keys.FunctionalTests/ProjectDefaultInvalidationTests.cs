@@ -69,34 +69,42 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
     [Fact]
     public async Task ADeleteInAnotherProjectIsNotQueuedBehindAProjectDefaultChange()
     {
-        const int following = 20_000;
-        var large = await _keys.NewProjectAsync("Twenty thousand keys");
-        var seeding = Stopwatch.StartNew();
+        // Enough that one row per key would hold the lock that numbers invalidations, and then the relay, for well
+        // over the bound on any machine (the old code: UpdateProject 6 s, on a busy one).
+        const int following = 50_000;
+        var large = await _keys.NewProjectAsync("Fifty thousand keys");
         await SeedKeysAsync(large.Id, following);
-        var seeded = seeding.Elapsed;
         var other = (await _keys.NewProjectAsync("Next door")).Id;
         var key = await _keys.NewKeyAsync(other, name: "deleted-next-door");
         await EveryGatewayPassesAsync(key.Value);
 
         var clock = Stopwatch.StartNew();
-        await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(large.Id, OneAnHour));
-        var updated = clock.Elapsed;
-        clock.Restart();
+        var update = Task.Run(async () =>
+        {
+            var response = await _keys.PatchProjectAsync(large.Id, OneAnHour);
+            return (Response: response, Took: clock.Elapsed);
+        });
+        // The DELETE goes out while the change holds the lock, if it is ever seen holding it, or as soon as it is done.
+        var lockSeen = await AppendLockHeldAsync(update);
+        var sent = clock.Elapsed;
         var deleted = await _keys.Rest.DeleteKeyAsync(other, "dev", key.Key.Id, "deleted-next-door");
+        var answered = clock.Elapsed;
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
-        var deleteTook = clock.Elapsed;
 
-        // Both gateways at once, each timed from the DELETE's answer.
+        // Both gateways at once, each given the bound from the moment the DELETE was sent.
         var refusals = await Task.WhenAll(_gateways.Select(async gateway =>
         {
-            var response = await gateway.FirstRejectionAsync("/demo/public/x", key.Value, Bound);
-            return (Response: response, At: clock.Elapsed - deleteTook);
+            var response = await gateway.FirstRejectionAsync("/demo/public/x", key.Value, Bound - (clock.Elapsed - sent));
+            return (Response: response, At: clock.Elapsed - sent);
         }));
+        var (updated, updateTook) = await update;
 
         output.WriteLine(
-            $"{following} keys following the default (seeded in {seeded.TotalMilliseconds:F0} ms): UpdateProject took {updated.TotalMilliseconds:F0} ms; " +
-            $"the DELETE next door took {deleteTook.TotalMilliseconds:F0} ms and was refused by the gateways " +
-            $"{string.Join(" and ", refusals.Select(r => $"{r.At.TotalMilliseconds:F0} ms ({(int)r.Response.StatusCode})"))} after it answered");
+            $"{following} keys following the default: UpdateProject took {updateTook.TotalMilliseconds:F0} ms; the DELETE next door was sent " +
+            $"{(lockSeen ? "while it held the append lock" : "after it")}, {sent.TotalMilliseconds:F0} ms in, answered in " +
+            $"{(answered - sent).TotalMilliseconds:F0} ms, and was first refused by the gateways " +
+            $"{string.Join(" and ", refusals.Select(r => $"{r.At.TotalMilliseconds:F0} ms ({(int)r.Response.StatusCode})"))} after it was sent");
+        await KeyLifecycle.ReadAsync<Project>(updated);
         foreach (var (response, _) in refusals)
         {
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
@@ -192,22 +200,46 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
         await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
         await connection.OpenAsync();
         var batch = Guid.NewGuid().ToString("N");
+        // Two statements: an UPDATE in the INSERT's own statement would not see the rows it inserted.
         await using var insert = new NpgsqlCommand(
             $"""
-            WITH seeded AS (
-                INSERT INTO api_key (id, project_id, environment, name, type, scopes, key_hash, masked_key, created_by)
-                SELECT 'key_' || substr(md5(@batch || i), 1, 22), @project, 'dev', 'bulk-' || @batch || '-' || i, 'secret', ARRAY[]::text[],
-                       sha256(convert_to(@batch || ':' || i, 'UTF8')), 'sk_Bulk…' || lpad((i % 10000)::text, 4, '0'), 'tests'
-                FROM generate_series(1, @count) AS i
-                RETURNING id
-            )
-            {(set is null ? "SELECT count(*) FROM seeded" : $"UPDATE api_key SET {set} WHERE id IN (SELECT id FROM seeded)")}
+            INSERT INTO api_key (id, project_id, environment, name, type, scopes, key_hash, masked_key, created_by)
+            SELECT 'key_' || substr(md5(@batch || i), 1, 22), @project, 'dev', 'bulk-' || @batch || '-' || i, 'secret', ARRAY[]::text[],
+                   sha256(convert_to(@batch || ':' || i, 'UTF8')), 'sk_Bulk…' || lpad((i % 10000)::text, 4, '0'), 'tests'
+            FROM generate_series(1, @count) AS i;
+            {(set is null ? "" : $"UPDATE api_key SET {set} WHERE project_id = @project AND name LIKE 'bulk-' || @batch || '-%';")}
             """, connection);
         insert.CommandTimeout = 120;
         insert.Parameters.AddWithValue("project", projectId);
         insert.Parameters.AddWithValue("batch", batch);
         insert.Parameters.AddWithValue("count", count);
         await insert.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// Watches Postgres's locks until a transaction holds the outbox's append lock (true) or <paramref name="until"/>
+    /// is done (false). The lock is KeyAdmin's <c>Outbox.AppendLockId</c>: an advisory lock on a bigint shows as its
+    /// high and low 32 bits.
+    /// </summary>
+    private async Task<bool> AppendLockHeldAsync(Task until)
+    {
+        const long appendLockId = 0x4B657973_4F757462;
+        await using var connection = new NpgsqlConnection(await fixture.App.GetConnectionStringAsync("keysdb"));
+        await connection.OpenAsync();
+        await using var held = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = @high AND objid = @low AND objsubid = 1)",
+            connection);
+        held.Parameters.AddWithValue("high", NpgsqlTypes.NpgsqlDbType.Oid, (uint)(appendLockId >> 32));
+        held.Parameters.AddWithValue("low", NpgsqlTypes.NpgsqlDbType.Oid, (uint)(appendLockId & 0xFFFF_FFFF));
+        while (!until.IsCompleted)
+        {
+            if ((bool)(await held.ExecuteScalarAsync())!)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Outbox rows after <paramref name="head"/>: all of them, or only those the relay has published.</summary>
