@@ -30,9 +30,23 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
     private readonly KeyLifecycle _keys = new(fixture);
     private readonly List<HttpClient> _gateways = [];
 
-    public async Task InitializeAsync() =>
+    public async Task InitializeAsync()
+    {
         _gateways.AddRange((await fixture.GetReplicaAddressesAsync("gateway", "http", replicas: 2))
             .Select(address => new HttpClient { BaseAddress = address }));
+
+        // The first lookups of a system just started can outlast the gateway's deadline on a busy machine (a 503): a
+        // key passes every gateway once before a test counts on it.
+        var warm = await _keys.NewKeyAsync((await _keys.NewProjectAsync("Warm-up")).Id);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        foreach (var gateway in _gateways)
+        {
+            while ((await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", warm.Value), timeout.Token)).StatusCode != HttpStatusCode.OK)
+            {
+                await Task.Delay(200, timeout.Token);
+            }
+        }
+    }
 
     public Task DisposeAsync()
     {
@@ -118,26 +132,47 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
         var project = await _keys.NewProjectAsync("Unpublished default");
         var key = await _keys.NewKeyAsync(project.Id, name: "follows-default");
         await SeedKeysAsync(project.Id, KeyLimit);
-        // Cached in both gateways, both KeyValidation replicas and Redis: a replica that skipped the flush, or a Redis
-        // that kept its records, would go on answering with no limit.
-        await EveryGatewayPassesAsync(key.Value);
-        var head = await _keys.HeadSequenceAsync();
-
-        await using var redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
-        var server = redis.GetServer(redis.GetEndPoints()[0]);
-        await server.ExecuteAsync("ACL", "SETUSER", "default", "-publish");
+        var replicas = (await fixture.GetReplicaAddressesAsync("key-validation", "grpc", replicas: 2)).Select(a => fixture.ServiceChannel(a)).ToList();
         try
         {
-            // KeyAdmin cannot publish: no replica hears of the change on the channel.
-            await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(project.Id, OneAnHour));
+            // Cached in both gateways, in each KeyValidation replica's memory and in Redis: a replica that skipped the
+            // flush, or a Redis that kept its records, would go on answering with no limit.
+            await EveryGatewayPassesAsync(key.Value);
+            foreach (var replica in replicas.Concat(replicas))
+            {
+                var answer = await new KeyValidationService.KeyValidationServiceClient(replica).ValidateAsync(new ValidateRequest { Key = key.Value });
+                Assert.Equal((ValidationOutcome.Valid, null), (answer.Outcome, answer.RateLimit));
+            }
 
-            // A poll interval (1 s) for the replicas to find it, then the bound for the gateways.
-            await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", TimeSpan.FromSeconds(3));
-            Assert.Equal(0, await OutboxRowsAfterAsync(head, published: true));
+            var head = await _keys.HeadSequenceAsync();
+            await using var redis = await ConnectionMultiplexer.ConnectAsync((await fixture.App.GetConnectionStringAsync("redis"))!);
+            var server = redis.GetServer(redis.GetEndPoints()[0]);
+            await server.ExecuteAsync("ACL", "SETUSER", "default", "-publish");
+            try
+            {
+                // KeyAdmin cannot publish: no replica hears of the change on the channel.
+                var clock = Stopwatch.StartNew();
+                await KeyLifecycle.ReadAsync<Project>(await _keys.PatchProjectAsync(project.Id, OneAnHour));
+
+                // A poll interval (1 s) for the replicas to find it, then the bound for the gateways.
+                var within = TimeSpan.FromSeconds(3);
+                await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", within);
+                var limit = new RateLimitRule { Limit = 1, WindowSeconds = 3600, Mode = RateLimitMode.Local };
+                foreach (var replica in replicas)
+                {
+                    Assert.Equal(limit, await RateLimitSeenByAsync(replica, key.Value, limit, within - clock.Elapsed));
+                }
+
+                Assert.Equal(0, await OutboxRowsAfterAsync(head, published: true));
+            }
+            finally
+            {
+                await server.ExecuteAsync("ACL", "SETUSER", "default", "+publish");
+            }
         }
         finally
         {
-            await server.ExecuteAsync("ACL", "SETUSER", "default", "+publish");
+            replicas.ForEach(r => r.Dispose());
         }
     }
 
@@ -188,6 +223,23 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
         Assert.False((await store.ReadEpochAsync()).IsValid);
         Assert.False((await store.TryGetAsync(hash, "started-at-ten")).Found);
         Assert.Equal(0, (int)await store.WriteAsync(hash, new KeyRecord { KeyId = "key_default_before" }, asOfSequence: 10, "started-at-ten"));
+    }
+
+    /// <summary>The rate limit one KeyValidation replica answers for the key, once it is <paramref name="wanted"/> or when time is up.</summary>
+    private static async Task<RateLimitRule?> RateLimitSeenByAsync(Grpc.Net.Client.GrpcChannel replica, string key, RateLimitRule wanted, TimeSpan within)
+    {
+        var client = new KeyValidationService.KeyValidationServiceClient(replica);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var seen = (await client.ValidateAsync(new ValidateRequest { Key = key })).RateLimit;
+            if (Equals(seen, wanted) || clock.Elapsed >= within)
+            {
+                return seen;
+            }
+
+            await Task.Delay(20);
+        }
     }
 
     /// <summary>
