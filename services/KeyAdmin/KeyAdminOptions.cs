@@ -40,6 +40,15 @@ public sealed class KeyAdminOptions
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// The most keys a project's new default rate limit invalidates one by one (1,000). When more follow the default,
+    /// the change is one invalidation of the whole project, which caches apply as a flush: one outbox row rather than
+    /// one per key, so that neither the lock that numbers invalidations nor the relay is held up by a large project,
+    /// and a delete elsewhere is not queued behind it. 0: always the one invalidation.
+    /// </summary>
+    [Range(0, 100_000, ErrorMessage = "KeyAdmin:ProjectInvalidationKeyLimit must be from 0 to 100000.")]
+    public int ProjectInvalidationKeyLimit { get; set; } = 1000;
+
+    /// <summary>
     /// The largest request body the REST API reads (64 KB): a larger one is refused with 413 before it is read, so a
     /// client cannot make KeyAdmin hold megabytes to learn that a name is wrong. The largest real body (a key with
     /// allowlists and 1 KB of metadata) is a few KB.

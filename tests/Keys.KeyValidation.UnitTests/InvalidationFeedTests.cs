@@ -260,6 +260,66 @@ public sealed class InvalidationFeedTests
         Assert.False(watcher.Events.TryRead(out _));
     }
 
+    [Fact]
+    public void AProjectInvalidationForgetsAllMemoryAndTellsEveryWatcherToFlushAtItsSequence()
+    {
+        CurrentAt(0);
+        _feed.TryApply(Invalidation(1));
+        var announced = 0;
+        _feed.Applied += () => announced++;
+        var hashes = new[] { NewHash(), NewHash() };
+        _local.Set(hashes[0], new KeyRecord { KeyId = "key_of_the_project", ProjectId = "prj_changed" });
+        _local.Set(hashes[1], new KeyRecord { KeyId = "key_elsewhere", ProjectId = "prj_other" });
+        var watcher = _feed.Subscribe(0)!;
+        Assert.True(watcher.Events.TryRead(out _));
+
+        Assert.True(_feed.TryApply(ProjectInvalidation(2, "prj_changed")));
+        Assert.True(_feed.TryApply(ProjectInvalidation(2, "prj_changed")));
+
+        // Never passed on as an invalidation: a client would not know what to drop.
+        Assert.True(watcher.Events.TryRead(out var flush));
+        Assert.Equal((WatchEvent.EventOneofCase.Flush, 2L), (flush.EventCase, flush.Flush.Sequence));
+        Assert.False(watcher.Events.TryRead(out _));
+        Assert.Equal(2, _feed.AppliedSequence);
+        Assert.All(hashes, hash => Assert.False(_local.TryGet(hash, out _)));
+        Assert.Equal(1, announced);
+
+        // A client that reconnects from before it is told to flush; one after it is replayed what followed.
+        Assert.True(_feed.Subscribe(1)!.Events.TryRead(out var tooOld));
+        Assert.Equal((WatchEvent.EventOneofCase.Flush, 2L), (tooOld.EventCase, tooOld.Flush.Sequence));
+        Assert.True(_feed.TryApply(Invalidation(3)));
+        Assert.True(_feed.TryApply(Invalidation(4)));
+        Assert.True(_feed.Subscribe(2)!.Events.TryRead(out var replayed));
+        Assert.Equal(3, replayed.Invalidation.Sequence);
+    }
+
+    [Fact]
+    public void AProjectInvalidationPastTheNextIsRefusedLikeAnyOther()
+    {
+        CurrentAt(5);
+        var hash = NewHash();
+        _local.Set(hash, new KeyRecord { KeyId = "key_cached" });
+
+        Assert.False(_feed.TryApply(ProjectInvalidation(7, "prj_changed")));
+
+        Assert.Equal(5, _feed.AppliedSequence);
+        Assert.True(_local.TryGet(hash, out _));
+    }
+
+    [Fact]
+    public void AnInvalidationNamesOneKeyOrOneProjectAndNeverNeitherOrBoth()
+    {
+        Assert.True(InvalidationFeed.IsWellFormed(Invalidation(1)));
+        Assert.True(InvalidationFeed.IsWellFormed(ProjectInvalidation(1, "prj_changed")));
+
+        // What a KeyAdmin that predates project invalidations never sends, and an unknown writer might.
+        Assert.False(InvalidationFeed.IsWellFormed(new KeyInvalidation { Sequence = 1 }));
+        Assert.False(InvalidationFeed.IsWellFormed(new KeyInvalidation { Sequence = 1, KeyHash = ByteString.CopyFrom(new byte[31]) }));
+        var both = Invalidation(1);
+        both.ProjectId = "prj_changed";
+        Assert.False(InvalidationFeed.IsWellFormed(both));
+    }
+
     private void CurrentAt(long sequence)
     {
         _feed.Flush(sequence);
@@ -272,5 +332,11 @@ public sealed class InvalidationFeedTests
     {
         Sequence = sequence,
         KeyHash = ByteString.CopyFrom(NewHash().ToArray()),
+    };
+
+    private static KeyInvalidation ProjectInvalidation(long sequence, string projectId) => new()
+    {
+        Sequence = sequence,
+        ProjectId = projectId,
     };
 }

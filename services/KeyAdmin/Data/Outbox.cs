@@ -1,19 +1,21 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Keys.KeyAdmin.Data;
 
 /// <summary>
-/// A change caches must learn of: the key's hash, when the change revokes the key (null: it does not), and when it was
-/// recorded (by the database's clock), from which every hop measures how late it applies it.
+/// A change caches must learn of: the key's hash, or the project every key of which it covers (exactly one of the two),
+/// when the change revokes the key (null: it does not), and when it was recorded (by the database's clock), from which
+/// every hop measures how late it applies it.
 /// </summary>
-public sealed record OutboxRow(long Sequence, byte[] KeyHash, DateTime? RevokesAt, DateTime CreatedAt);
+public sealed record OutboxRow(long Sequence, byte[]? KeyHash, string? ProjectId, DateTime? RevokesAt, DateTime CreatedAt);
 
 /// <summary>
 /// The invalidations caches must learn of, numbered in commit order. A row is appended in the transaction of the key
 /// change it announces, read by sequence for catch-up (<see cref="ChangesSinceAsync"/>), and claimed in batches by the
 /// relay, which marks it published only once Redis took it (<see cref="RelayBatchAsync"/>).
 /// </summary>
-public sealed class Outbox(NpgsqlDataSource dataSource)
+public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdminOptions> options, ILogger<Outbox> logger)
 {
     // Advisory lock ids share one number space in the database with DatabaseMigrator's: each is "Keys" and four ASCII
     // letters of its own, so that none collide.
@@ -46,26 +48,55 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Appends, in one statement, the invalidation of every usable key of the project that has no rate limit of its
-    /// own, and so follows the project's default: numbered one after another under the same lock as
-    /// <see cref="AppendAsync"/>.
+    /// Appends the invalidation of every usable key of the project that has no rate limit of its own, and so follows
+    /// the project's default, under the same lock as <see cref="AppendAsync"/>: one row per key, numbered one after
+    /// another, while there are at most <c>KeyAdmin:ProjectInvalidationKeyLimit</c>; past that, one row for the whole
+    /// project, which caches apply as a flush.
     /// </summary>
+    /// <remarks>
+    /// The lock is held until commit, and every delete, roll and update of any project waits for it; the relay then
+    /// publishes rows in sequence order, so a delete committed next waits for all of them to be published first. One
+    /// row per key of a project of 100,000 would hold both for seconds; the bound keeps both to what 1,000 rows cost.
+    /// </remarks>
     public async Task AppendForProjectDefaultAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string projectId, CancellationToken cancellationToken)
     {
-        // The head is read once (an uncorrelated subquery, evaluated before any row is inserted), and row_number()
-        // numbers the keys after it without gaps.
+        var limit = options.Value.ProjectInvalidationKeyLimit;
+
+        // Counting stops one key past the limit, so that a large project costs no more to decide than a small one. The
+        // head is read once (an uncorrelated CTE, evaluated before any row is inserted), and row_number() numbers the
+        // keys after it without gaps. Exactly one of the two branches inserts anything.
         await using var command = new NpgsqlCommand(
             $"""
             SELECT pg_advisory_xact_lock(@lock);
-            INSERT INTO outbox (sequence, key_hash, revokes_at)
-            SELECT {HeadSequenceSql} + row_number() OVER (ORDER BY id), key_hash, revokes_at FROM api_key
-            WHERE project_id = @project AND rate_limit IS NULL
-              AND deleted_at IS NULL AND (revokes_at IS NULL OR revokes_at > now());
+            WITH following AS MATERIALIZED (
+                SELECT id, key_hash, revokes_at FROM api_key
+                WHERE project_id = @project AND rate_limit IS NULL
+                  AND deleted_at IS NULL AND (revokes_at IS NULL OR revokes_at > now())
+                LIMIT @limit + 1
+            ), head AS (
+                SELECT {HeadSequenceSql} AS sequence
+            ), inserted AS (
+                INSERT INTO outbox (sequence, key_hash, project_id, revokes_at)
+                SELECT head.sequence + row_number() OVER (ORDER BY following.id), following.key_hash, NULL::text, following.revokes_at
+                FROM following, head WHERE (SELECT count(*) FROM following) <= @limit
+                UNION ALL
+                SELECT head.sequence + 1, NULL::bytea, @project, NULL::timestamptz
+                FROM head WHERE (SELECT count(*) FROM following) > @limit
+                RETURNING project_id
+            )
+            SELECT count(*) FILTER (WHERE project_id IS NOT NULL) FROM inserted;
             """, connection, transaction);
         command.Parameters.AddWithValue("lock", AppendLockId);
         command.Parameters.AddWithValue("project", projectId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        if (reader.GetInt64(0) > 0)
+        {
+            LogProjectInvalidation(projectId, limit);
+        }
     }
 
     /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
@@ -74,9 +105,9 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(
             $"""
-            SELECT {HeadSequenceSql}, o.sequence, o.key_hash, o.revokes_at, o.created_at
+            SELECT {HeadSequenceSql}, o.sequence, o.key_hash, o.project_id, o.revokes_at, o.created_at
             FROM (SELECT 1) AS one
-            LEFT JOIN (SELECT sequence, key_hash, revokes_at, created_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
+            LEFT JOIN (SELECT sequence, key_hash, project_id, revokes_at, created_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
             ORDER BY o.sequence
             """);
         command.Parameters.AddWithValue("since", sinceSequence);
@@ -116,7 +147,7 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
             UPDATE outbox SET published_at = now()
             WHERE pg_try_advisory_xact_lock(@lock)
               AND sequence IN (SELECT sequence FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT @limit)
-            RETURNING sequence, key_hash, revokes_at, created_at
+            RETURNING sequence, key_hash, project_id, revokes_at, created_at
             """, connection, transaction))
         {
             command.Parameters.AddWithValue("lock", RelayLockId);
@@ -139,10 +170,14 @@ public sealed class Outbox(NpgsqlDataSource dataSource)
         return rows.Count;
     }
 
-    /// <summary>An outbox row from columns sequence, key_hash, revokes_at, created_at at <paramref name="offset"/>.</summary>
+    /// <summary>An outbox row from columns sequence, key_hash, project_id, revokes_at, created_at at <paramref name="offset"/>.</summary>
     private static OutboxRow ReadRow(NpgsqlDataReader reader, int offset = 0) => new(
         reader.GetInt64(offset),
-        reader.GetFieldValue<byte[]>(offset + 1),
-        reader.IsDBNull(offset + 2) ? null : reader.GetDateTime(offset + 2),
-        reader.GetDateTime(offset + 3));
+        reader.IsDBNull(offset + 1) ? null : reader.GetFieldValue<byte[]>(offset + 1),
+        reader.IsDBNull(offset + 2) ? null : reader.GetString(offset + 2),
+        reader.IsDBNull(offset + 3) ? null : reader.GetDateTime(offset + 3),
+        reader.GetDateTime(offset + 4));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The new default rate limit of project {ProjectId} reaches more than {Limit} keys: one invalidation covers the project, and caches flush")]
+    private partial void LogProjectInvalidation(string projectId, int limit);
 }

@@ -161,7 +161,9 @@ public sealed partial class ProjectStore(NpgsqlDataSource dataSource, Outbox out
 
     /// <summary>
     /// Changes the fields of <paramref name="changes"/>, with its audit event, in one transaction. A new default rate
-    /// limit applies to every key without a limit of its own, so each of those is invalidated in the same transaction.
+    /// limit applies to every key without a limit of its own, so those are invalidated in the same transaction: each
+    /// on its own, or past <c>KeyAdmin:ProjectInvalidationKeyLimit</c> of them, the whole project at once
+    /// (<see cref="Outbox.AppendForProjectDefaultAsync"/>).
     /// </summary>
     public async Task<ProjectRow> UpdateProjectAsync(string projectId, ProjectChanges changes, Caller actor, CancellationToken cancellationToken)
     {

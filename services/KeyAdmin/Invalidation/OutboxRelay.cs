@@ -56,7 +56,8 @@ public static class OutboxRowMessages
     public static KeyInvalidation ToMessage(this OutboxRow row) => new()
     {
         Sequence = row.Sequence,
-        KeyHash = ByteString.CopyFrom(row.KeyHash),
+        KeyHash = row.KeyHash is null ? ByteString.Empty : ByteString.CopyFrom(row.KeyHash),
+        ProjectId = row.ProjectId ?? "",
         RevokesAt = row.RevokesAt is { } at ? Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(at) : null,
         RecordedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(row.CreatedAt),
     };

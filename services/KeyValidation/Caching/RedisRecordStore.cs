@@ -74,6 +74,18 @@ public sealed class RedisRecordStore(IConnectionMultiplexer redis, IOptions<KeyV
         return 1
         """);
 
+    // Ends the epoch unless it already reflects the change at @sequence: its watermark is at or past it only when it was
+    // started after the change or synced past it, and a replica syncing in order ends the epoch at the change.
+    private static readonly LuaScript EndBefore = LuaScript.Prepare(
+        """
+        local watermark = redis.call('HGET', @stateKey, 'watermark')
+        if watermark and tonumber(watermark) < tonumber(@sequence) then
+          redis.call('DEL', @stateKey)
+          return 1
+        end
+        return 0
+        """);
+
     private static readonly LuaScript ReadState = LuaScript.Prepare(
         """
         local state = redis.call('HMGET', @stateKey, 'epoch', 'runid', 'watermark')
@@ -153,6 +165,14 @@ public sealed class RedisRecordStore(IConnectionMultiplexer redis, IOptions<KeyV
 
     /// <summary>Ends the current epoch: no record of it can be read again, and replicas start a new, empty one.</summary>
     public Task ForgetEpochAsync() => redis.GetDatabase().KeyDeleteAsync(_stateKey);
+
+    /// <summary>
+    /// Ends the current epoch, as <see cref="ForgetEpochAsync"/>, unless its watermark is at or past
+    /// <paramref name="sequence"/>: a change that covers keys no one can find in Redis (every key of a project), which an
+    /// epoch started before it may hold stale records of. True when it ended one.
+    /// </summary>
+    public async Task<bool> EndEpochBeforeAsync(long sequence) =>
+        (int)await redis.GetDatabase().ScriptEvaluateAsync(EndBefore, new { stateKey = _stateKey, sequence }) == 1;
 
     private RedisKey RecordKey(string epoch, KeyHash hash) => _recordPrefix + epoch + ":" + Hex(hash);
 

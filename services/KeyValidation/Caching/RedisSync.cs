@@ -14,7 +14,8 @@ namespace Keys.KeyValidation.Caching;
 /// It also keeps the Redis epoch: records live under the epoch's name, and an epoch is only good on the server it was
 /// started on. A restarted, flushed or failed-over Redis is a gap: a new epoch is started (so no record or fencing
 /// marker from before can be read or written back), this replica's caches and its Watch clients flush, and Redis is
-/// filled again from KeyAdmin.
+/// filled again from KeyAdmin. A change that covers a whole project ends the epoch too: Redis cannot find a project's
+/// records, so the sync ends the epoch at that change's sequence (unless it started after it) and goes on in a new one.
 /// </remarks>
 public sealed partial class RedisSync : ResilientBackgroundService
 {
@@ -131,7 +132,6 @@ public sealed partial class RedisSync : ResilientBackgroundService
 
     private async Task CatchUpAsync(CancellationToken cancellationToken)
     {
-        var epoch = _epoch!;
         var target = _feed.AppliedSequence;
         while (_synced < target)
         {
@@ -141,22 +141,53 @@ public sealed partial class RedisSync : ResilientBackgroundService
                 return;
             }
 
-            // Pipelined: one connection keeps them in order, and the sync is done when the last one is.
-            var writes = response.Changes.Select(c => _store.InvalidateAsync(KeyHash.From(c.KeyHash.Span), c.Sequence, epoch)).ToList();
-            var results = await Task.WhenAll(writes).WaitAsync(_timeout, cancellationToken);
-            if (results.Any(applied => !applied))
+            // Key by key up to a change that covers a whole project, if there is one; that one ends the epoch.
+            var keys = response.Changes.TakeWhile(c => !InvalidationFeed.CoversProject(c)).ToList();
+            if (keys.Count > 0)
             {
-                // Someone started a new epoch: find out at once rather than at the next check.
-                _epochCheckedAtMs = long.MinValue / 2;
-                throw new InvalidOperationException("The Redis epoch changed during the sync.");
+                // Pipelined: one connection keeps them in order, and the sync is done when the last one is.
+                var epoch = _epoch!;
+                var writes = keys.Select(c => _store.InvalidateAsync(KeyHash.From(c.KeyHash.Span), c.Sequence, epoch)).ToList();
+                var results = await Task.WhenAll(writes).WaitAsync(_timeout, cancellationToken);
+                if (results.Any(applied => !applied))
+                {
+                    // Someone started a new epoch: find out at once rather than at the next check.
+                    _epochCheckedAtMs = long.MinValue / 2;
+                    throw new InvalidOperationException("The Redis epoch changed during the sync.");
+                }
+
+                Volatile.Write(ref _synced, keys[^1].Sequence);
             }
 
-            Volatile.Write(ref _synced, response.Changes[^1].Sequence);
+            if (keys.Count < response.Changes.Count)
+            {
+                await EndEpochAtAsync(response.Changes[keys.Count], cancellationToken);
+            }
         }
+    }
+
+    /// <summary>
+    /// Ends the epoch for a change that covers every key of a project, unless another replica already did, and goes on
+    /// in the epoch that follows. Nobody reads Redis meanwhile: the epoch is unknown, and Redis trails the feed.
+    /// </summary>
+    private async Task EndEpochAtAsync(Keys.V1.KeyInvalidation change, CancellationToken cancellationToken)
+    {
+        if (await _store.EndEpochBeforeAsync(change.Sequence).WaitAsync(_timeout, cancellationToken))
+        {
+            LogEpochEnded(change.Sequence, change.ProjectId);
+        }
+
+        // Not a loss of Redis: the feed flushed memory and Watch clients at this change already, so the check below
+        // starts (or adopts) the next epoch without flushing them again. Its watermark is where the sync goes on from.
+        Volatile.Write(ref _epoch, null);
+        await CheckEpochAsync(cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis lost its key records' epoch (restarted, flushed or failed over): caches and Watch clients flush, and Redis is filled again")]
     private partial void LogEpochLost();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Ended the Redis records' epoch at sequence {Sequence}: a change to every key of project {ProjectId}")]
+    private partial void LogEpochEnded(long sequence, string projectId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Started Redis epoch {Epoch} at sequence {Sequence}")]
     private partial void LogEpochStarted(string epoch, long sequence);

@@ -10,7 +10,8 @@ namespace Keys.KeyValidation.Invalidation;
 /// What this replica knows about KeyAdmin's stream of changes: the last outbox sequence applied here, whether that is
 /// known to be current, and the <c>Watch</c> clients that follow it. Invalidations are applied strictly in sequence
 /// (memory and watchers at once; Redis is brought up to date separately by <see cref="RedisSync"/>), so a gap is
-/// never skipped over: whoever meets one catches up from KeyAdmin first.
+/// never skipped over: whoever meets one catches up from KeyAdmin first. An invalidation of a whole project is applied
+/// as a flush at its sequence.
 /// </summary>
 public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidationOptions> options, TimeProvider time)
 {
@@ -62,8 +63,19 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
     }
 
     /// <summary>
-    /// Applies the next invalidation: drops it from memory and sends it to watchers. An already applied one is ignored;
-    /// one past the next (a gap) is refused, and the caller must catch up from KeyAdmin.
+    /// Whether an invalidation names what it covers: one key (a 32-byte hash), or a whole project (and no key).
+    /// </summary>
+    public static bool IsWellFormed(KeyInvalidation invalidation) =>
+        CoversProject(invalidation) ? invalidation.KeyHash.IsEmpty : invalidation.KeyHash.Length == KeyHash.Length;
+
+    /// <summary>The invalidation covers every key of a project rather than one key.</summary>
+    public static bool CoversProject(KeyInvalidation invalidation) => invalidation.ProjectId.Length > 0;
+
+    /// <summary>
+    /// Applies the next invalidation: drops it from memory and sends it to watchers; one that covers a whole project
+    /// empties memory and sends watchers a flush at its sequence instead, since neither can find a project's keys
+    /// (Redis is <see cref="RedisSync"/>'s: it ends the epoch). An already applied one is ignored; one past the next
+    /// (a gap) is refused, and the caller must catch up from KeyAdmin.
     /// </summary>
     public bool TryApply(KeyInvalidation invalidation) => TryApply(invalidation, out _);
 
@@ -84,15 +96,24 @@ public sealed class InvalidationFeed(LocalRecordCache local, IOptions<KeyValidat
                 return false;
             }
 
-            local.Remove(KeyHash.From(invalidation.KeyHash.Span));
-            Volatile.Write(ref _applied, invalidation.Sequence);
-            _recent.Enqueue(invalidation);
-            if (_recent.Count > _replayCapacity)
+            if (CoversProject(invalidation))
             {
-                _recent.Dequeue();
+                // Watchers are never sent it: a client that reconnects from before it is told to flush, as the
+                // replay queue starts after it.
+                FlushCore(invalidation.Sequence);
             }
+            else
+            {
+                local.Remove(KeyHash.From(invalidation.KeyHash.Span));
+                Volatile.Write(ref _applied, invalidation.Sequence);
+                _recent.Enqueue(invalidation);
+                if (_recent.Count > _replayCapacity)
+                {
+                    _recent.Dequeue();
+                }
 
-            Broadcast(new WatchEvent { Invalidation = invalidation });
+                Broadcast(new WatchEvent { Invalidation = invalidation });
+            }
         }
 
         applied = true;

@@ -100,7 +100,7 @@ public sealed partial class InvalidationListener(
 
                 if (applied)
                 {
-                    metrics.InvalidationApplied("changes", change, time.GetUtcNow());
+                    OnApplied("changes", change);
                 }
             }
 
@@ -153,9 +153,14 @@ public sealed partial class InvalidationListener(
         try
         {
             invalidation = KeyInvalidation.Parser.ParseFrom((byte[])message.Message!);
-            KeyHash.From(invalidation.KeyHash.Span);
         }
-        catch (Exception ex) when (ex is Google.Protobuf.InvalidProtocolBufferException or ArgumentException)
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            LogMalformed();
+            return;
+        }
+
+        if (!InvalidationFeed.IsWellFormed(invalidation))
         {
             LogMalformed();
             return;
@@ -175,7 +180,16 @@ public sealed partial class InvalidationListener(
         }
         else if (applied)
         {
-            metrics.InvalidationApplied("pubsub", invalidation, time.GetUtcNow());
+            OnApplied("pubsub", invalidation);
+        }
+    }
+
+    private void OnApplied(string source, KeyInvalidation invalidation)
+    {
+        metrics.InvalidationApplied(source, invalidation, time.GetUtcNow());
+        if (InvalidationFeed.CoversProject(invalidation))
+        {
+            LogProjectFlush(invalidation.Sequence, invalidation.ProjectId);
         }
     }
 
@@ -203,6 +217,9 @@ public sealed partial class InvalidationListener(
             Wake();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Caches flushed at sequence {Sequence}: a change to every key of project {ProjectId}")]
+    private partial void LogProjectFlush(long sequence, string projectId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored an invalidation message that is not an Invalidation")]
     private partial void LogMalformed();
