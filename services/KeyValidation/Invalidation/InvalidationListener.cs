@@ -1,4 +1,3 @@
-using Keys.ApiKeys;
 using Keys.KeyValidation.Caching;
 using Keys.V1;
 using Microsoft.Extensions.Options;
