@@ -48,26 +48,26 @@ public sealed class KeyUpdatePropagationTests(KeysAppFixture fixture) : IAsyncLi
         string field, string type, string body, HttpStatusCode status, string reason)
     {
         var key = await _keys.NewKeyAsync(_projectId, type, name: $"{field}-key");
-        await EveryGatewayPassesAsync(key.Value);
+        await _gateways.EveryGatewayPassesAsync(key.Value);
 
         var patched = await _keys.PatchKeyAsync(_projectId, "dev", key.Key.Id, body);
         Assert.True(patched.IsSuccessStatusCode, await patched.Content.ReadAsStringAsync());
 
-        await EveryGatewayRefusesAsync(key.Value, status, reason, Bound);
+        await _gateways.EveryGatewayRefusesAsync(key.Value, status, reason, Bound);
     }
 
     [Fact]
     public async Task AnExpiryPatchedOnACachedKeyStopsItAtThatSecondOnBothGateways()
     {
         var key = await _keys.NewKeyAsync(_projectId, name: "expiring-key");
-        await EveryGatewayPassesAsync(key.Value);
+        await _gateways.EveryGatewayPassesAsync(key.Value);
 
         // Were the change not to reach them, the gateways would keep serving the cached key, which never expires.
         var expiresAt = DateTimeOffset.UtcNow.AddSeconds(2);
         var patched = await _keys.PatchKeyAsync(_projectId, "dev", key.Key.Id, $$"""{"expiresAt": "{{expiresAt.UtcDateTime:O}}"}""");
         Assert.True(patched.IsSuccessStatusCode, await patched.Content.ReadAsStringAsync());
 
-        await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.Unauthorized, "TOKEN_EXPIRED", expiresAt - DateTimeOffset.UtcNow + Bound);
+        await _gateways.EveryGatewayRefusesAsync(key.Value, HttpStatusCode.Unauthorized, "TOKEN_EXPIRED", expiresAt - DateTimeOffset.UtcNow + Bound);
     }
 
     [Fact]
@@ -75,12 +75,12 @@ public sealed class KeyUpdatePropagationTests(KeysAppFixture fixture) : IAsyncLi
     {
         var projectId = (await _keys.NewProjectAsync("Propagation default")).Id;
         var key = await _keys.NewKeyAsync(projectId, name: "follows-default");
-        await EveryGatewayPassesAsync(key.Value);
+        await _gateways.EveryGatewayPassesAsync(key.Value);
 
         var patched = await _keys.PatchProjectAsync(projectId, """{"defaultRateLimit": {"limit": 1, "windowSeconds": 3600, "mode": "local"}}""");
         Assert.True(patched.IsSuccessStatusCode, await patched.Content.ReadAsStringAsync());
 
-        await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", Bound);
+        await _gateways.EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", Bound);
     }
 
     [Fact]
@@ -111,26 +111,6 @@ public sealed class KeyUpdatePropagationTests(KeysAppFixture fixture) : IAsyncLi
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.True(raisedAt.Elapsed <= Bound, $"passed again only after {raisedAt.Elapsed.TotalMilliseconds:F0} ms");
-        }
-    }
-
-    private async Task EveryGatewayPassesAsync(string key)
-    {
-        // Twice each: the first may be a lookup, the second is then served from the gateway's near cache.
-        foreach (var gateway in _gateways.Concat(_gateways))
-        {
-            var response = await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key));
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        }
-    }
-
-    private async Task EveryGatewayRefusesAsync(string key, HttpStatusCode status, string reason, TimeSpan within)
-    {
-        foreach (var gateway in _gateways)
-        {
-            var response = await gateway.FirstRejectionAsync("/demo/public/x", key, within);
-            Assert.Equal(status, response.StatusCode);
-            Assert.Equal(reason, (await response.ReadErrorAsync()).Error);
         }
     }
 }

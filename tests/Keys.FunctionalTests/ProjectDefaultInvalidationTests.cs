@@ -63,7 +63,7 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
         await SeedKeysAsync(project.Id, KeyLimit);
         foreach (var key in cached)
         {
-            await EveryGatewayPassesAsync(key.Value);
+            await _gateways.EveryGatewayPassesAsync(key.Value);
         }
 
         var head = await _keys.HeadSequenceAsync();
@@ -72,7 +72,7 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
 
         foreach (var key in cached)
         {
-            await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", Bound);
+            await _gateways.EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", Bound);
         }
 
         var change = Assert.Single(await _keys.ChangesSinceAsync(head));
@@ -90,7 +90,7 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
         await SeedKeysAsync(large.Id, following);
         var other = (await _keys.NewProjectAsync("Next door")).Id;
         var key = await _keys.NewKeyAsync(other, name: "deleted-next-door");
-        await EveryGatewayPassesAsync(key.Value);
+        await _gateways.EveryGatewayPassesAsync(key.Value);
         var head = await _keys.HeadSequenceAsync();
 
         var clock = Stopwatch.StartNew();
@@ -141,7 +141,7 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
         {
             // Cached in both gateways, in each KeyValidation replica's memory and in Redis: a replica that skipped the
             // flush, or a Redis that kept its records, would go on answering with no limit.
-            await EveryGatewayPassesAsync(key.Value);
+            await _gateways.EveryGatewayPassesAsync(key.Value);
             foreach (var replica in replicas.Concat(replicas))
             {
                 var answer = await new KeyValidationService.KeyValidationServiceClient(replica).ValidateAsync(new ValidateRequest { Key = key.Value });
@@ -160,7 +160,7 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
 
                 // A poll interval (1 s) for the replicas to find it, then the bound for the gateways.
                 var within = TimeSpan.FromSeconds(3);
-                await EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", within);
+                await _gateways.EveryGatewayRefusesAsync(key.Value, HttpStatusCode.TooManyRequests, "RATE_LIMITED", within);
                 var limit = new RateLimitRule { Limit = 1, WindowSeconds = 3600, Mode = RateLimitMode.Local };
                 foreach (var replica in replicas)
                 {
@@ -307,25 +307,5 @@ public sealed class ProjectDefaultInvalidationTests(KeysAppFixture fixture, ITes
             $"SELECT count(*) FROM outbox WHERE sequence > @head{(published ? " AND published_at IS NOT NULL" : "")}", connection);
         count.Parameters.AddWithValue("head", head);
         return (long)(await count.ExecuteScalarAsync())!;
-    }
-
-    private async Task EveryGatewayPassesAsync(string key)
-    {
-        // Twice each: the first may be a lookup, the second is then served from the gateway's near cache.
-        foreach (var gateway in _gateways.Concat(_gateways))
-        {
-            var response = await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key));
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        }
-    }
-
-    private async Task EveryGatewayRefusesAsync(string key, HttpStatusCode status, string reason, TimeSpan within)
-    {
-        foreach (var gateway in _gateways)
-        {
-            var response = await gateway.FirstRejectionAsync("/demo/public/x", key, within);
-            Assert.Equal(status, response.StatusCode);
-            Assert.Equal(reason, (await response.ReadErrorAsync()).Error);
-        }
     }
 }

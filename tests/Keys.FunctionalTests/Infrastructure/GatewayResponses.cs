@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 
 namespace Keys.FunctionalTests.Infrastructure;
@@ -45,6 +46,28 @@ public static class GatewayResponses
         while (response.StatusCode == System.Net.HttpStatusCode.OK && clock.Elapsed < within);
 
         return response;
+    }
+
+    /// <summary>Each gateway serves the key twice: the first may be a lookup, the second comes from its near cache.</summary>
+    public static async Task EveryGatewayPassesAsync(this IReadOnlyList<HttpClient> gateways, string apiKey, string path = "/demo/public/x")
+    {
+        foreach (var gateway in gateways.Concat(gateways))
+        {
+            var response = await gateway.SendAsync(Get(path, apiKey));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    /// <summary>Each gateway refuses the key with this status and reason within <paramref name="within"/>.</summary>
+    public static async Task EveryGatewayRefusesAsync(
+        this IReadOnlyList<HttpClient> gateways, string apiKey, HttpStatusCode status, string reason, TimeSpan within, string path = "/demo/public/x")
+    {
+        foreach (var gateway in gateways)
+        {
+            var response = await gateway.FirstRejectionAsync(path, apiKey, within);
+            Assert.Equal(status, response.StatusCode);
+            Assert.Equal(reason, (await response.ReadErrorAsync()).Error);
+        }
     }
 
     public static HttpRequestMessage Get(string path, string? apiKey = null)
