@@ -26,6 +26,9 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
     // Lets one replica relay at a time, which keeps the publishes in sequence order.
     private const long RelayLockId = 0x4B657973_52656C79;
 
+    // Lets one replica prune at a time ("Prun").
+    private const long PruneLockId = 0x4B657973_5072756E;
+
     /// <summary>
     /// The highest sequence there is (0 while the outbox is empty), as a SQL expression for a statement that must read
     /// it in the same snapshot as something else.
@@ -99,13 +102,17 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
         }
     }
 
-    /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
-    public async Task<(IReadOnlyList<OutboxRow> Changes, long Head)> ChangesSinceAsync(
+    /// <summary>
+    /// Outbox rows after <paramref name="sinceSequence"/>, in order, the highest sequence there is, and the lowest one
+    /// still kept (null while the outbox is empty): every row below it was pruned, so a caller that has not seen them
+    /// (<see cref="IsTooOld"/>) cannot catch up from these rows. All three are read in one snapshot.
+    /// </summary>
+    public async Task<(IReadOnlyList<OutboxRow> Changes, long Head, long? Oldest)> ChangesSinceAsync(
         long sinceSequence, int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             $"""
-            SELECT {HeadSequenceSql}, o.sequence, o.key_hash, o.project_id, o.revokes_at, o.created_at
+            SELECT {HeadSequenceSql}, (SELECT min(sequence) FROM outbox), o.sequence, o.key_hash, o.project_id, o.revokes_at, o.created_at
             FROM (SELECT 1) AS one
             LEFT JOIN (SELECT sequence, key_hash, project_id, revokes_at, created_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
             ORDER BY o.sequence
@@ -115,16 +122,78 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var changes = new List<OutboxRow>();
         long head = 0;
+        long? oldest = null;
         while (await reader.ReadAsync(cancellationToken))
         {
             head = reader.GetInt64(0);
-            if (!reader.IsDBNull(1))
+            oldest = reader.IsDBNull(1) ? null : reader.GetInt64(1);
+            if (!reader.IsDBNull(2))
             {
-                changes.Add(ReadRow(reader, offset: 1));
+                changes.Add(ReadRow(reader, offset: 2));
             }
         }
 
-        return (changes, head);
+        return (changes, head, oldest);
+    }
+
+    /// <summary>
+    /// Whether a reader at <paramref name="sinceSequence"/> missed rows that were pruned: sequences have no gaps, so
+    /// every one from 1 up to the oldest kept row but one is gone, and a reader below that cannot learn what they said.
+    /// </summary>
+    public static bool IsTooOld(long sinceSequence, long? oldestKept) => oldestKept is { } oldest && sinceSequence < oldest - 1;
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> of the oldest rows, in one short transaction, stopping at the first row
+    /// that is unpublished or younger than <paramref name="retention"/> (by the database's clock), and never deleting
+    /// the newest row: the next sequence is <see cref="HeadSequenceSql"/> + 1, so an empty outbox would number from 1
+    /// again and every reader's cursor would skip what came next. Only the lowest rows go, so what is kept is always one
+    /// run of sequences. Returns how many went and the highest sequence deleted; none when another replica is pruning.
+    /// </summary>
+    public async Task<(int Deleted, long Through)> PruneBatchAsync(TimeSpan retention, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var locking = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@lock)", connection, transaction))
+        {
+            locking.Parameters.AddWithValue("lock", PruneLockId);
+            if (await locking.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                return (0, 0);
+            }
+        }
+
+        // The candidates are the lowest rows by the primary key, so a batch reads at most `limit` rows whatever the
+        // outbox holds. Age is judged in sequence order, not by created_at alone: created_at is a transaction's start,
+        // which need not follow the order sequences were numbered in, and a hole in what is kept would hide a pruned
+        // row from IsTooOld. least() skips nulls: with nothing too young or unpublished, the head bounds the batch.
+        int deleted = 0;
+        long through = 0;
+        await using (var command = new NpgsqlCommand(
+            """
+            WITH candidates AS MATERIALIZED (
+                SELECT sequence, published_at, created_at FROM outbox ORDER BY sequence LIMIT @limit
+            ), bound AS (
+                SELECT least(
+                    (SELECT min(sequence) FROM candidates WHERE published_at IS NULL OR created_at > now() - @retention),
+                    (SELECT max(sequence) FROM outbox)) AS sequence
+            ), gone AS (
+                DELETE FROM outbox
+                WHERE sequence IN (SELECT sequence FROM candidates) AND sequence < (SELECT sequence FROM bound)
+                RETURNING sequence
+            )
+            SELECT count(*), coalesce(max(sequence), 0) FROM gone
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue("retention", retention);
+            command.Parameters.AddWithValue("limit", limit);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            deleted = (int)reader.GetInt64(0);
+            through = reader.GetInt64(1);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return (deleted, through);
     }
 
     /// <summary>
