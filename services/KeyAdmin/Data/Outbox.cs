@@ -103,16 +103,17 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
     }
 
     /// <summary>
-    /// Outbox rows after <paramref name="sinceSequence"/>, in order, the highest sequence there is, and the lowest one
-    /// still kept (null while the outbox is empty): every row below it was pruned, so a caller that has not seen them
-    /// (<see cref="IsTooOld"/>) cannot catch up from these rows. All three are read in one snapshot.
+    /// Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is, read in one
+    /// snapshot. Sequences have no gaps and only the lowest rows are ever pruned, so the rows kept are one run ending at
+    /// the head: when the first row after <paramref name="sinceSequence"/> is not the next sequence, the ones between
+    /// were pruned (<see cref="IsTooOld"/>), and that first row is the oldest kept.
     /// </summary>
-    public async Task<(IReadOnlyList<OutboxRow> Changes, long Head, long? Oldest)> ChangesSinceAsync(
+    public async Task<(IReadOnlyList<OutboxRow> Changes, long Head)> ChangesSinceAsync(
         long sinceSequence, int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             $"""
-            SELECT {HeadSequenceSql}, (SELECT min(sequence) FROM outbox), o.sequence, o.key_hash, o.project_id, o.revokes_at, o.created_at
+            SELECT {HeadSequenceSql}, o.sequence, o.key_hash, o.project_id, o.revokes_at, o.created_at
             FROM (SELECT 1) AS one
             LEFT JOIN (SELECT sequence, key_hash, project_id, revokes_at, created_at FROM outbox WHERE sequence > @since ORDER BY sequence LIMIT @limit) AS o ON true
             ORDER BY o.sequence
@@ -122,25 +123,23 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var changes = new List<OutboxRow>();
         long head = 0;
-        long? oldest = null;
         while (await reader.ReadAsync(cancellationToken))
         {
             head = reader.GetInt64(0);
-            oldest = reader.IsDBNull(1) ? null : reader.GetInt64(1);
-            if (!reader.IsDBNull(2))
+            if (!reader.IsDBNull(1))
             {
-                changes.Add(ReadRow(reader, offset: 2));
+                changes.Add(ReadRow(reader, offset: 1));
             }
         }
 
-        return (changes, head, oldest);
+        return (changes, head);
     }
 
     /// <summary>
-    /// Whether a reader at <paramref name="sinceSequence"/> missed rows that were pruned: sequences have no gaps, so
-    /// every one from 1 up to the oldest kept row but one is gone, and a reader below that cannot learn what they said.
+    /// Whether a reader at <paramref name="sinceSequence"/>, whose next row kept is <paramref name="firstAfter"/> (null:
+    /// none), missed rows that were pruned: the sequences between the two are gone, and nobody can say what they held.
     /// </summary>
-    public static bool IsTooOld(long sinceSequence, long? oldestKept) => oldestKept is { } oldest && sinceSequence < oldest - 1;
+    public static bool IsTooOld(long sinceSequence, long? firstAfter) => firstAfter is { } first && first > sinceSequence + 1;
 
     /// <summary>
     /// Deletes up to <paramref name="limit"/> of the oldest rows, in one short transaction, stopping at the first row
@@ -149,7 +148,9 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
     /// again and every reader's cursor would skip what came next. Only the lowest rows go, so what is kept is always one
     /// run of sequences. Returns how many went and the highest sequence deleted; none when another replica is pruning.
     /// </summary>
-    public async Task<(int Deleted, long Through)> PruneBatchAsync(TimeSpan retention, int limit, CancellationToken cancellationToken)
+    /// <param name="after">Where the previous batch of this pass stopped (0 at first): the scan starts past the rows it
+    /// deleted, whose index entries stay until vacuum and would otherwise be walked again by every batch.</param>
+    public async Task<(int Deleted, long Through)> PruneBatchAsync(TimeSpan retention, int limit, long after, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -171,7 +172,7 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
         await using (var command = new NpgsqlCommand(
             """
             WITH candidates AS MATERIALIZED (
-                SELECT sequence, published_at, created_at FROM outbox ORDER BY sequence LIMIT @limit
+                SELECT sequence, published_at, created_at FROM outbox WHERE sequence > @after ORDER BY sequence LIMIT @limit
             ), bound AS (
                 SELECT least(
                     (SELECT min(sequence) FROM candidates WHERE published_at IS NULL OR created_at > now() - @retention),
@@ -186,6 +187,7 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
         {
             command.Parameters.AddWithValue("retention", retention);
             command.Parameters.AddWithValue("limit", limit);
+            command.Parameters.AddWithValue("after", after);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             deleted = (int)reader.GetInt64(0);

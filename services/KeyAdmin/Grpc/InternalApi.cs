@@ -35,13 +35,13 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
 
         // Polled every second by every KeyValidation replica: not worth a trace (nor its queries' spans) each time.
         using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-        var (changes, head, oldest) = await outbox.ChangesSinceAsync(
+        var (changes, head) = await outbox.ChangesSinceAsync(
             request.SinceSequence, request.Limit == 0 ? MaxChanges : request.Limit, context.CancellationToken);
-        if (Outbox.IsTooOld(request.SinceSequence, oldest))
+        if (Outbox.IsTooOld(request.SinceSequence, changes.Count > 0 ? changes[0].Sequence : null))
         {
             // An error, not a field of the answer: a caller that does not know of pruning must not apply what is left
             // as if nothing were missing.
-            throw ChangesTooOld(request.SinceSequence, oldest!.Value, head);
+            throw ChangesTooOld(request.SinceSequence, changes[0].Sequence, head);
         }
 
         return new ChangesResponse

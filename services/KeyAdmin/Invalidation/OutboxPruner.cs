@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Keys.KeyAdmin.Data;
 using Microsoft.Extensions.Options;
 
@@ -8,20 +7,17 @@ namespace Keys.KeyAdmin.Invalidation;
 /// Keeps the outbox bounded: every <c>KeyAdmin:OutboxPruneInterval</c>, deletes published rows older than
 /// <c>KeyAdmin:OutboxRetention</c>, oldest first, in batches of short transactions (no long lock, no table-wide
 /// delete), one replica at a time. The newest row always stays, so sequences keep rising. A reader whose cursor falls
-/// below what is kept is told so by <c>Changes</c> (<c>CHANGES_TOO_OLD</c>) and flushes.
+/// below what is kept is told so by <c>Changes</c> (<c>CHANGES_TOO_OLD</c>) and flushes. Each pass that deletes
+/// anything logs how many rows and up to which sequence (never a hash).
 /// </summary>
 public sealed partial class OutboxPruner(
     Outbox outbox,
     IOptions<KeyAdminOptions> options,
-    IMeterFactory meters,
     BackgroundLoops loops,
     ILogger<OutboxPruner> logger) : ResilientBackgroundService(loops, logger)
 {
     /// <summary>Rows per transaction: a batch holds its row locks for milliseconds, and appends never wait for it.</summary>
     public const int BatchSize = 1000;
-
-    private readonly Counter<long> _pruned = meters.Create("Keys.KeyAdmin.Outbox").CreateCounter<long>(
-        "keys.admin.outbox.pruned", unit: "{row}", description: "Outbox rows deleted after their retention.");
 
     protected override string LoopName => "Outbox pruning";
 
@@ -35,12 +31,11 @@ public sealed partial class OutboxPruner(
         long through = 0;
         while (true)
         {
-            var (deleted, last) = await outbox.PruneBatchAsync(retention, BatchSize, stoppingToken);
+            var (deleted, last) = await outbox.PruneBatchAsync(retention, BatchSize, through, stoppingToken);
             if (deleted > 0)
             {
                 total += deleted;
                 through = last;
-                _pruned.Add(deleted);
             }
 
             if (deleted < BatchSize)
