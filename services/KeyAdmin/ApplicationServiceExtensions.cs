@@ -39,6 +39,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<CacheFlusher>();
         builder.Services.AddSingleton(sp => new PageTokens(PageTokens.KeyFrom(sp.GetRequiredService<IOptions<KeyAdminOptions>>().Value.AdminToken)));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+        builder.Services.AddHostedService<OutboxPruner>();
 
         // Interceptors added here wrap every service, so KeyAdmin's refusals reach clients in one form whatever the RPC.
         builder.Services.AddGrpc(options => options.Interceptors.Add<DomainErrorInterceptor>())

@@ -40,6 +40,19 @@ public sealed class KeyAdminOptions
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// How long an invalidation stays in the outbox once published (7 days): long enough that a KeyValidation replica
+    /// (or its Redis) that was away for less catches up change by change. One away longer is told its cursor is too old
+    /// (<c>CHANGES_TOO_OLD</c>) and flushes: every cache then reloads from KeyAdmin. Unpublished rows are never pruned,
+    /// nor the newest row, which numbers the next one.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00", ErrorMessage = "KeyAdmin:OutboxRetention must be from 1 second to 3650 days.")]
+    public TimeSpan OutboxRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often one replica prunes the outbox of rows older than <see cref="OutboxRetention"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ErrorMessage = "KeyAdmin:OutboxPruneInterval must be from 1 second to 1 day.")]
+    public TimeSpan OutboxPruneInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// The most keys a project's new default rate limit invalidates one by one (1,000). When more follow the default,
     /// the change is one invalidation of the whole project, which caches apply as a flush: one outbox row rather than
     /// one per key, so that neither the lock that numbers invalidations nor the relay is held up by a large project,

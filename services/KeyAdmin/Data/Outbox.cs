@@ -26,6 +26,9 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
     // Lets one replica relay at a time, which keeps the publishes in sequence order.
     private const long RelayLockId = 0x4B657973_52656C79;
 
+    // Lets one replica prune at a time ("Prun").
+    private const long PruneLockId = 0x4B657973_5072756E;
+
     /// <summary>
     /// The highest sequence there is (0 while the outbox is empty), as a SQL expression for a statement that must read
     /// it in the same snapshot as something else.
@@ -99,7 +102,12 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
         }
     }
 
-    /// <summary>Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is.</summary>
+    /// <summary>
+    /// Outbox rows after <paramref name="sinceSequence"/>, in order, and the highest sequence there is, read in one
+    /// snapshot. Sequences have no gaps and only the lowest rows are ever pruned, so the rows kept are one run ending at
+    /// the head: when the first row after <paramref name="sinceSequence"/> is not the next sequence, the ones between
+    /// were pruned (<see cref="IsTooOld"/>), and that first row is the oldest kept.
+    /// </summary>
     public async Task<(IReadOnlyList<OutboxRow> Changes, long Head)> ChangesSinceAsync(
         long sinceSequence, int limit, CancellationToken cancellationToken)
     {
@@ -125,6 +133,69 @@ public sealed partial class Outbox(NpgsqlDataSource dataSource, IOptions<KeyAdmi
         }
 
         return (changes, head);
+    }
+
+    /// <summary>
+    /// Whether a reader at <paramref name="sinceSequence"/>, whose next row kept is <paramref name="firstAfter"/> (null:
+    /// none), missed rows that were pruned: the sequences between the two are gone, and nobody can say what they held.
+    /// </summary>
+    public static bool IsTooOld(long sinceSequence, long? firstAfter) => firstAfter is { } first && first > sinceSequence + 1;
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> of the oldest rows, in one short transaction, stopping at the first row
+    /// that is unpublished or younger than <paramref name="retention"/> (by the database's clock), and never deleting
+    /// the newest row: the next sequence is <see cref="HeadSequenceSql"/> + 1, so an empty outbox would number from 1
+    /// again and every reader's cursor would skip what came next. Only the lowest rows go, so what is kept is always one
+    /// run of sequences. Returns how many went and the highest sequence deleted; none when another replica is pruning.
+    /// </summary>
+    /// <param name="after">Where the previous batch of this pass stopped (0 at first): the scan starts past the rows it
+    /// deleted, whose index entries stay until vacuum and would otherwise be walked again by every batch.</param>
+    public async Task<(int Deleted, long Through)> PruneBatchAsync(TimeSpan retention, int limit, long after, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var locking = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@lock)", connection, transaction))
+        {
+            locking.Parameters.AddWithValue("lock", PruneLockId);
+            if (await locking.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                return (0, 0);
+            }
+        }
+
+        // The candidates are the lowest rows by the primary key, so a batch reads at most `limit` rows whatever the
+        // outbox holds. Age is judged in sequence order, not by created_at alone: created_at is a transaction's start,
+        // which need not follow the order sequences were numbered in, and a hole in what is kept would hide a pruned
+        // row from IsTooOld. least() skips nulls: with nothing too young or unpublished, the head bounds the batch.
+        int deleted = 0;
+        long through = 0;
+        await using (var command = new NpgsqlCommand(
+            """
+            WITH candidates AS MATERIALIZED (
+                SELECT sequence, published_at, created_at FROM outbox WHERE sequence > @after ORDER BY sequence LIMIT @limit
+            ), bound AS (
+                SELECT least(
+                    (SELECT min(sequence) FROM candidates WHERE published_at IS NULL OR created_at > now() - @retention),
+                    (SELECT max(sequence) FROM outbox)) AS sequence
+            ), gone AS (
+                DELETE FROM outbox
+                WHERE sequence IN (SELECT sequence FROM candidates) AND sequence < (SELECT sequence FROM bound)
+                RETURNING sequence
+            )
+            SELECT count(*), coalesce(max(sequence), 0) FROM gone
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue("retention", retention);
+            command.Parameters.AddWithValue("limit", limit);
+            command.Parameters.AddWithValue("after", after);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            deleted = (int)reader.GetInt64(0);
+            through = reader.GetInt64(1);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return (deleted, through);
     }
 
     /// <summary>

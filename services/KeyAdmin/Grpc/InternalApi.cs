@@ -37,6 +37,13 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
         using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
         var (changes, head) = await outbox.ChangesSinceAsync(
             request.SinceSequence, request.Limit == 0 ? MaxChanges : request.Limit, context.CancellationToken);
+        if (Outbox.IsTooOld(request.SinceSequence, changes.Count > 0 ? changes[0].Sequence : null))
+        {
+            // An error, not a field of the answer: a caller that does not know of pruning must not apply what is left
+            // as if nothing were missing.
+            throw ChangesTooOld(request.SinceSequence, changes[0].Sequence, head);
+        }
+
         return new ChangesResponse
         {
             HeadSequence = head,
@@ -66,6 +73,26 @@ public sealed class InternalApi(KeyStore store, Outbox outbox, TimeProvider time
 
         return new RecordUsageResponse();
     }
+
+    /// <summary>
+    /// FAILED_PRECONDITION, reason <c>CHANGES_TOO_OLD</c>: changes after <paramref name="since"/> were pruned. The
+    /// ErrorInfo's metadata says from where the outbox is whole (<c>oldest_sequence</c>) and its head
+    /// (<c>head_sequence</c>); the caller flushes what it cached and carries on from the head.
+    /// </summary>
+    public static RpcException ChangesTooOld(long since, long oldest, long head)
+    {
+        var info = new Google.Rpc.ErrorInfo { Reason = ChangesTooOldReason, Domain = ApiErrors.Domain };
+        info.Metadata.Add("oldest_sequence", oldest.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        info.Metadata.Add("head_sequence", head.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return new Google.Rpc.Status
+        {
+            Code = (int)Google.Rpc.Code.FailedPrecondition,
+            Message = $"Changes after sequence {since} were pruned from the outbox; it holds sequences from {oldest} to {head}. Flush caches and continue from {head}.",
+            Details = { Google.Protobuf.WellKnownTypes.Any.Pack(info) },
+        }.ToRpcException();
+    }
+
+    public const string ChangesTooOldReason = "CHANGES_TOO_OLD";
 
     /// <summary>
     /// What validation needs of a key: its settings, with the rate limit that applies (its own, else its project's

@@ -135,7 +135,17 @@ public sealed partial class RedisSync : ResilientBackgroundService
         var target = _feed.AppliedSequence;
         while (_synced < target)
         {
-            var response = await _changes.SinceAsync(_synced, PageSize, cancellationToken);
+            Keys.V1.ChangesResponse response;
+            try
+            {
+                response = await _changes.SinceAsync(_synced, PageSize, cancellationToken);
+            }
+            catch (ChangesTooOldException tooOld)
+            {
+                await EndPrunedEpochAsync(tooOld, cancellationToken);
+                continue;
+            }
+
             if (response.Changes.Count == 0)
             {
                 return;
@@ -182,6 +192,24 @@ public sealed partial class RedisSync : ResilientBackgroundService
         Volatile.Write(ref _epoch, null);
         await CheckEpochAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// KeyAdmin pruned invalidations this epoch never received (a replica restarting onto a Redis that outlived every
+    /// KeyValidation for longer than the outbox retention): its records may hold keys since deleted, and nothing says
+    /// which. The epoch ends (unless its watermark has meanwhile passed what was pruned), this replica's caches and Watch
+    /// clients flush, and the sync goes on in a new epoch started at KeyAdmin's head.
+    /// </summary>
+    private async Task EndPrunedEpochAsync(ChangesTooOldException tooOld, CancellationToken cancellationToken)
+    {
+        var ended = await _store.EndEpochBeforeAsync(tooOld.PrunedThrough).WaitAsync(_timeout, cancellationToken);
+        LogEpochPruned(tooOld.Since, tooOld.Oldest, ended);
+        Volatile.Write(ref _epoch, null);
+        _feed.Flush();
+        await CheckEpochAsync(cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis's records reflect changes up to sequence {Since}, but KeyAdmin keeps only {Oldest} on: the epoch ends (ended here: {Ended}), caches and Watch clients flush, and Redis is filled again")]
+    private partial void LogEpochPruned(long since, long oldest, bool ended);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis lost its key records' epoch (restarted, flushed or failed over): caches and Watch clients flush, and Redis is filled again")]
     private partial void LogEpochLost();

@@ -88,7 +88,17 @@ public sealed partial class InvalidationListener(
 
         while (true)
         {
-            var response = await changes.SinceAsync(feed.AppliedSequence, 0, stoppingToken);
+            ChangesResponse response;
+            try
+            {
+                response = await changes.SinceAsync(feed.AppliedSequence, 0, stoppingToken);
+            }
+            catch (ChangesTooOldException tooOld)
+            {
+                await StartOverAsync(tooOld, stoppingToken);
+                return;
+            }
+
             foreach (var change in response.Changes)
             {
                 if (!feed.TryApply(change, out var applied))
@@ -108,6 +118,20 @@ public sealed partial class InvalidationListener(
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// This replica fell further behind than KeyAdmin keeps changes (away, or cut off from KeyAdmin, for longer than its
+    /// outbox retention): it cannot learn which cached keys changed, so it forgets them all, tells its Watch clients to
+    /// do the same, and carries on from KeyAdmin's head, as at start. Redis's records are the sync's to end: its cursor
+    /// meets the same answer.
+    /// </summary>
+    private async Task StartOverAsync(ChangesTooOldException tooOld, CancellationToken stoppingToken)
+    {
+        var head = await changes.HeadAsync(stoppingToken);
+        feed.Flush(head);
+        feed.Confirm(head);
+        LogTooOld(tooOld.Since, tooOld.Oldest, head);
     }
 
     // Never waits on Redis: a subscription that is not done yet is looked at again on the next pass.
@@ -219,6 +243,9 @@ public sealed partial class InvalidationListener(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Caches flushed at sequence {Sequence}: a change to every key of project {ProjectId}")]
     private partial void LogProjectFlush(long sequence, string projectId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "KeyAdmin no longer holds the changes after sequence {Since} (it keeps {Oldest} on): caches and Watch clients flushed, carrying on from sequence {Head}")]
+    private partial void LogTooOld(long since, long oldest, long head);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored an invalidation message that is not an Invalidation")]
     private partial void LogMalformed();

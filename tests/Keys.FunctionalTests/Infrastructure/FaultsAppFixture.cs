@@ -8,7 +8,7 @@ namespace Keys.FunctionalTests.Infrastructure;
 /// invalidations still queued) must never meet a test that allows a revocation one second. Also the faults themselves,
 /// and the way back to a system whose every replica is proven ready.
 /// </summary>
-public sealed class FaultsAppFixture(IMessageSink diagnostics) : KeysAppFixture(diagnostics)
+public class FaultsAppFixture(IMessageSink diagnostics) : KeysAppFixture(diagnostics)
 {
     private ProjectDto? _probeProject;
 
