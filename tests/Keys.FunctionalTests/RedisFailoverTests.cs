@@ -43,9 +43,15 @@ public sealed class RedisFailoverTests(SentinelAppFixture fixture, ITestOutputHe
 
         // Every key is valid, and so cached everywhere: in each gateway, in KeyValidation's memory, and in Redis, whose
         // replica has the record of the key that is about to be deleted.
+        // On a busy machine a replica may still be starting when the first gateway is healthy: the failover is what is
+        // measured, so it begins from a system whose every replica serves.
+        await WithinAsync(
+            KeysHost.StartTimeout,
+            async () => await fixture.Host.ReplicasHealthyAsync("key-validation", CancellationToken.None) && await fixture.Host.ReplicasHealthyAsync("gateway", CancellationToken.None),
+            "every KeyValidation and gateway replica is healthy");
         foreach (var key in new[] { survivor, deletedAtKill, deletedAfter })
         {
-            await gateways.EveryGatewayPassesAsync(key.Value);
+            await WithinAsync(FailoverPatience, () => EveryGatewayPassesAsync(gateways, key.Value), $"{key.Key.Name} passes every gateway");
         }
 
         await using var primary = await redis.ConnectAsync(redis.FirstPrimaryPort);
