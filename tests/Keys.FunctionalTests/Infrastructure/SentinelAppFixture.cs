@@ -49,8 +49,17 @@ public sealed class SentinelAppFixture(IMessageSink diagnostics) : KeysAppFixtur
         }
     }
 
-    protected override KeysHostOptions Configure(KeysHostOptions options) =>
-        options with { Arguments = [.. options.Arguments, $"ConnectionStrings:redis={Redis.ConnectionString}"] };
+    /// <summary>
+    /// How long KeyValidation keeps a record in memory: short, so that a lookup reaches Redis again seconds after the
+    /// failover, where a stale record would be found if anything still trusted the old epoch.
+    /// </summary>
+    public static readonly TimeSpan MemoryMaxAge = TimeSpan.FromSeconds(2);
+
+    protected override KeysHostOptions Configure(KeysHostOptions options) => options with
+    {
+        Arguments = [.. options.Arguments, $"ConnectionStrings:redis={Redis.ConnectionString}"],
+        Environment = [.. options.Environment, ("key-validation", "KeyValidation__MemoryMaxAge", MemoryMaxAge.ToString("c", System.Globalization.CultureInfo.InvariantCulture))],
+    };
 }
 
 /// <summary>
