@@ -1,5 +1,5 @@
-using Microsoft.Extensions.Configuration;
 using Keys.AppHost.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace Keys.AppHost.UnitTests;
 
