@@ -15,6 +15,17 @@ public enum InfrastructureMode
     External,
 }
 
+/// <summary>
+/// Which of Postgres and Redis are servers that already run elsewhere, by their connection strings. Each one configured
+/// is used whatever the mode, which then provides only the other (say, a Redis Sentinel with a local Postgres).
+/// </summary>
+public sealed record ExternalServers(bool Database, bool Redis)
+{
+    public static ExternalServers Of(IConfiguration configuration) => new(
+        !string.IsNullOrWhiteSpace(configuration.GetConnectionString(KeysInfrastructureExtensions.DatabaseName)),
+        !string.IsNullOrWhiteSpace(configuration.GetConnectionString(KeysInfrastructureExtensions.RedisName)));
+}
+
 /// <summary>What the machine offers; each probe runs only when the choice needs it.</summary>
 public sealed record InfrastructureProbe(
     bool ExternalConnectionStringsConfigured,

@@ -1,4 +1,4 @@
-using System.Runtime.Versioning;
+using Microsoft.Extensions.Configuration;
 
 namespace Keys.AppHost.Infrastructure;
 
@@ -13,31 +13,45 @@ public static class KeysInfrastructureExtensions
 
     public const string RedisName = "redis";
 
-    /// <summary>Adds Postgres (database <c>keysdb</c>) and Redis from wherever this machine can provide them.</summary>
+    /// <summary>
+    /// Adds Postgres (database <c>keysdb</c>) and Redis from wherever this machine can provide them. A configured
+    /// connection string wins for its own server in every mode: <c>ConnectionStrings:redis</c> alone (a Redis Sentinel,
+    /// a managed Redis) with the local or container Postgres, or <c>ConnectionStrings:keysdb</c> alone the other way.
+    /// </summary>
     public static KeysInfrastructure AddKeysInfrastructure(this IDistributedApplicationBuilder builder, KeysSettings settings)
     {
         var probe = InfrastructureProbe.Of(builder.Configuration);
         var mode = InfrastructureSelector.Choose(builder.Configuration[InfrastructureSelector.ConfigKey], probe);
-        return mode switch
+        var external = ExternalServers.Of(builder.Configuration);
+        if (external.Redis)
         {
-            InfrastructureMode.External => new KeysInfrastructure(
-                mode, builder.AddConnectionString(DatabaseName), builder.AddConnectionString(RedisName)),
-            InfrastructureMode.Containers => new KeysInfrastructure(
-                mode,
-                builder.AddPostgres("postgres").WithDataVolume("keys-postgres-data").AddDatabase(DatabaseName),
-                builder.AddRedis(RedisName)),
-            _ when OperatingSystem.IsWindows() => throw new PlatformNotSupportedException("Local infrastructure runs the Debian server binaries; on Windows use containers or external servers."),
-            _ => builder.AddLocalInfrastructure(settings.DataDirectory, probe.FindLocalBinaries()!),
-        };
-    }
+            // Refused here, with what is wrong, rather than by each service as it connects.
+            ExternalRedis.Parse(builder.Configuration.GetConnectionString(RedisName));
+        }
 
-    [UnsupportedOSPlatform("windows")]
-    private static KeysInfrastructure AddLocalInfrastructure(this IDistributedApplicationBuilder builder, string dataDirectory, LocalBinaries binaries)
-    {
-        LocalDataDirectory.Prepare(dataDirectory);
+        if (mode == InfrastructureMode.Containers)
+        {
+            return new KeysInfrastructure(
+                mode,
+                external.Database ? builder.AddConnectionString(DatabaseName) : builder.AddPostgres("postgres").WithDataVolume("keys-postgres-data").AddDatabase(DatabaseName),
+                external.Redis ? builder.AddConnectionString(RedisName) : builder.AddRedis(RedisName));
+        }
+
+        if (mode == InfrastructureMode.External || (external.Database && external.Redis))
+        {
+            return new KeysInfrastructure(mode, builder.AddConnectionString(DatabaseName), builder.AddConnectionString(RedisName));
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("Local infrastructure runs the Debian server binaries; on Windows use containers or external servers.");
+        }
+
+        var binaries = probe.FindLocalBinaries()!;
+        LocalDataDirectory.Prepare(settings.DataDirectory);
         return new KeysInfrastructure(
-            InfrastructureMode.Local,
-            builder.AddLocalPostgres(DatabaseName, dataDirectory, binaries.PostgresBinDirectory),
-            builder.AddLocalRedis(RedisName, dataDirectory, binaries.RedisServer));
+            mode,
+            external.Database ? builder.AddConnectionString(DatabaseName) : builder.AddLocalPostgres(DatabaseName, settings.DataDirectory, binaries.PostgresBinDirectory),
+            external.Redis ? builder.AddConnectionString(RedisName) : builder.AddLocalRedis(RedisName, settings.DataDirectory, binaries.RedisServer));
     }
 }

@@ -65,6 +65,31 @@ public sealed class InfrastructureChoiceTests : IDisposable
     }
 
     [Fact]
+    public async Task ARedisConnectionStringAloneIsUsedWhilePostgresStaysLocal()
+    {
+        await using var builder = await CreateModelAsync(
+            "Keys:Infrastructure=local",
+            "ConnectionStrings:redis=s1.internal:26379,s2.internal:26379,s3.internal:26379,serviceName=keys,password=p");
+
+        Assert.IsAssignableFrom<ExecutableResource>(Resource(builder, "postgres"));
+        var redis = Resource(builder, "redis");
+        Assert.IsAssignableFrom<IResourceWithConnectionString>(redis);
+        Assert.IsNotAssignableFrom<ExecutableResource>(redis);
+        Assert.False(File.Exists(Path.Combine(_dataDirectory.FullName, "redis.conf")), "A local Redis was prepared that nothing uses.");
+    }
+
+    [Fact]
+    public async Task ARedisConnectionStringTheServicesCouldNotUseStopsTheAppHostSayingWhyButNotThePassword()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => CreateModelAsync(
+            "Keys:Infrastructure=local",
+            "ConnectionStrings:redis=serviceName=keys,password=never-shown-secret"));
+
+        Assert.Contains("ConnectionStrings:redis names no server", Flatten(error));
+        Assert.DoesNotContain("never-shown-secret", Flatten(error));
+    }
+
+    [Fact]
     public async Task UnknownInfrastructureModeIsRejected()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => CreateModelAsync("Keys:Infrastructure=kubernetes"));
