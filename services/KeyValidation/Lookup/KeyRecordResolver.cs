@@ -103,6 +103,16 @@ public sealed class KeyRecordResolver(
                     }
                     else
                     {
+                        // Another replica may have looked the key up, written it and let go between the miss above and
+                        // this lease: read again before asking KeyAdmin.
+                        (found, cached) = await redis.TryGetAsync(hash, epoch).WaitAsync(_redisTimeout);
+                        if (found)
+                        {
+                            _ = ReleaseAsync(hash, lease);
+                            metrics.Leased("waited");
+                            return FromRedis(hash, cached, appliedBefore, clock);
+                        }
+
                         metrics.Leased("won");
                     }
                 }
