@@ -4,7 +4,7 @@ using Keys.Benchmarks;
 // Usage: ./keys bench   (or: dotnet run -c Release --project bench/Keys.Benchmarks)
 // KEYS_BENCH_ONLY=revocation (any of validation, orders, gateway, listing, revocation, comma-separated) runs only those parts: the
 // whole run takes minutes of a shared machine, and work on one part rarely needs the others.
-string[] parts = ["validation", "orders", "gateway", "listing", "revocation"];
+string[] parts = ["validation", "orders", "gateway", "listing", "revocation", "scale"];
 var only = Environment.GetEnvironmentVariable("KEYS_BENCH_ONLY")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 if (only?.Except(parts, StringComparer.OrdinalIgnoreCase).ToList() is [_, ..] unknown)
 {
@@ -29,6 +29,7 @@ await RunAsync("gateway", "G1, G2", () => GatewayBenchmark.RunAsync(system));
 // Listing seeds 100,000 keys, after the parts that count KeyAdmin's table scans.
 await RunAsync("listing", "ListKeys pages in a 100,000-key environment", () => ListingBenchmark.RunAsync(system));
 await RunAsync("revocation", "G4, and G4 during a Redis stall", () => RevocationBenchmark.RunAsync(system));
+await RunAsync("scale", "G6: a million keys, 2 KeyValidation replicas", () => ScaleBenchmark.RunAsync(system));
 
 Console.WriteLine();
 Console.WriteLine($"Keys benchmarks, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores");

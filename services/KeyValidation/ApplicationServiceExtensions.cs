@@ -33,6 +33,7 @@ public static class ApplicationServiceExtensions
         builder.Services.AddSingleton<ValidationMetrics>();
         builder.Services.AddSingleton<LocalRecordCache>();
         builder.Services.AddSingleton<RedisRecordStore>();
+        builder.Services.AddSingleton<RedisLookupLeases>();
         builder.Services.AddSingleton<RateBudgetStore>();
         builder.Services.AddSingleton<KeyRecordResolver>();
         builder.Services.AddSingleton<InvalidationFeed>();

@@ -92,4 +92,10 @@ public sealed class KeyValidationOptions
 
     /// <summary>The longest a lookup waits on Redis before asking KeyAdmin instead; it also bounds Redis writes.</summary>
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How long a replica that missed a key waits for another replica's lookup of it (under a lease in Redis) to reach
+    /// Redis before it asks KeyAdmin itself; zero turns single flight across replicas off (each replica looks up).
+    /// </summary>
+    public TimeSpan LookupLeaseWait { get; set; } = TimeSpan.FromSeconds(1);
 }

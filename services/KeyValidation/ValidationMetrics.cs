@@ -22,6 +22,9 @@ public sealed class ValidationMetrics
     private readonly Histogram<double> _loadDuration;
     private readonly Histogram<double> _invalidationLag;
     private long _lookupsShed;
+    private long _leasesWon;
+    private long _leasesWaited;
+    private long _leasesWaitedInVain;
     private long _budgetsGranted;
     private long _budgetsPartial;
     private long _budgetsExhausted;
@@ -35,6 +38,11 @@ public sealed class ValidationMetrics
         // Observable, so that it reads 0 from the start rather than appearing only once something was shed.
         meter.CreateObservableCounter(
             "keys.validation.lookups.shed", () => Volatile.Read(ref _lookupsShed), "{lookup}", "Lookups refused because MaxConcurrentLookups were in flight");
+        meter.CreateObservableCounter(
+            "keys.validation.lookup.leases",
+            ObserveLeases,
+            "{lease}",
+            "Single flight across replicas after a Redis miss, by result: won (this replica looked up), waited (another's answer came from Redis) or waited_in_vain (looked up after all)");
         _loadDuration = meter.CreateHistogram<double>("keys.validation.load.duration", unit: "ms", description: "Time to load a record from Redis or KeyAdmin");
         _invalidationLag = meter.CreateHistogram(
             "keys.validation.invalidation.lag",
@@ -91,6 +99,23 @@ public sealed class ValidationMetrics
 
     public void Answered(string layer) => _lookups.Add(1, new KeyValuePair<string, object?>("layer", layer));
 
+    /// <summary>A lookup lease after a Redis miss: <c>won</c>, <c>waited</c> or <c>waited_in_vain</c>.</summary>
+    public void Leased(string result)
+    {
+        switch (result)
+        {
+            case "won":
+                Interlocked.Increment(ref _leasesWon);
+                break;
+            case "waited":
+                Interlocked.Increment(ref _leasesWaited);
+                break;
+            default:
+                Interlocked.Increment(ref _leasesWaitedInVain);
+                break;
+        }
+    }
+
     public void LookupShed() => Interlocked.Increment(ref _lookupsShed);
 
     public void Loaded(string source, TimeSpan elapsed) =>
@@ -107,6 +132,13 @@ public sealed class ValidationMetrics
             _invalidationLag.Record(
                 Math.Max(0, (now - recordedAt.ToDateTimeOffset()).TotalMilliseconds), new KeyValuePair<string, object?>("source", source));
         }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveLeases()
+    {
+        yield return new Measurement<long>(Volatile.Read(ref _leasesWon), new KeyValuePair<string, object?>("result", "won"));
+        yield return new Measurement<long>(Volatile.Read(ref _leasesWaited), new KeyValuePair<string, object?>("result", "waited"));
+        yield return new Measurement<long>(Volatile.Read(ref _leasesWaitedInVain), new KeyValuePair<string, object?>("result", "waited_in_vain"));
     }
 
     private IEnumerable<Measurement<long>> ObserveBudgetDraws()

@@ -15,12 +15,20 @@ namespace Keys.KeyValidation.Lookup;
 /// KeyAdmin (the owner of Postgres). Concurrent misses for one hash share one load. While invalidations may have been
 /// missed (<see cref="InvalidationFeed.IsCurrent"/> is false) both caches are bypassed and nothing is written to them.
 /// Redis is read only when it holds every invalidation applied here, and within <c>RedisTimeout</c>; otherwise, or
-/// when it fails, KeyAdmin answers. No lookup waits for a write to Redis.
+/// when it fails, KeyAdmin answers.
 /// </summary>
+/// <remarks>
+/// Replicas that miss the same key at once share one KeyAdmin lookup too: after a Redis miss, a replica takes a short
+/// lease on the hash in Redis (<see cref="RedisLookupLeases"/>); the holder looks the key up and writes the answer back
+/// before it lets go, the others read it from Redis as it lands. A waiter asks KeyAdmin itself when the lease ends
+/// with nothing written (its holder failed, died, or had its write refused) or after <c>LookupLeaseWait</c>: the lease
+/// can delay an answer, never refuse one. Without Redis there is no lease, as there is no Redis read.
+/// </remarks>
 public sealed class KeyRecordResolver(
     LocalRecordCache local,
     RedisRecordStore redis,
     RedisSync redisSync,
+    RedisLookupLeases leases,
     InvalidationFeed feed,
     KeyAdminInternalService.KeyAdminInternalServiceClient keyAdmin,
     ValidationMetrics metrics,
@@ -30,7 +38,11 @@ public sealed class KeyRecordResolver(
     private readonly TimeSpan _lookupTimeout = options.Value.LookupTimeout;
     private readonly TimeSpan _redisTimeout = options.Value.RedisTimeout;
     private readonly int _maxConcurrentLookups = options.Value.MaxConcurrentLookups;
+    private readonly TimeSpan _leaseWait = options.Value.LookupLeaseWait;
     private int _lookupsInFlight;
+
+    // Waiters poll Redis at 2, 4, 8 … ms, then this often: most lookups take a few milliseconds.
+    private static readonly TimeSpan MaxLeasePollPause = TimeSpan.FromMilliseconds(50);
 
     public ValueTask<KeyRecord?> GetAsync(KeyHash hash)
     {
@@ -64,6 +76,7 @@ public sealed class KeyRecordResolver(
         var epoch = trusted ? redisSync.Epoch : null;
         var clock = Stopwatch.StartNew();
 
+        string? lease = null;
         if (epoch is not null && redisSync.SyncedSequence >= appliedBefore)
         {
             try
@@ -71,11 +84,37 @@ public sealed class KeyRecordResolver(
                 var (found, cached) = await redis.TryGetAsync(hash, epoch).WaitAsync(_redisTimeout);
                 if (found)
                 {
-                    metrics.Loaded("redis", clock.Elapsed);
-                    metrics.Answered("redis");
-                    // Redis held every invalidation applied when the load began.
-                    feed.CacheLoaded(hash, cached, reflectsUpTo: appliedBefore);
-                    return cached;
+                    return FromRedis(hash, cached, appliedBefore, clock);
+                }
+
+                if (_leaseWait > TimeSpan.Zero)
+                {
+                    lease = await leases.TryAcquireAsync(hash).WaitAsync(_redisTimeout);
+                    if (lease is null)
+                    {
+                        (found, cached) = await AwaitHolderAsync(hash, epoch, appliedBefore);
+                        if (found)
+                        {
+                            metrics.Leased("waited");
+                            return FromRedis(hash, cached, appliedBefore, clock);
+                        }
+
+                        metrics.Leased("waited_in_vain");
+                    }
+                    else
+                    {
+                        // Another replica may have looked the key up, written it and let go between the miss above and
+                        // this lease: read again before asking KeyAdmin.
+                        (found, cached) = await redis.TryGetAsync(hash, epoch).WaitAsync(_redisTimeout);
+                        if (found)
+                        {
+                            _ = ReleaseAsync(hash, lease);
+                            metrics.Leased("waited");
+                            return FromRedis(hash, cached, appliedBefore, clock);
+                        }
+
+                        metrics.Leased("won");
+                    }
                 }
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -86,6 +125,67 @@ public sealed class KeyRecordResolver(
             }
         }
 
+        try
+        {
+            return await LookUpAsync(hash, trusted, epoch, lease is not null, clock);
+        }
+        finally
+        {
+            if (lease is not null)
+            {
+                // Not awaited: the answer is in Redis already (or was refused), and an unreleased lease only expires.
+                _ = ReleaseAsync(hash, lease);
+            }
+        }
+    }
+
+    private KeyRecord? FromRedis(KeyHash hash, KeyRecord? cached, long appliedBefore, Stopwatch clock)
+    {
+        metrics.Loaded("redis", clock.Elapsed);
+        metrics.Answered("redis");
+        // Redis held every invalidation applied when the load began, and refuses a write older than any it holds since.
+        feed.CacheLoaded(hash, cached, reflectsUpTo: appliedBefore);
+        return cached;
+    }
+
+    /// <summary>
+    /// Waits for the lease holder's answer to reach Redis. Found false: the lease ended with nothing written, the wait
+    /// ran out, or Redis or the feed stopped being trustworthy; the caller asks KeyAdmin itself.
+    /// </summary>
+    private async Task<(bool Found, KeyRecord? Record)> AwaitHolderAsync(KeyHash hash, string epoch, long appliedBefore)
+    {
+        var waited = Stopwatch.StartNew();
+        var pause = TimeSpan.FromMilliseconds(2);
+        while (waited.Elapsed < _leaseWait)
+        {
+            await Task.Delay(pause);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxLeasePollPause.Ticks));
+            if (!feed.IsCurrent || redisSync.Epoch != epoch || redisSync.SyncedSequence < appliedBefore)
+            {
+                return (false, null);
+            }
+
+            // In this order on one connection: the holder writes before it releases, so a lease seen gone means its
+            // write, if any, is seen by the read after.
+            var held = leases.IsHeldAsync(hash);
+            var read = redis.TryGetAsync(hash, epoch);
+            var (found, record) = await read.WaitAsync(_redisTimeout);
+            if (found)
+            {
+                return (true, record);
+            }
+
+            if (!await held.WaitAsync(_redisTimeout))
+            {
+                return (false, null);
+            }
+        }
+
+        return (false, null);
+    }
+
+    private async Task<KeyRecord?> LookUpAsync(KeyHash hash, bool trusted, string? epoch, bool leased, Stopwatch clock)
+    {
         // Queueing behind KeyAdmin would only slow every caller down (and Postgres with it): past the cap, fail fast.
         if (Interlocked.Increment(ref _lookupsInFlight) > _maxConcurrentLookups)
         {
@@ -112,10 +212,14 @@ public sealed class KeyRecordResolver(
 
         if (trusted)
         {
-            if (epoch is not null)
+            // Redis refuses the write itself if an invalidation newer than this answer reached it from any replica, or if
+            // its epoch has changed since the load began. Not awaited, unless other replicas wait for it under the lease.
+            if (epoch is not null && leased)
             {
-                // Not awaited: Redis refuses the write itself if an invalidation newer than this answer reached it from
-                // any replica, or if its epoch has changed since the load began.
+                await WriteBackAsync(hash, response.Record, response.AsOfSequence, epoch);
+            }
+            else if (epoch is not null)
+            {
                 _ = WriteBackAsync(hash, response.Record, response.AsOfSequence, epoch);
             }
 
@@ -123,6 +227,18 @@ public sealed class KeyRecordResolver(
         }
 
         return response.Record;
+    }
+
+    private async Task ReleaseAsync(KeyHash hash, string lease)
+    {
+        try
+        {
+            await leases.ReleaseAsync(hash, lease).WaitAsync(_redisTimeout);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            redisSync.ReportUnavailable();
+        }
     }
 
     private async Task WriteBackAsync(KeyHash hash, KeyRecord? record, long asOf, string epoch)
