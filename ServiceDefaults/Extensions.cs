@@ -51,12 +51,14 @@ public static class Extensions
         // operators look for; services list their paths under OpenTelemetry:UntracedPaths.
         var untraced = builder.Configuration.GetSection("OpenTelemetry:UntracedPaths").Get<string[]>() ?? [];
 
-        // Which requests are traced (OpenTelemetry:Tracing), unless the standard OTEL_TRACES_SAMPLER says so instead.
+        // Which requests are traced: OpenTelemetry:Tracing when it says anything; otherwise the standard
+        // OTEL_TRACES_SAMPLER when set (Aspire sets always_on for every service it runs); otherwise TracingOptions'
+        // defaults, the production ones.
         builder.Services.AddOptions<TracingOptions>()
             .BindConfiguration(TracingOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        var standardSampler = !string.IsNullOrWhiteSpace(builder.Configuration[TraceSampling.StandardSamplerKey]);
+        var standardSampler = TraceSampling.StandardSamplerDecides(builder.Configuration);
 
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 
@@ -8,8 +9,17 @@ namespace Keys.ServiceDefaults.Tracing;
 /// <summary>The sampler and the processor that <see cref="TracingOptions"/> describe.</summary>
 public static class TraceSampling
 {
-    /// <summary>The configuration key of the standard sampler variable, which takes precedence over <see cref="TracingOptions"/>.</summary>
+    /// <summary>The configuration key of the standard sampler variable.</summary>
     public const string StandardSamplerKey = "OTEL_TRACES_SAMPLER";
+
+    /// <summary>
+    /// True when <c>OTEL_TRACES_SAMPLER</c> is set and <see cref="TracingOptions.SectionName"/> says nothing: then the
+    /// OpenTelemetry SDK's own sampler applies (with <c>OTEL_TRACES_SAMPLER_ARG</c>). Aspire sets <c>always_on</c> on
+    /// every service it runs, so the section has to win when an operator or the AppHost fills it.
+    /// </summary>
+    public static bool StandardSamplerDecides(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration[StandardSamplerKey])
+        && !configuration.GetSection(TracingOptions.SectionName).GetChildren().Any(setting => setting.Value is not null);
 
     public static Sampler Create(TracingOptions options)
     {

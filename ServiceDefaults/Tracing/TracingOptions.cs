@@ -3,8 +3,8 @@ using System.ComponentModel.DataAnnotations;
 namespace Keys.ServiceDefaults.Tracing;
 
 /// <summary>
-/// Which requests every Keys service traces (section <c>OpenTelemetry:Tracing</c>). The standard
-/// <c>OTEL_TRACES_SAMPLER</c> (and <c>OTEL_TRACES_SAMPLER_ARG</c>), when set, replaces this section entirely.
+/// Which requests every Keys service traces (section <c>OpenTelemetry:Tracing</c>). When the section says nothing and
+/// the standard <c>OTEL_TRACES_SAMPLER</c> (with <c>OTEL_TRACES_SAMPLER_ARG</c>) is set, that applies instead.
 /// </summary>
 public sealed class TracingOptions
 {

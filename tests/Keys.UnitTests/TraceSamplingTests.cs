@@ -148,19 +148,32 @@ public sealed class TraceSamplingTests
     }
 
     [Fact]
-    public void TheStandardSamplerVariableReplacesTheSection()
+    public void TheSectionWinsOverTheStandardSamplerVariableThatAspireSets()
     {
         var exported = new List<Activity>();
-        using var host = Host(
-            new() { ["OTEL_TRACES_SAMPLER"] = "always_on", ["OpenTelemetry:Tracing:SampleRatio"] = "0", ["OpenTelemetry:Tracing:KeepErrors"] = "false" },
-            exported);
+        using var host = Host(new() { ["OTEL_TRACES_SAMPLER"] = "always_on", ["OpenTelemetry:Tracing:SampleRatio"] = "0" }, exported);
         using var source = new ActivitySource("Keys.UnitTests.Tracing");
 
         using (source.StartActivity("passed"))
         {
         }
 
-        Assert.Equal(["passed"], exported.Select(a => a.OperationName));
+        Assert.Empty(exported);
+    }
+
+    [Fact]
+    public void WithTheSectionEmptyTheStandardSamplerVariableDecides()
+    {
+        var exported = new List<Activity>();
+        using var host = Host(new() { ["OTEL_TRACES_SAMPLER"] = "always_off" }, exported);
+        using var source = new ActivitySource("Keys.UnitTests.Tracing");
+
+        using (var refused = source.StartActivity("refused"))
+        {
+            refused?.SetTag("http.response.status_code", 401);
+        }
+
+        Assert.Empty(exported);
     }
 
     private static SamplingDecision Decide(TracingOptions options, ActivityContext parent) =>
