@@ -293,7 +293,8 @@ public static partial class EdgeBenchmark
                 }
                 """);
             var address = new Uri($"http://127.0.0.1:{port}/");
-            await StartAsync("nginx", new ProcessStartInfo("nginx", ["-p", work.FullName, "-c", config, "-e", "stderr"]), new Uri(address, "/demo/open/"));
+            // Debian puts it in /usr/sbin, which a user's PATH may not hold.
+            await StartAsync("nginx", new ProcessStartInfo(File.Exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx", ["-p", work.FullName, "-c", config, "-e", "stderr"]), new Uri(address, "/demo/open/"));
             return address;
         }
 
