@@ -12,8 +12,8 @@ public sealed class TracingOptions
 
     /// <summary>
     /// What a deployment that says nothing samples. Exporting every span costs a gateway about half its capacity
-    /// (docs/operations.md, "Tracing and its cost"); one request in a hundred keeps a busy gateway's traces
-    /// representative at a cost inside the benchmark's noise. <c>./keys run</c> sets 1.0, for the dashboard.
+    /// (docs/operations.md, "Tracing and its cost"); at one request in a hundred a busy gateway still shows its traces
+    /// while only that hundredth pays for export. <c>./keys run</c> sets 1.0, for the dashboard.
     /// </summary>
     public const double DefaultSampleRatio = 0.01;
 
