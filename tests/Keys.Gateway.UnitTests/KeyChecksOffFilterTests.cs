@@ -1,4 +1,3 @@
-using Keys.Gateway;
 using Keys.Gateway.Authentication;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
