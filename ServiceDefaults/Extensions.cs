@@ -1,3 +1,4 @@
+using Keys.ServiceDefaults.Tracing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -49,6 +51,15 @@ public static class Extensions
         // operators look for; services list their paths under OpenTelemetry:UntracedPaths.
         var untraced = builder.Configuration.GetSection("OpenTelemetry:UntracedPaths").Get<string[]>() ?? [];
 
+        // Which requests are traced: OpenTelemetry:Tracing when it says anything; otherwise the standard
+        // OTEL_TRACES_SAMPLER when set (Aspire sets always_on for every service it runs); otherwise TracingOptions'
+        // defaults, the production ones.
+        builder.Services.AddOptions<TracingOptions>()
+            .BindConfiguration(TracingOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        var standardSampler = TraceSampling.StandardSamplerDecides(builder.Configuration);
+
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
@@ -62,6 +73,16 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation(options => options.Filter = context =>
                     !IsHealthRequest(context) && !untraced.Any(path => context.Request.Path.StartsWithSegments(path)))
                 .AddHttpClientInstrumentation());
+
+        if (!standardSampler)
+        {
+            // Added here, before UseOtlpExporter below adds the exporter's processor: processors see a span in the order
+            // they were added, and the exporter must see the sampled flag this one sets on an error.
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing
+                .ConfigureSampler((services, _) => TraceSampling.Create(services.GetRequiredService<IOptions<TracingOptions>>().Value))
+                // Without KeepErrors it never acts: no span is recorded unless it is sampled.
+                .AddProcessor(new TraceSampling.KeepErrorsProcessor()));
+        }
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {

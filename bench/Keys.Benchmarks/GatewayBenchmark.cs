@@ -20,6 +20,7 @@ public static partial class GatewayBenchmark
     public static async Task<IEnumerable<Row>> RunAsync(KeysHost system)
     {
         var gateway = await system.DirectAddressAsync("gateway", "http");
+        Measure.Phase("creating three keys (no limit, a local and a global rate limit) and using each 100 times");
         var (_, _, key) = await system.CreateKeyAsync("secret");
         // Limits the run never reaches (a window of a minute, far above what one gateway serves in it): what is measured
         // is the cost of counting, locally or by leases drawn from KeyValidation, not of refusing.
@@ -37,6 +38,7 @@ public static partial class GatewayBenchmark
         var limitedStatuses = new Dictionary<int, long>();
         for (var round = 0; round < Rounds; round++)
         {
+            Measure.Phase($"round {round + 1} of {Rounds}: open route, valid key, garbage, local and global limits, wrk {Duration} each");
             // Rotate the order so that no side always runs first.
             var runs = new (string Name, Func<Task<double>> Run)[]
             {
@@ -68,6 +70,7 @@ public static partial class GatewayBenchmark
         var refusedLimited = limitedStatuses.Where(s => s.Key != 200).Sum(s => s.Value);
 
         // Last, since it stops KeyValidation: any garbage request that reached it would be a 503 instead of a 401.
+        Measure.Phase("garbage keys with KeyValidation stopped (then started again)");
         var outage = await GarbageWithValidationStoppedAsync(system, gateway);
 
         return

@@ -7,9 +7,11 @@ namespace Keys.Benchmarks;
 /// <summary>The whole system as the benchmarks need it, started as the tests start it (<see cref="KeysHost"/>).</summary>
 public static class KeysSystem
 {
-    public static Task<KeysHost> StartAsync() => KeysHost.StartAsync(new KeysHostOptions
+    /// <param name="logs">The file the resources write to, opened (and named) by the caller before the start.</param>
+    public static Task<KeysHost> StartAsync(ResourceLogs? logs = null) => KeysHost.StartAsync(new KeysHostOptions
     {
         Name = "bench",
+        Logs = logs,
         CallerName = "bench",
         EnvironmentName = "Production",
         Environment =

@@ -9,6 +9,9 @@ public static class Measure
     public const int Concurrency = 32;
     public static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(2);
 
+    /// <summary>One progress line on the terminal for a phase of a part: what it does now (the details go to the log file).</summary>
+    public static void Phase(string what) => Console.WriteLine($"  {what}…");
+
     // Call by call, alternating, so that neither side is the one that meets a GC pause or a noisy neighbour more often.
     public static async Task AlternatingLatencyAsync<TA, TB>(Func<Task<TA>> a, List<double> aSamples, Func<Task<TB>> b, List<double> bSamples)
     {

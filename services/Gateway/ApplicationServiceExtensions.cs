@@ -14,6 +14,9 @@ public static class ApplicationServiceExtensions
             .BindConfiguration(GatewayOptions.SectionName)
             .ValidateDataAnnotations()
             .Validate(TrustedProxies.AreValid, "Gateway:TrustedProxies must hold IP addresses, and Gateway:TrustedNetworks CIDR ranges such as 10.0.0.0/8.")
+            .Validate<IHostEnvironment>(
+                (gateway, environment) => gateway.KeyChecks || !environment.IsProduction(),
+                "Gateway:KeyChecks=false (no key checks at all, a benchmark's switch) is refused in the Production environment.")
             .ValidateOnStart();
 
         // Read only when Program adds the middleware, that is when trusted proxies are configured.
@@ -37,6 +40,7 @@ public static class ApplicationServiceExtensions
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
-            .AddServiceDiscoveryDestinationResolver();
+            .AddServiceDiscoveryDestinationResolver()
+            .AddConfigFilter<KeyChecksOffFilter>();
     }
 }

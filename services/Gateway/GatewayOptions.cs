@@ -19,4 +19,12 @@ public sealed class GatewayOptions
 
     /// <summary>Origins whose browser apps may call routes that allow CORS (with publishable keys).</summary>
     public string[] CorsAllowedOrigins { get; set; } = [];
+
+    /// <summary>
+    /// False leaves the key check out of the proxy's pipeline entirely, headers' stripping included: plain YARP, for
+    /// benchmarks and diagnosis (what the check costs). Refused in the Production environment, and every route must
+    /// then be open (<c>KeyTypes: none</c>): a route that needs a key is refused when the configuration loads, at start
+    /// or on a reload, so a forgotten switch can never open a keyed route.
+    /// </summary>
+    public bool KeyChecks { get; set; } = true;
 }

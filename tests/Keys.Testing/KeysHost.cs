@@ -33,8 +33,11 @@ public sealed class KeysHost : IAsyncDisposable
     {
         _options = options;
         DataDirectory = Directory.CreateTempSubdirectory($"keys-{options.Name}-");
-        Logs = new ResourceLogs(options.Name, typeof(Projects.Keys_AppHost).Assembly.GetName().Name!);
+        Logs = options.Logs ?? new ResourceLogs(options.Name, ApplicationName);
     }
+
+    /// <summary>The AppHost's assembly name, which prefixes its resources' log categories (<see cref="ResourceLogs"/>).</summary>
+    public static string ApplicationName { get; } = typeof(Projects.Keys_AppHost).Assembly.GetName().Name!;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -237,7 +240,11 @@ public sealed class KeysHost : IAsyncDisposable
             await App.DisposeAsync();
         }
 
-        Logs.Dispose();
+        if (_options.Logs is null)
+        {
+            Logs.Dispose();
+        }
+
         DataDirectory.Delete(recursive: true);
     }
 

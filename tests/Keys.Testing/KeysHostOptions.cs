@@ -53,6 +53,12 @@ public sealed record KeysHostOptions
     /// <summary>Environment variables for a project resource (every replica), over what the app model gives it.</summary>
     public IReadOnlyList<(string Resource, string Variable, string Value)> Environment { get; init; } = [];
 
+    /// <summary>
+    /// Where the resources' output goes, when the caller opened the file itself (to name it before the system starts,
+    /// and to write there too); the caller disposes it. Null: the host opens one named after <see cref="Name"/>.
+    /// </summary>
+    public ResourceLogs? Logs { get; init; }
+
     /// <summary>Anything else, done to the builder last (a logger of the AppHost's own messages, …).</summary>
     public Action<IDistributedApplicationTestingBuilder>? Configure { get; init; }
 }

@@ -25,14 +25,18 @@ public sealed record ExportedMetric(string Service, string Meter, string Name, s
 /// <summary>A data point: its attributes (as text) and its value (a histogram's: how many values it counted).</summary>
 public sealed record ExportedPoint(IReadOnlyDictionary<string, string> Attributes, double Value);
 
+/// <summary>A span as a service exported it: its name and attributes (as text).</summary>
+public sealed record ExportedSpan(string Service, string Name, IReadOnlyDictionary<string, string> Attributes);
+
 /// <summary>
 /// An OTLP/HTTP receiver in the test process, which services export to as they would to the dashboard or a collector
 /// (<c>OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf</c>): it keeps the latest export of every metric of every service, and
-/// answers traces and logs with an empty success. What a test reads here went over the wire from the real processes.
+/// keeps every span (<see cref="Spans"/>), and answers logs with an empty success. What a test reads here went over the wire from the real processes.
 /// </summary>
 public sealed class OtlpMetricsReceiver : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<(string Service, string Meter, string Name), ExportedMetric> _latest = new();
+    private readonly ConcurrentQueue<ExportedSpan> _spans = new();
     private WebApplication? _app;
 
     /// <summary>Where services send OTLP (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>); they add the signal's path.</summary>
@@ -41,6 +45,9 @@ public sealed class OtlpMetricsReceiver : IAsyncDisposable
     /// <summary>The latest export of each metric, by service, meter and name.</summary>
     public IReadOnlyCollection<ExportedMetric> Latest => [.. _latest.Values];
 
+    /// <summary>Every span exported so far, by every service.</summary>
+    public IReadOnlyCollection<ExportedSpan> Spans => [.. _spans];
+
     public async Task StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -48,6 +55,7 @@ public sealed class OtlpMetricsReceiver : IAsyncDisposable
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         _app = builder.Build();
         _app.MapPost("/v1/metrics", ReceiveAsync);
+        _app.MapPost("/v1/traces", ReceiveSpansAsync);
         _app.MapPost("/v1/{signal}", () => Results.Bytes([], "application/x-protobuf"));
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
@@ -79,6 +87,23 @@ public sealed class OtlpMetricsReceiver : IAsyncDisposable
                 {
                     _latest[(service, scope.Scope?.Name ?? "", metric.Name)] = Read(service, scope.Scope?.Name ?? "", metric);
                 }
+            }
+        }
+
+        return Results.Bytes([], "application/x-protobuf");
+    }
+
+    private async Task<IResult> ReceiveSpansAsync(HttpRequest request)
+    {
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body);
+        var export = ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray());
+        foreach (var resource in export.ResourceSpans)
+        {
+            var service = Text(resource.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value) ?? "(unnamed)";
+            foreach (var span in resource.ScopeSpans.SelectMany(s => s.Spans))
+            {
+                _spans.Enqueue(new ExportedSpan(service, span.Name, Attributes(span.Attributes)));
             }
         }
 

@@ -42,9 +42,13 @@ public sealed class TelemetryAppFixture(IMessageSink diagnostics) : KeysAppFixtu
                 (service, "OTEL_EXPORTER_OTLP_ENDPOINT", Metrics.Endpoint.ToString().TrimEnd('/')),
                 (service, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
                 (service, "OTEL_METRIC_EXPORT_INTERVAL", "1000"),
-                // Metrics are what these tests read; spans would only add work.
-                (service, "OTEL_TRACES_SAMPLER", "always_off"),
             }),
+            // Metrics are what most of these tests read; spans would only add work. The gateway samples no trace and
+            // keeps errors and refusals (OpenTelemetry:Tracing), for the test of what reaches an exporter then.
+            .. Services.Where(service => service != "gateway").Select(service => (service, "OTEL_TRACES_SAMPLER", "always_off")),
+            ("gateway", "OpenTelemetry__Tracing__SampleRatio", "0"),
+            ("gateway", "OpenTelemetry__Tracing__KeepErrors", "true"),
+            ("gateway", "OTEL_BSP_SCHEDULE_DELAY", "500"),
         ],
     };
 }
