@@ -81,7 +81,8 @@ public static class Extensions
             builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing
                 .ConfigureSampler((services, _) => TraceSampling.Create(services.GetRequiredService<IOptions<TracingOptions>>().Value))
                 // Without KeepErrors it never acts: no span is recorded unless it is sampled.
-                .AddProcessor(new TraceSampling.KeepErrorsProcessor()));
+                .AddProcessor(services => new TraceSampling.KeepErrorsProcessor(
+                    services.GetRequiredService<IOptions<TracingOptions>>().Value.KeptErrorsPerSecond)));
         }
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))

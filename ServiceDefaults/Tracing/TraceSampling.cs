@@ -80,14 +80,35 @@ public static class TraceSampling
     /// after this one) decides whether to export it. Only that span is kept: its unsampled parent and children are
     /// not (a whole trace would need a tail-sampling collector).
     /// </summary>
-    public sealed class KeepErrorsProcessor : BaseProcessor<Activity>
+    /// <remarks>
+    /// At most <paramref name="perSecond"/> spans a second are kept, counted in whole seconds of the process's clock: a
+    /// client that is refused on purpose, as fast as it can, gets as many spans exported as one that is refused by chance.
+    /// </remarks>
+    public sealed class KeepErrorsProcessor(int perSecond) : BaseProcessor<Activity>
     {
+        // The second (of Environment.TickCount64) being counted, and how many spans were kept in it.
+        private long _second = -1;
+        private int _kept;
+
         public override void OnEnd(Activity data)
         {
-            if (!data.Recorded && IsErrorOrRefusal(data))
+            if (!data.Recorded && IsErrorOrRefusal(data) && TryKeep(Environment.TickCount64 / 1000))
             {
                 data.ActivityTraceFlags |= ActivityTraceFlags.Recorded;
             }
+        }
+
+        /// <summary>True while fewer than the limit were kept in <paramref name="second"/>.</summary>
+        public bool TryKeep(long second)
+        {
+            var counting = Volatile.Read(ref _second);
+            if (counting != second && Interlocked.CompareExchange(ref _second, second, counting) == counting)
+            {
+                // This call moved the count on to a new second; racing calls of the old one may still add to it.
+                Interlocked.Exchange(ref _kept, 0);
+            }
+
+            return Interlocked.Increment(ref _kept) <= perSecond;
         }
     }
 }

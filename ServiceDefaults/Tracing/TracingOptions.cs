@@ -31,4 +31,12 @@ public sealed class TracingOptions
     /// recorded (not exported), so that its outcome can be read when it ends.
     /// </summary>
     public bool KeepErrors { get; set; } = true;
+
+    /// <summary>
+    /// At most this many unsampled error and refusal spans are exported per second by one process (<see cref="KeepErrors"/>);
+    /// past it, they are dropped like any unsampled span until the next second. Refusals are what a client controls: a
+    /// flood of garbage keys must not turn into a flood of exported spans, whose cost the refusal path would then pay.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int KeptErrorsPerSecond { get; set; } = 100;
 }

@@ -25,7 +25,7 @@ public sealed class TraceSamplingTests
 
         var options = host.Services.GetRequiredService<IOptions<TracingOptions>>().Value;
 
-        Assert.Equal((0.01, true), (options.SampleRatio, options.KeepErrors));
+        Assert.Equal((0.01, true, 100), (options.SampleRatio, options.KeepErrors, options.KeptErrorsPerSecond));
     }
 
     [Fact]
@@ -130,6 +130,33 @@ public sealed class TraceSamplingTests
         }
 
         Assert.Equal(["refused"], exported.Select(a => a.OperationName));
+    }
+
+    [Fact]
+    public void AFloodOfRefusalsExportsAtMostTheConfiguredSpansASecond()
+    {
+        var exported = new List<Activity>();
+        using var host = Host(new() { ["OpenTelemetry:Tracing:SampleRatio"] = "0", ["OpenTelemetry:Tracing:KeptErrorsPerSecond"] = "3" }, exported);
+        using var source = new ActivitySource("Keys.UnitTests.Tracing");
+
+        // Fast enough to fall within one or two seconds of the clock: never more than twice the limit.
+        for (var i = 0; i < 50; i++)
+        {
+            using var refused = source.StartActivity("refused");
+            refused!.SetTag("http.response.status_code", 401);
+        }
+
+        Assert.InRange(exported.Count, 3, 6);
+    }
+
+    [Fact]
+    public void TheErrorAllowanceStartsAgainEachSecond()
+    {
+        var processor = new TraceSampling.KeepErrorsProcessor(2);
+
+        bool[] kept = [processor.TryKeep(10), processor.TryKeep(10), processor.TryKeep(10), processor.TryKeep(11), processor.TryKeep(11), processor.TryKeep(11)];
+
+        Assert.Equal([true, true, false, true, true, false], kept);
     }
 
     [Fact]
