@@ -66,7 +66,7 @@ public sealed class OutboxRetentionTests(RetentionAppFixture fixture, ITestOutpu
         await fixture.StartResourceAsync("key-validation", replicaIds: replicas);
 
         // Serving again (a live key passes everywhere), and then the deleted key is refused everywhere.
-        await UntilAsync(() => EveryGatewayPassesAsync(live.Value), "the live key did not pass every gateway again");
+        await UntilAsync(() => _gateways.EveryGatewayPassesNowAsync(live.Value), "the live key did not pass every gateway again");
         await _gateways.EveryGatewayRefusesAsync(doomed.Value, HttpStatusCode.Unauthorized, "TOKEN_REVOKED", TimeSpan.FromSeconds(5));
 
         // And again, from whatever the gateways and KeyValidation cached meanwhile.
@@ -135,26 +135,6 @@ public sealed class OutboxRetentionTests(RetentionAppFixture fixture, ITestOutpu
     }
 
     private KeyAdminInternalService.KeyAdminInternalServiceClient InternalClient() => fixture.CreateKeyAdminInternalClient(out _);
-
-    private async Task<bool> EveryGatewayPassesAsync(string key)
-    {
-        foreach (var gateway in _gateways)
-        {
-            try
-            {
-                if ((await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key))).StatusCode != HttpStatusCode.OK)
-                {
-                    return false;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
 
     private static async Task UntilAsync(Func<Task<bool>> condition, string failure)
     {

@@ -51,7 +51,7 @@ public sealed class RedisFailoverTests(SentinelAppFixture fixture, ITestOutputHe
             "every KeyValidation and gateway replica is healthy");
         foreach (var key in new[] { survivor, deletedAtKill, deletedAfter })
         {
-            await WithinAsync(FailoverPatience, () => EveryGatewayPassesAsync(gateways, key.Value), $"{key.Key.Name} passes every gateway");
+            await WithinAsync(FailoverPatience, () => gateways.EveryGatewayPassesNowAsync(key.Value), $"{key.Key.Name} passes every gateway");
         }
 
         await using var primary = await redis.ConnectAsync(redis.FirstPrimaryPort);
@@ -86,10 +86,10 @@ public sealed class RedisFailoverTests(SentinelAppFixture fixture, ITestOutputHe
         var promotedAt = clock.Elapsed;
 
         // Validation goes on: the key that was never touched passes every gateway again, and so does a new one.
-        await WithinAsync(FailoverPatience, () => EveryGatewayPassesAsync(gateways, survivor.Value), "the survivor passes every gateway");
+        await WithinAsync(FailoverPatience, () => gateways.EveryGatewayPassesNowAsync(survivor.Value), "the survivor passes every gateway");
         var survivorBackAt = clock.Elapsed;
         var created = await admin.CreateKeyAsync(project.Id, "dev", "created-after", "secret");
-        await WithinAsync(FailoverPatience, () => EveryGatewayPassesAsync(gateways, created.Value), "a key created after the failover passes every gateway");
+        await WithinAsync(FailoverPatience, () => gateways.EveryGatewayPassesNowAsync(created.Value), "a key created after the failover passes every gateway");
 
         // A key deleted after the failover is refused everywhere within the bound.
         await DeleteAsync(admin, project.Id, deletedAfter);
@@ -129,26 +129,6 @@ public sealed class RedisFailoverTests(SentinelAppFixture fixture, ITestOutputHe
     {
         var response = await admin.DeleteKeyAsync(projectId, "dev", key.Key.Id, key.Key.Name);
         Assert.True(response.IsSuccessStatusCode, $"DELETE answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-    }
-
-    private static async Task<bool> EveryGatewayPassesAsync(IReadOnlyList<HttpClient> gateways, string key)
-    {
-        foreach (var gateway in gateways)
-        {
-            try
-            {
-                if ((await gateway.SendAsync(GatewayResponses.Get("/demo/public/x", key))).StatusCode != HttpStatusCode.OK)
-                {
-                    return false;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     private static async Task WithinAsync(TimeSpan limit, Func<Task<bool>> condition, string what)

@@ -58,6 +58,30 @@ public static class GatewayResponses
         }
     }
 
+    /// <summary>
+    /// True when every gateway passes the key right now; false on any other answer or no answer, for a test that waits
+    /// for a system to recover (a restart, a failover).
+    /// </summary>
+    public static async Task<bool> EveryGatewayPassesNowAsync(this IReadOnlyList<HttpClient> gateways, string apiKey, string path = "/demo/public/x")
+    {
+        foreach (var gateway in gateways)
+        {
+            try
+            {
+                if ((await gateway.SendAsync(Get(path, apiKey))).StatusCode != HttpStatusCode.OK)
+                {
+                    return false;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Each gateway refuses the key with this status and reason within <paramref name="within"/>.</summary>
     public static async Task EveryGatewayRefusesAsync(
         this IReadOnlyList<HttpClient> gateways, string apiKey, HttpStatusCode status, string reason, TimeSpan within, string path = "/demo/public/x")
