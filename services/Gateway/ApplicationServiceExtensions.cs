@@ -15,8 +15,8 @@ public static class ApplicationServiceExtensions
             .ValidateDataAnnotations()
             .Validate(TrustedProxies.AreValid, "Gateway:TrustedProxies must hold IP addresses, and Gateway:TrustedNetworks CIDR ranges such as 10.0.0.0/8.")
             .Validate<IHostEnvironment>(
-                (gateway, environment) => gateway.KeyChecks || !environment.IsProduction(),
-                "Gateway:KeyChecks=false (no key checks at all, a benchmark's switch) is refused in the Production environment.")
+                (gateway, environment) => GatewayOptions.KeyChecksSettingAllowed(gateway.KeyChecks, environment.EnvironmentName),
+                "Gateway:KeyChecks=false (no key checks at all, a benchmark's switch) is refused outside the Development and Benchmark environments.")
             .ValidateOnStart();
 
         // Read only when Program adds the middleware, that is when trusted proxies are configured.

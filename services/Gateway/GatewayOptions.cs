@@ -27,4 +27,17 @@ public sealed class GatewayOptions
     /// or on a reload, so a forgotten switch can never open a keyed route.
     /// </summary>
     public bool KeyChecks { get; set; } = true;
+
+    /// <summary>The environment that a benchmark's gateway runs in, the only one besides Development where key checks may be off.</summary>
+    public const string BenchmarkEnvironment = "Benchmark";
+
+    /// <summary>
+    /// Key checks may be off only where no client is: Development and <see cref="BenchmarkEnvironment"/>. An allowlist,
+    /// not "anything but Production": a Staging or a custom-named environment faces clients too, and with the check
+    /// left out, identity headers they send would reach the upstream.
+    /// </summary>
+    public static bool KeyChecksSettingAllowed(bool keyChecks, string environmentName) =>
+        keyChecks
+        || string.Equals(environmentName, "Development", StringComparison.OrdinalIgnoreCase)
+        || string.Equals(environmentName, BenchmarkEnvironment, StringComparison.OrdinalIgnoreCase);
 }

@@ -24,7 +24,7 @@ app.MapReverseProxy(proxy =>
     // The key check comes first: a request without a valid key is refused before any destination work (no affinity
     // lookup, whose failure policy may answer 503 itself; no load-balancing pick; no health bookkeeping). The steps
     // after it are the ones the parameterless MapReverseProxy runs, in its order: a custom pipeline replaces them all.
-    // It is off only outside Production and with every route open (GatewayOptions.KeyChecks): plain YARP, for benchmarks.
+    // It is off only in Development or Benchmark, and with every route open (GatewayOptions.KeyChecks): plain YARP, for benchmarks.
     if (keyChecks)
     {
         proxy.UseMiddleware<KeyAuthenticationMiddleware>();

@@ -7,6 +7,18 @@ namespace Keys.Gateway.UnitTests;
 /// <summary>Gateway:KeyChecks=false never opens a route that needs a key: such a route fails the configuration's load.</summary>
 public sealed class KeyChecksOffFilterTests
 {
+    [Theory]
+    [InlineData("Production", false)]
+    [InlineData("Staging", false)]
+    [InlineData("production-eu", false)]
+    [InlineData("Development", true)]
+    [InlineData("Benchmark", true)]
+    public void KeyChecksMayBeOffOnlyInDevelopmentAndBenchmark(string environment, bool allowed)
+    {
+        Assert.Equal(allowed, GatewayOptions.KeyChecksSettingAllowed(keyChecks: false, environment));
+        Assert.True(GatewayOptions.KeyChecksSettingAllowed(keyChecks: true, environment));
+    }
+
     [Fact]
     public async Task WithKeyChecksOffARouteThatNeedsAKeyIsRefused()
     {
